@@ -1,0 +1,45 @@
+# Aperture: `make run` starts both servers, `make test` runs every test. Both set up .venv first.
+
+# The first interpreter that actually runs (a pyenv shim can be on PATH and still fail).
+PYTHON ?= $(shell for p in python3.12 python3; do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format bench screenshot clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: install
+	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	PATH="$(BIN):$$PATH" $(BIN)/python bench/embed_latency.py
+
+# Refreshes the README's screenshot from the browser tests.
+screenshot: install
+	APERTURE_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest tests/browser -k screenshot
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache tests/artifacts

@@ -1,0 +1,108 @@
+"""The one catalog of live apps: what exists, what each is called, which arguments it takes.
+
+The launcher serves exactly these apps, Flask lists, validates and embeds exactly these, and each
+app reads its query arguments through its entry here. Adding an app means adding its folder (or
+module) under ``bkapps/`` and one ``AppSpec`` below.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bkapps.iris.data import FEATURES
+from bkapps.params import ChoiceParam, IntParam, Param, parse_arguments
+
+APPS_DIR = Path(__file__).resolve().parent
+
+# Bokeh maps an app to the URL path "/<name>"; keep names to what needs no escaping anywhere.
+_APP_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+# The figure every app names this way is the one a Flask view may retitle or otherwise adjust.
+MAIN_PLOT_NAME = "main_plot"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One live app: its URL name, how it is presented, and the query arguments it declares."""
+
+    name: str
+    title: str
+    description: str
+    source: str  # file or folder under bkapps/, as ``bokeh serve`` takes it
+    params: tuple[Param, ...] = ()
+    public: bool = True
+
+    def __post_init__(self) -> None:
+        if not _APP_NAME.match(self.name):
+            raise ValueError(f"app name {self.name!r} must match {_APP_NAME.pattern}")
+
+    @property
+    def path(self) -> Path:
+        return APPS_DIR / self.source
+
+    def parse_arguments(self, raw: Mapping[str, Sequence[str]]) -> dict[str, object]:
+        """Typed, validated arguments with defaults filled in; raises ``InvalidArgument``."""
+        return parse_arguments(self.params, raw)
+
+
+class AppCatalog:
+    """An ordered, name-indexed set of ``AppSpec``."""
+
+    def __init__(self, specs: Sequence[AppSpec]) -> None:
+        self._specs: dict[str, AppSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ValueError(f"app {spec.name!r} is declared twice")
+            self._specs[spec.name] = spec
+
+    def __iter__(self) -> Iterator[AppSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __getitem__(self, name: str) -> AppSpec:
+        return self._specs[name]
+
+    def get(self, name: str) -> AppSpec | None:
+        return self._specs.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+
+CATALOG = AppCatalog(
+    [
+        AppSpec(
+            name="sliders",
+            title="Sliders",
+            description="A sine wave shaped live by amplitude, frequency, phase and offset sliders.",
+            source="sliders",
+            params=(
+                IntParam("N", default=200, minimum=10, maximum=2000, help="number of points"),
+            ),
+        ),
+        AppSpec(
+            name="iris",
+            title="Iris",
+            description="Fisher's Iris measurements as a histogram per species; pick the feature and bins.",
+            source="iris",
+            params=(
+                ChoiceParam(
+                    "feature",
+                    default="sepal_length",
+                    choices=tuple(FEATURES),
+                    help="measurement to histogram",
+                ),
+                IntParam("bins", default=10, minimum=3, maximum=50, help="number of bins"),
+            ),
+        ),
+    ]
+)

@@ -1,0 +1,62 @@
+"""Iris: a histogram of one Iris measurement, stacked by species, with live controls.
+
+The live version of the classic Flask + ``components()`` Iris page: picking a feature or moving
+the bins slider recomputes the histogram in Python on the Bokeh server. Query arguments
+``feature`` and ``bins`` (see the catalog) set the initial state, e.g.
+http://localhost:5006/iris?feature=petal_length&bins=20.
+"""
+
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, Select, Slider
+from bokeh.palettes import Category10_3
+from bokeh.plotting import curdoc, figure
+
+from bkapps.app_session import build_app
+from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+
+from .data import FEATURES, SPECIES, histogram, load_iris
+
+IRIS = load_iris()
+BINS = next(param for param in CATALOG["iris"].params if param.name == "bins")
+
+
+def histogram_columns(feature, bins):
+    counts = histogram(IRIS, feature, bins)
+    centers = [(left + right) / 2 for left, right in zip(counts.left, counts.right)]
+    widths = [right - left for left, right in zip(counts.left, counts.right)]
+    return dict(center=centers, width=widths, **counts.counts)
+
+
+def build(doc, feature, bins):
+    feature_select = Select(
+        title="Feature", value=feature, name="feature",
+        options=[(name, label) for name, label in FEATURES.items()],
+    )
+    bins_slider = Slider(title="Bins", value=bins, start=BINS.minimum, end=BINS.maximum, step=1, name="bins")
+
+    source = ColumnDataSource(data=histogram_columns(feature, bins), name="histogram")
+
+    plot = figure(
+        name=MAIN_PLOT_NAME, title="Iris", height=400, width=600,
+        tools="pan,wheel_zoom,reset,save", y_axis_label="Count",
+    )
+    plot.vbar_stack(
+        SPECIES, x="center", width="width", source=source, color=Category10_3,
+        line_color="white", legend_label=list(SPECIES),
+    )
+    plot.legend.location = "top_right"
+    plot.y_range.start = 0
+
+    def update(attr, old, new):
+        source.data = histogram_columns(feature_select.value, int(bins_slider.value))
+        plot.xaxis.axis_label = FEATURES[feature_select.value]
+
+    feature_select.on_change("value", update)
+    bins_slider.on_change("value_throttled", update)
+
+    update(None, None, None)
+    doc.add_root(row(column(feature_select, bins_slider, width=250), plot, name="layout"))
+    doc.title = "Iris"
+
+
+build_app(curdoc(), "iris", build)

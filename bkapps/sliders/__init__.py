@@ -1,0 +1,1 @@
+"""The ``sliders`` app (directory format); see ``main.py``."""

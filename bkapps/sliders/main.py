@@ -1,0 +1,50 @@
+"""Sliders: a sine wave whose amplitude, frequency, phase and offset are set by sliders.
+
+Every slider change runs ``update()`` on the Bokeh server, which recomputes the curve in Python.
+Query argument ``N`` (see the catalog) sets the number of points. Serve it with
+``python -m bkapps`` and open http://localhost:5006/sliders?N=500.
+"""
+
+import numpy as np
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, Slider, TextInput
+from bokeh.plotting import curdoc, figure
+
+from bkapps.app_session import build_app
+from bkapps.catalog import MAIN_PLOT_NAME
+
+from .data import X_MAX, sample_x, sine_wave
+
+
+def build(doc, N):
+    title = TextInput(title="Title", value="my sine wave", name="title_input")
+    amplitude = Slider(title="Amplitude", value=1.0, start=-5.0, end=5.0, step=0.1, name="amplitude")
+    frequency = Slider(title="Frequency", value=1.0, start=0.1, end=5.1, step=0.1, name="frequency")
+    phase = Slider(title="Phase", value=0.0, start=0.0, end=2 * np.pi, step=0.1, name="phase")
+    offset = Slider(title="Offset", value=0.0, start=-5.0, end=5.0, step=0.1, name="offset")
+
+    x = sample_x(N)
+    source = ColumnDataSource(data=dict(x=x, y=sine_wave(x, 1.0, 1.0, 0.0, 0.0)), name="wave")
+
+    plot = figure(
+        name=MAIN_PLOT_NAME, title=title.value, height=400, width=500,
+        x_range=[0, X_MAX], y_range=[-10, 10], tools="crosshair,pan,reset,save,wheel_zoom",
+    )
+    plot.line("x", "y", source=source, line_width=3, line_alpha=0.6)
+
+    def update(attr, old, new):
+        source.data = dict(x=x, y=sine_wave(x, amplitude.value, frequency.value, phase.value, offset.value))
+
+    def retitle(attr, old, new):
+        plot.title.text = new
+
+    for slider in (amplitude, frequency, phase, offset):
+        slider.on_change("value", update)
+    title.on_change("value", retitle)
+
+    controls = column(title, offset, amplitude, phase, frequency, width=300)
+    doc.add_root(row(controls, plot, name="layout"))
+    doc.title = "Sliders"
+
+
+build_app(curdoc(), "sliders", build)

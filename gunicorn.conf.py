@@ -1,0 +1,30 @@
+"""gunicorn settings for the Flask site (``gunicorn -c gunicorn.conf.py``), from the environment.
+
+Threaded workers: a page with a live app waits on the Bokeh server for up to
+BOKEH_PULL_TIMEOUT seconds, and threads keep other requests moving meanwhile.
+"""
+
+import os
+import sys
+
+from bkapps.config import ConfigurationError, env_int, env_str
+
+try:
+    # Resolve every setting in the master, so a bad or missing one stops startup with one clear
+    # line instead of a traceback from each worker.
+    from web.settings import load_settings
+
+    load_settings()
+    bind = [env_str(os.environ, "WEB_BIND", "127.0.0.1:8000")]
+    workers = env_int(os.environ, "WEB_WORKERS", 2, minimum=1)
+    threads = env_int(os.environ, "WEB_THREADS", 4, minimum=1)
+except ConfigurationError as error:
+    sys.exit(f"web: {error}")
+
+wsgi_app = "web:create_app()"
+worker_class = "gthread"
+timeout = 30
+graceful_timeout = 10
+accesslog = "-"
+errorlog = "-"
+forwarded_allow_ips = env_str(os.environ, "FORWARDED_ALLOW_IPS", "127.0.0.1")

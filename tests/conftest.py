@@ -1,0 +1,59 @@
+"""Shared fixtures: a Flask app per test, and one running stack of both servers per session.
+
+The test process signs with a fixed test secret, set here before anything imports bokeh (bokeh
+binds the signing key when it is first imported).
+"""
+
+from __future__ import annotations
+
+import os
+
+from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET, free_port, running_stack
+
+os.environ.update(
+    APERTURE_ENV="development",
+    BOKEH_SECRET_KEY=TEST_BOKEH_SECRET,
+    FLASK_SECRET_KEY=TEST_FLASK_SECRET,
+)
+
+import pytest  # noqa: E402
+
+from web import create_app  # noqa: E402
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections are refused)."""
+    return free_port()
+
+
+@pytest.fixture
+def app(closed_port):
+    """The site, pointed at a Bokeh server that is not running unless a test says otherwise."""
+    return create_app(
+        {
+            "TESTING": True,
+            "BOKEH_INTERNAL_URL": f"http://127.0.0.1:{closed_port}",
+            "BOKEH_PUBLIC_URL": "http://localhost:5006",
+            "BOKEH_PULL_TIMEOUT": 2.0,
+        }
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """Bokeh server and gunicorn, started by the Procfile's commands, shared by read-only tests."""
+    with running_stack() as live:
+        yield live
+
+
+@pytest.fixture
+def fragile_stack():
+    """A stack of its own for tests that stop, freeze or restart the Bokeh server."""
+    with running_stack(BOKEH_PULL_TIMEOUT="2") as live:
+        yield live

@@ -1,0 +1,169 @@
+"""Start the real servers for tests, exactly as the Procfile (or docker-compose) starts them.
+
+Each server runs with this interpreter on a free loopback port, its output goes to a log file
+that failing tests show, readiness is polled with a deadline that gives up early if the process
+dies, and ``stop()`` always terminates, waits, then kills.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEST_BOKEH_SECRET = "test-bokeh-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+TEST_FLASK_SECRET = "test-flask-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+READY_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def procfile_commands(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, list[str]]:
+    """The Procfile's commands, bound to this interpreter (``python``/``gunicorn`` → ``-m``)."""
+    commands = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            commands[name.strip()] = with_this_python(shlex.split(command))
+    return commands
+
+
+def with_this_python(argv: list[str]) -> list[str]:
+    if argv[0] in ("python", "python3"):
+        return [sys.executable, *argv[1:]]
+    if argv[0] == "gunicorn":
+        return [sys.executable, "-m", "gunicorn", *argv[1:]]
+    return argv
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+class ServerProcess:
+    """One server subprocess with its log; use ``stop()`` (or the context managers below)."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], ready_url: str) -> None:
+        self.name = name
+        self.ready_url = ready_url
+        self._log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log_path = Path(self._log.name)
+        self.process = subprocess.Popen(
+            argv, cwd=PROJECT_ROOT, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, seconds: float = READY_SECONDS) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
+            if http_status(self.ready_url) == 200:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready at {self.ready_url} after {seconds:g} s:\n{self.output()}")
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # A frozen (SIGSTOP) server cannot act on SIGTERM until it is continued.
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self._log.close()
+
+
+@contextmanager
+def running(name: str, argv: list[str], env: Mapping[str, str], ready_url: str) -> Iterator[ServerProcess]:
+    server = ServerProcess(name, argv, env, ready_url)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Stack:
+    """The two servers of the product, started for a test."""
+
+    bokeh: ServerProcess
+    web: ServerProcess
+    bokeh_url: str
+    web_url: str
+    env: dict[str, str]
+
+    def restart_bokeh(self) -> None:
+        self.bokeh.stop()
+        self.bokeh = ServerProcess(self.bokeh.name, self.bokeh.process.args, self.env, self.bokeh.ready_url)
+        self.bokeh.wait_ready()
+
+
+def stack_env(bokeh_port: int, web_port: int, **overrides: str) -> dict[str, str]:
+    """Environment for both processes: loopback ports, test secrets, origins of this stack."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BOKEH_", "APERTURE_", "WEB_"))}
+    env.update(
+        APERTURE_ENV="development",
+        BOKEH_SECRET_KEY=TEST_BOKEH_SECRET,
+        FLASK_SECRET_KEY=TEST_FLASK_SECRET,
+        BOKEH_ADDRESS="127.0.0.1",
+        BOKEH_PORT=str(bokeh_port),
+        BOKEH_ALLOW_WEBSOCKET_ORIGIN=f"127.0.0.1:{web_port},127.0.0.1:{bokeh_port}",
+        BOKEH_INTERNAL_URL=f"http://127.0.0.1:{bokeh_port}",
+        BOKEH_PUBLIC_URL=f"http://127.0.0.1:{bokeh_port}",
+        BOKEH_PULL_TIMEOUT="3",
+        WEB_BIND=f"127.0.0.1:{web_port}",
+        WEB_WORKERS="2",
+    )
+    env.update(overrides)
+    return env
+
+
+@contextmanager
+def running_stack(commands: Mapping[str, list[str]] | None = None, **overrides: str) -> Iterator[Stack]:
+    """Both servers, started with the Procfile's commands (or ``commands``), stopped afterwards."""
+    commands = commands or procfile_commands()
+    bokeh_port, web_port = free_port(), free_port()
+    env = stack_env(bokeh_port, web_port, **overrides)
+    bokeh_url, web_url = f"http://127.0.0.1:{bokeh_port}", f"http://127.0.0.1:{web_port}"
+    with ExitStack() as stack:
+        bokeh = stack.enter_context(running("bokeh", commands["bokeh"], env, bokeh_url + "/"))
+        web = stack.enter_context(running("web", commands["web"], env, web_url + "/healthz"))
+        live = Stack(bokeh=bokeh, web=web, bokeh_url=bokeh_url, web_url=web_url, env=env)
+        # restart_bokeh() may replace the process; stop whichever one is current at the end.
+        stack.callback(lambda: live.bokeh.stop())
+        yield live

@@ -1,0 +1,96 @@
+"""Settings of both sides, read from the environment."""
+
+import pytest
+
+from bkapps.config import ConfigurationError, env_bool, env_float, env_int, env_list, resolve_secret
+from bkapps.settings import DEFAULT_ORIGINS, BokehServerSettings
+from web.settings import load_settings
+
+
+def dev_env(tmp_path, **values):
+    return {"APERTURE_INSTANCE_DIR": str(tmp_path), **values}
+
+
+def test_bokeh_defaults_work_locally(tmp_path):
+    settings = BokehServerSettings.from_environ(dev_env(tmp_path))
+    assert (settings.address, settings.port, settings.session_ids) == ("127.0.0.1", 5006, "signed")
+    assert settings.allowed_origins == DEFAULT_ORIGINS
+    assert not settings.production
+
+
+def test_development_secret_is_generated_once_and_shared(tmp_path):
+    first = resolve_secret(dev_env(tmp_path), "BOKEH_SECRET_KEY")
+    second = BokehServerSettings.from_environ(dev_env(tmp_path)).secret_key
+    third = load_settings(dev_env(tmp_path))["BOKEH_SECRET_KEY"]
+    assert len(first) >= 32
+    assert first == second == third
+    assert (tmp_path / "dev-bokeh-secret-key").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path):
+    with pytest.raises(ConfigurationError, match="BOKEH_SECRET_KEY must be set"):
+        BokehServerSettings.from_environ(dev_env(tmp_path, APERTURE_ENV="production"))
+    with pytest.raises(ConfigurationError, match="FLASK_SECRET_KEY must be set"):
+        load_settings(dev_env(tmp_path, APERTURE_ENV="production", BOKEH_SECRET_KEY="k" * 40))
+    assert not list(tmp_path.iterdir()), "production must not generate secrets"
+
+
+def test_production_refuses_short_secrets(tmp_path):
+    with pytest.raises(ConfigurationError, match="at least 32"):
+        resolve_secret({"APERTURE_ENV": "production", "BOKEH_SECRET_KEY": "short"}, "BOKEH_SECRET_KEY")
+
+
+def test_unknown_environment_is_refused():
+    with pytest.raises(ConfigurationError, match="APERTURE_ENV"):
+        resolve_secret({"APERTURE_ENV": "prod"}, "BOKEH_SECRET_KEY")
+
+
+@pytest.mark.parametrize("origins", ["*", "localhost:8000,*", "*.example.com"])
+def test_wildcard_origins_are_refused(tmp_path, origins):
+    with pytest.raises(ConfigurationError, match="wildcards"):
+        BokehServerSettings.from_environ(dev_env(tmp_path, BOKEH_ALLOW_WEBSOCKET_ORIGIN=origins))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "match"),
+    [
+        ("BOKEH_ALLOW_WEBSOCKET_ORIGIN", "http://localhost:8000", "without a scheme"),
+        ("BOKEH_PREFIX", "apps", "must start with '/'"),
+        ("BOKEH_SESSION_IDS", "unsigned", "BOKEH_SESSION_IDS"),
+        ("BOKEH_PORT", "http", "must be an integer"),
+        ("BOKEH_SERVER_LOG_LEVEL", "loud", "BOKEH_SERVER_LOG_LEVEL"),
+    ],
+)
+def test_bad_bokeh_settings_name_the_variable(tmp_path, name, value, match):
+    with pytest.raises(ConfigurationError, match=match):
+        BokehServerSettings.from_environ(dev_env(tmp_path, **{name: value}))
+
+
+def test_web_settings_keep_internal_and_public_urls_apart(tmp_path):
+    settings = load_settings(
+        dev_env(tmp_path, BOKEH_INTERNAL_URL="http://bokeh:5006/", BOKEH_PUBLIC_URL="https://apps.example.com")
+    )
+    assert settings["BOKEH_INTERNAL_URL"] == "http://bokeh:5006"
+    assert settings["BOKEH_PUBLIC_URL"] == "https://apps.example.com"
+    assert settings["BOKEH_PULL_TIMEOUT"] == 5.0
+
+
+@pytest.mark.parametrize("url", ["bokeh:5006", "ftp://bokeh", "http://", "http://bokeh:5006/?x=1"])
+def test_web_settings_refuse_urls_that_are_not_http(tmp_path, url):
+    with pytest.raises(ConfigurationError, match="BOKEH_INTERNAL_URL"):
+        load_settings(dev_env(tmp_path, BOKEH_INTERNAL_URL=url))
+
+
+def test_scalar_readers():
+    env = {"I": "7", "F": "0.25", "B": "yes", "L": "a, b c"}
+    assert env_int(env, "I", 1) == 7
+    assert env_float(env, "F", 1.0) == 0.25
+    assert env_bool(env, "B", False) is True
+    assert env_list(env, "L", ()) == ("a", "b", "c")
+    assert env_int(env, "MISSING", 3) == 3
+    with pytest.raises(ConfigurationError, match="at least 1"):
+        env_int({"I": "0"}, "I", 5, minimum=1)
+    with pytest.raises(ConfigurationError, match="true or false"):
+        env_bool({"B": "maybe"}, "B", False)
+    with pytest.raises(ConfigurationError, match="at least"):
+        env_float({"F": "nan"}, "F", 1.0)

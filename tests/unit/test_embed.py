@@ -1,0 +1,63 @@
+"""The embed module's failure paths, against real sockets that refuse or never answer."""
+
+import socket
+import time
+
+import pytest
+
+from bkapps.signing import new_session_id
+from tests.support.servers import TEST_BOKEH_SECRET
+from web.embed import BokehUnavailable, pull_document
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server whose kernel accepts connections that nobody ever answers (a frozen peer)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def pull(port, timeout, customize=None):
+    pull_document(
+        url=f"http://127.0.0.1:{port}/sliders",
+        session_id=new_session_id(TEST_BOKEH_SECRET),
+        arguments={},
+        timeout=timeout,
+        customize=customize,
+        app_title="Sliders",
+    )
+
+
+def test_refused_connection_is_bokeh_unavailable(closed_port):
+    with pytest.raises(BokehUnavailable) as caught:
+        pull(closed_port, timeout=5)
+    assert caught.value.app_title == "Sliders"
+    assert caught.value.reason == "the Bokeh server cannot be reached"
+
+
+def test_silent_server_is_bokeh_unavailable_at_the_deadline(silent_server):
+    started = time.monotonic()
+    with pytest.raises(BokehUnavailable, match=r"did not answer within 0\.5 s"):
+        pull(silent_server, timeout=0.5)
+    # Not a speed limit: proof that our deadline ended the wait, not bokeh's own 20 s one.
+    assert time.monotonic() - started < 20
+
+
+def test_failed_pulls_leave_no_file_descriptors(silent_server, closed_port):
+    def open_fds():
+        import os
+
+        return len(os.listdir("/proc/self/fd"))
+
+    pull_failures = [(closed_port, 5), (silent_server, 0.2)]
+    for port, timeout in pull_failures:  # warm-up: imports and lazily created objects
+        with pytest.raises(BokehUnavailable):
+            pull(port, timeout)
+    before = open_fds()
+    for _ in range(10):
+        for port, timeout in pull_failures:
+            with pytest.raises(BokehUnavailable):
+                pull(port, timeout)
+    assert open_fds() - before <= 2

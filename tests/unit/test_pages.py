@@ -1,0 +1,95 @@
+"""The site's pages with the Flask test client (the Bokeh server is not running here)."""
+
+import pytest
+
+from bkapps.catalog import CATALOG
+
+
+def test_gallery_lists_every_app_with_both_links(client):
+    page = client.get("/").get_data(as_text=True)
+    for spec in CATALOG:
+        assert spec.title in page
+        assert spec.description.replace("'", "&#39;") in page
+        assert f'href="/apps/{spec.name}"' in page
+        assert f'href="http://localhost:5006/{spec.name}"' in page
+
+
+def test_unknown_app_is_the_sites_404_page(client):
+    response = client.get("/apps/nope")
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "404 · Not found" in page
+    assert "There is no live app called “nope”" in page
+    assert 'class="site-header"' in page
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ("N=5", "N: must be an integer from 10 to 2000, not 5"),
+        ("N=abc", "N: must be an integer from 10 to 2000, not &#39;abc&#39;"),
+        ("N=10&N=20", "N: is given more than once"),
+        ("points=10", "points: is not an argument of this app (it takes: N)"),
+    ],
+)
+def test_invalid_arguments_are_a_400_naming_the_argument(client, query, fragment):
+    response = client.get(f"/apps/sliders?{query}")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert fragment in page
+    assert "400 · Invalid request" in page
+
+
+def test_query_strings_are_never_reflected_unescaped(client):
+    response = client.get("/apps/iris?feature=%3Cscript%3Ealert(1)%3C/script%3E")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)" in page
+    response = client.get("/apps/iris?%3Cimg%20src=x%3E=1")
+    assert response.status_code == 400
+    assert "<img src=x>" not in response.get_data(as_text=True)
+
+
+def test_bokeh_down_is_a_503_page_that_says_so(client):
+    response = client.get("/apps/sliders")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    page = response.get_data(as_text=True)
+    assert "The live app “Sliders” is unavailable" in page
+    assert "the Bokeh server cannot be reached" in page
+    assert client.get("/").status_code == 200
+
+
+def test_errors_answer_json_to_json_clients(client):
+    response = client.get("/apps/sliders?N=1", headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "Invalid query argument",
+        "message": "N: must be an integer from 10 to 2000, not 1",
+        "argument": "N",
+        "status": 400,
+    }
+    response = client.get("/apps/sliders", headers={"Accept": "application/json"})
+    assert response.status_code == 503
+    assert response.get_json()["app"] == "Sliders"
+
+
+def test_healthz_reports_the_bokeh_server(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["apps"] == CATALOG.names
+    assert body["bokeh"]["reachable"] is False
+
+
+def test_unexpected_errors_are_a_plain_500(app):
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "secret internals" not in page and "Traceback" not in page

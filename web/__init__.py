@@ -1,0 +1,49 @@
+"""The Flask site: pages, navigation and JSON around live Bokeh apps.
+
+``create_app()`` builds it (gunicorn runs ``web:create_app()``). Settings come from the
+environment through ``web.settings``, which is imported first because it exports the Bokeh
+signing secret before bokeh is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from web import settings
+from web import errors, gallery, health, live_apps, page_context
+from web.embed import bokeh_embed
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Build the site; ``config`` overrides settings read from the environment (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(settings.load_settings())
+    if config:
+        app.config.from_mapping(config)
+    _configure_logging(app)
+    bokeh_embed.init_app(app)
+    page_context.init_app(app)
+    for blueprint in (errors.bp, gallery.bp, live_apps.bp, health.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    """Log the site's messages (``web.*`` loggers) to stdout, where containers collect them."""
+    logger = logging.getLogger("web")
+    if app.config["LOG_TO_STDOUT"] and not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

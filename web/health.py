@@ -1,0 +1,35 @@
+"""``/healthz``: is this site up, and can it reach the Bokeh server? (JSON, for probes.)
+
+The site is healthy even when the Bokeh server is not: every page but the live ones keeps
+working, so the answer stays 200 and reports the Bokeh server's state beside it.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+from flask import Blueprint, current_app, jsonify
+
+from bkapps.catalog import CATALOG
+
+bp = Blueprint("health", __name__)
+
+BOKEH_PROBE_TIMEOUT = 1.0
+
+
+def probe_bokeh(url: str) -> dict[str, object]:
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url + "/", timeout=BOKEH_PROBE_TIMEOUT) as response:
+            reachable = response.status == 200
+    except (OSError, urllib.error.URLError):
+        reachable = False
+    return {"reachable": reachable, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness of the site plus reachability of the Bokeh server."""
+    return jsonify(status="ok", apps=CATALOG.names, bokeh=probe_bokeh(current_app.config["BOKEH_INTERNAL_URL"]))
