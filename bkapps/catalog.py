@@ -85,9 +85,7 @@ CATALOG = AppCatalog(
             title="Sliders",
             description="A sine wave shaped live by amplitude, frequency, phase and offset sliders.",
             source="sliders",
-            params=(
-                IntParam("N", default=200, minimum=10, maximum=2000, help="number of points"),
-            ),
+            params=(IntParam("N", default=200, minimum=10, maximum=2000, help="number of points"),),
         ),
         AppSpec(
             name="iris",

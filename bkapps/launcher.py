@@ -1,8 +1,9 @@
 """Start ``bokeh serve`` over every app in the catalog, configured from the environment.
 
 The one way to run the Bokeh side: the Procfile, docker-compose and the test fixtures all run
-``python -m bkapps``. The process replaces itself with ``bokeh serve`` so that signals from
-honcho, Docker or a test go straight to the server.
+``python -m bkapps``. It runs Bokeh's own ``serve`` command in this process, after exporting the
+signing secret and making Bokeh's discarding of expired sessions cheap (see ``session_cleanup``), so
+signals from honcho, Docker or a test go straight to the server.
 """
 
 from __future__ import annotations
@@ -23,22 +24,25 @@ _BOKEH_OWN_ORIGIN_ENV = "BOKEH_ALLOW_WS_ORIGIN"
 
 def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) -> list[str]:
     """The full ``bokeh serve`` argument list for ``settings`` and every app of ``catalog``."""
-    command = [sys.executable, "-m", "bokeh", "serve", *(str(spec.path) for spec in catalog)]
-    command += ["--address", settings.address, "--port", str(settings.port)]
-    for origin in settings.allowed_origins:
-        command += ["--allow-websocket-origin", origin]
-    command += [
-        "--session-ids", settings.session_ids,
-        "--unused-session-lifetime", str(settings.unused_session_lifetime_ms),
-        "--check-unused-sessions", str(settings.check_unused_sessions_ms),
-        "--log-level", settings.log_level,
-        "--index", str(APPS_DIR / "index.html"),
+    command = ["bokeh", "serve", *(str(spec.path) for spec in catalog)]
+    options = {
+        "--address": settings.address,
+        "--port": str(settings.port),
+        "--session-ids": settings.session_ids,
+        "--unused-session-lifetime": str(settings.unused_session_lifetime_ms),
+        "--check-unused-sessions": str(settings.check_unused_sessions_ms),
+        "--log-level": settings.log_level,
+        "--index": str(APPS_DIR / "index.html"),
         # One process: a pulled session lives in the process that built it, and with
         # --num-procs the browser may reach another one and get a default session instead.
-        "--num-procs", "1",
-    ]
+        "--num-procs": "1",
+    }
     if settings.prefix:
-        command += ["--prefix", settings.prefix]
+        options["--prefix"] = settings.prefix
+    for flag, value in options.items():
+        command += [flag, value]
+    for origin in settings.allowed_origins:
+        command += ["--allow-websocket-origin", origin]
     if settings.use_xheaders:
         command.append("--use-xheaders")
     return command
@@ -49,7 +53,7 @@ def missing_app_sources(catalog: AppCatalog = CATALOG) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Resolve the settings, export the signing secret and exec ``bokeh serve``."""
+    """Resolve the settings, export the signing secret and run ``bokeh serve``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         settings = BokehServerSettings.from_environ(os.environ)
@@ -64,5 +68,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     export_bokeh_signing(settings.secret_key)
     os.environ.pop(_BOKEH_OWN_ORIGIN_ENV, None)
-    sys.stdout.flush()
-    os.execv(command[0], command)
+
+    from bokeh.command.bootstrap import main as bokeh_main
+
+    from bkapps import session_cleanup
+
+    session_cleanup.install()
+    bokeh_main(command)

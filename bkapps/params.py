@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 # Raw values echoed back in error messages are cut short: a query string is attacker-controlled.
 _MAX_ECHO = 40
@@ -107,7 +106,7 @@ class ChoiceParam:
         return text
 
 
-Param = Union[IntParam, FloatParam, ChoiceParam]
+Param = IntParam | FloatParam | ChoiceParam
 
 
 def parse_arguments(params: Sequence[Param], raw: Mapping[str, Sequence[str]]) -> dict[str, object]:

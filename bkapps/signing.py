@@ -15,7 +15,7 @@ import sys
 
 from bkapps.config import ConfigurationError, Environ, resolve_secret
 
-SECRET_ENV = "BOKEH_SECRET_KEY"
+SECRET_ENV = "BOKEH_SECRET_KEY"  # noqa: S105 (the variable's name, not a secret)
 SIGN_ENV = "BOKEH_SIGN_SESSIONS"
 
 

@@ -16,9 +16,9 @@ os.environ.update(
     FLASK_SECRET_KEY=TEST_FLASK_SECRET,
 )
 
-import pytest  # noqa: E402
+import pytest
 
-from web import create_app  # noqa: E402
+from web import create_app
 
 
 @pytest.fixture

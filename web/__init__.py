@@ -14,7 +14,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from web import settings
+from web import settings  # first: it exports the Bokeh signing secret before bokeh is imported
+
+# isort: split
 from web import errors, gallery, health, live_apps, page_context
 from web.embed import bokeh_embed
 

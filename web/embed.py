@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -103,7 +104,8 @@ class BokehEmbed:
             app_title=spec.title,
         )
         script = server_session(session_id=session_id, url=config.public_url + app_path)
-        return LiveEmbed(spec=spec, session_id=session_id, script=Markup(script))
+        # Bokeh builds the script from our settings and a catalog name; nothing of the request.
+        return LiveEmbed(spec=spec, session_id=session_id, script=Markup(script))  # noqa: S704
 
 
 def pull_document(
@@ -117,8 +119,13 @@ def pull_document(
     """Create session ``session_id`` on the server at ``url`` and apply ``customize`` to it.
 
     This is ``bokeh.client.pull_session`` with a loop of our own, a deadline, and the server's
-    error reason kept for the message.
+    error reason kept for the message. Bokeh's client drives its loop synchronously, which an
+    asyncio loop already running in this thread (an ``async`` view) forbids: then it runs in a
+    thread of its own.
     """
+    if _event_loop_running():
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bokeh-pull") as pool:
+            return pool.submit(pull_document, url, session_id, arguments, timeout, customize, app_title).result()
     loop = IOLoop(make_current=False)
     deadline = _Deadline(loop, timeout)
     session = ClientSession(
@@ -139,6 +146,14 @@ def pull_document(
     finally:
         deadline.cancel()
         _close_session(loop, session)
+
+
+def _event_loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _disable_nagle(session: ClientSession) -> None:

@@ -70,8 +70,5 @@ def histogram(data: IrisData, feature: str, bins: int) -> Histogram:
         raise ValueError("bins must be at least 1")
     values = data.measurements[feature]
     edges = np.histogram_bin_edges(values, bins=bins)
-    counts = {
-        species: np.histogram(values[data.species == species], bins=edges)[0].tolist()
-        for species in SPECIES
-    }
+    counts = {species: np.histogram(values[data.species == species], bins=edges)[0].tolist() for species in SPECIES}
     return Histogram(feature=feature, edges=edges.tolist(), counts=counts)

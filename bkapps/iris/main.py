@@ -22,14 +22,16 @@ BINS = next(param for param in CATALOG["iris"].params if param.name == "bins")
 
 def histogram_columns(feature, bins):
     counts = histogram(IRIS, feature, bins)
-    centers = [(left + right) / 2 for left, right in zip(counts.left, counts.right)]
-    widths = [right - left for left, right in zip(counts.left, counts.right)]
+    centers = [(left + right) / 2 for left, right in zip(counts.left, counts.right, strict=True)]
+    widths = [right - left for left, right in zip(counts.left, counts.right, strict=True)]
     return dict(center=centers, width=widths, **counts.counts)
 
 
 def build(doc, feature, bins):
     feature_select = Select(
-        title="Feature", value=feature, name="feature",
+        title="Feature",
+        value=feature,
+        name="feature",
         options=[(name, label) for name, label in FEATURES.items()],
     )
     bins_slider = Slider(title="Bins", value=bins, start=BINS.minimum, end=BINS.maximum, step=1, name="bins")
@@ -37,12 +39,21 @@ def build(doc, feature, bins):
     source = ColumnDataSource(data=histogram_columns(feature, bins), name="histogram")
 
     plot = figure(
-        name=MAIN_PLOT_NAME, title="Iris", height=400, width=600,
-        tools="pan,wheel_zoom,reset,save", y_axis_label="Count",
+        name=MAIN_PLOT_NAME,
+        title="Iris",
+        height=400,
+        width=600,
+        tools="pan,wheel_zoom,reset,save",
+        y_axis_label="Count",
     )
     plot.vbar_stack(
-        SPECIES, x="center", width="width", source=source, color=Category10_3,
-        line_color="white", legend_label=list(SPECIES),
+        SPECIES,
+        x="center",
+        width="width",
+        source=source,
+        color=Category10_3,
+        line_color="white",
+        legend_label=list(SPECIES),
     )
     plot.legend.location = "top_right"
     plot.y_range.start = 0

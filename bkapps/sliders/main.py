@@ -27,8 +27,13 @@ def build(doc, N):
     source = ColumnDataSource(data=dict(x=x, y=sine_wave(x, 1.0, 1.0, 0.0, 0.0)), name="wave")
 
     plot = figure(
-        name=MAIN_PLOT_NAME, title=title.value, height=400, width=500,
-        x_range=[0, X_MAX], y_range=[-10, 10], tools="crosshair,pan,reset,save,wheel_zoom",
+        name=MAIN_PLOT_NAME,
+        title=title.value,
+        height=400,
+        width=500,
+        x_range=[0, X_MAX],
+        y_range=[-10, 10],
+        tools="crosshair,pan,reset,save,wheel_zoom",
     )
     plot.line("x", "y", source=source, line_width=3, line_alpha=0.6)
 
@@ -42,6 +47,8 @@ def build(doc, N):
         slider.on_change("value", update)
     title.on_change("value", retitle)
 
+    for widget in (title, offset, amplitude, phase, frequency):
+        widget.width = 280
     controls = column(title, offset, amplitude, phase, frequency, width=300)
     doc.add_root(row(controls, plot, name="layout"))
     doc.title = "Sliders"

@@ -68,7 +68,7 @@ class ServerProcess:
     def __init__(self, name: str, argv: list[str], env: Mapping[str, str], ready_url: str) -> None:
         self.name = name
         self.ready_url = ready_url
-        self._log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)  # noqa: SIM115
+        self._log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
         self.log_path = Path(self._log.name)
         self.process = subprocess.Popen(
             argv, cwd=PROJECT_ROOT, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True

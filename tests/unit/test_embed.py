@@ -1,5 +1,6 @@
 """The embed module's failure paths, against real sockets that refuse or never answer."""
 
+import asyncio
 import socket
 import time
 
@@ -61,3 +62,13 @@ def test_failed_pulls_leave_no_file_descriptors(silent_server, closed_port):
             with pytest.raises(BokehUnavailable):
                 pull(port, timeout)
     assert open_fds() - before <= 2
+
+
+def test_pulls_work_from_a_thread_running_an_event_loop(closed_port):
+    """Flask runs ``async`` views on an event loop; Bokeh's synchronous client must still work."""
+
+    async def async_view():
+        pull(closed_port, timeout=5)
+
+    with pytest.raises(BokehUnavailable, match="cannot be reached"):
+        asyncio.run(async_view())

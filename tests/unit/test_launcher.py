@@ -15,7 +15,7 @@ def settings(tmp_path, **values):
 
 def test_serves_every_catalog_app(tmp_path):
     command = build_command(settings(tmp_path))
-    assert command[1:4] == ["-m", "bokeh", "serve"]
+    assert command[:2] == ["bokeh", "serve"]
     for spec in CATALOG:
         assert str(spec.path) in command
 

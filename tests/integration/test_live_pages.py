@@ -1,0 +1,71 @@
+"""Live app pages against a real Bokeh server and gunicorn started from the Procfile."""
+
+import requests
+from bokeh.util.token import check_session_id_signature
+
+from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from tests.support.bokeh_client import existing_session, session_id_in
+from tests.support.servers import TEST_BOKEH_SECRET
+
+
+def test_every_app_page_embeds_a_signed_session(stack):
+    for spec in CATALOG:
+        response = requests.get(f"{stack.web_url}/apps/{spec.name}", timeout=30)
+        assert response.status_code == 200, response.text
+        session_id = session_id_in(response.text)
+        assert check_session_id_signature(session_id, secret_key=TEST_BOKEH_SECRET.encode(), signed=True)
+        assert f"{stack.bokeh_url}/{spec.name}/autoload.js" in response.text
+
+
+def test_the_session_carries_flask_arguments_and_customisation(stack):
+    page = requests.get(f"{stack.web_url}/apps/sliders?N=50", timeout=30).text
+    with existing_session(f"{stack.bokeh_url}/sliders", session_id_in(page)) as doc:
+        assert doc.select_one({"name": MAIN_PLOT_NAME}).title.text == "Sliders — served by Flask"
+        assert len(doc.select_one({"name": "wave"}).data["x"]) == 50
+
+
+def test_iris_page_starts_with_the_requested_feature(stack):
+    page = requests.get(f"{stack.web_url}/apps/iris?feature=petal_width&bins=7", timeout=30).text
+    with existing_session(f"{stack.bokeh_url}/iris", session_id_in(page)) as doc:
+        assert doc.select_one({"name": "feature"}).value == "petal_width"
+        assert len(doc.select_one({"name": "histogram"}).data["center"]) == 7
+
+
+def test_bad_requests_never_reach_the_bokeh_server(stack):
+    assert requests.get(f"{stack.web_url}/apps/nope", timeout=30).status_code == 404
+    response = requests.get(f"{stack.web_url}/apps/iris?bins=500", timeout=30)
+    assert response.status_code == 400
+    assert "bins: must be an integer from 3 to 50, not 500" in response.text
+
+
+def test_standalone_apps_open_on_the_bokeh_server(stack):
+    index = requests.get(f"{stack.bokeh_url}/", timeout=30)
+    assert index.status_code == 200
+    for spec in CATALOG:
+        assert f'href="/{spec.name}"' in index.text
+        assert spec.title in index.text
+        assert requests.get(f"{stack.bokeh_url}/{spec.name}", timeout=30).status_code == 200
+
+
+def test_standalone_bad_arguments_get_a_message_not_a_traceback(stack):
+    response = requests.get(f"{stack.bokeh_url}/sliders?N=1", timeout=30)
+    assert response.status_code == 200
+    assert "Sliders: invalid argument" in response.text
+
+
+def test_forged_session_ids_are_refused(stack):
+    forged = "a" * 44 + ".forgedsignature"
+    response = requests.get(
+        f"{stack.bokeh_url}/sliders/autoload.js",
+        params={"bokeh-autoload-element": "x", "bokeh-app-path": "/sliders"},
+        headers={"Bokeh-Session-Id": forged},
+        timeout=30,
+    )
+    assert response.status_code == 403
+    unsigned = requests.get(f"{stack.bokeh_url}/sliders", params={"bokeh-session-id": forged}, timeout=30)
+    assert unsigned.status_code == 403
+
+
+def test_healthz_sees_the_bokeh_server(stack):
+    body = requests.get(f"{stack.web_url}/healthz", timeout=30).json()
+    assert body["bokeh"]["reachable"] is True

@@ -1,0 +1,55 @@
+"""Reading a live Bokeh app's state in the browser, through BokehJS's own document models."""
+
+from __future__ import annotations
+
+WAIT_MS = 30_000
+
+
+def wait_for_canvas(page) -> None:
+    """Wait until BokehJS has drawn a plot canvas (inside Bokeh's shadow DOM)."""
+    page.wait_for_function(
+        """() => {
+            const canvases = [];
+            const walk = (root) => root.querySelectorAll('*').forEach((el) => {
+                if (el.tagName === 'CANVAS' && el.width > 0 && el.height > 0) canvases.push(el);
+                if (el.shadowRoot) walk(el.shadowRoot);
+            });
+            walk(document);
+            return canvases.length > 0;
+        }""",
+        timeout=WAIT_MS,
+    )
+
+
+def wait_for_model(page, name: str) -> None:
+    page.wait_for_function(
+        "(name) => window.Bokeh && Bokeh.documents.some((doc) => doc.get_model_by_name(name))",
+        arg=name,
+        timeout=WAIT_MS,
+    )
+
+
+def model_value(page, name: str, expression: str):
+    """Evaluate ``expression`` (JS, with ``model`` bound) on the named model of the page's document."""
+    wait_for_model(page, name)
+    return page.evaluate(
+        """([name, expression]) => {
+            const doc = Bokeh.documents.find((doc) => doc.get_model_by_name(name));
+            const model = doc.get_model_by_name(name);
+            return Function('model', `return (${expression});`)(model);
+        }""",
+        [name, expression],
+    )
+
+
+def wait_until(page, name: str, expression: str) -> None:
+    """Wait until ``expression`` (JS, with ``model`` bound) is truthy for the named model."""
+    wait_for_model(page, name)
+    page.wait_for_function(
+        """([name, expression]) => {
+            const doc = Bokeh.documents.find((doc) => doc.get_model_by_name(name));
+            return Function('model', `return (${expression});`)(doc.get_model_by_name(name));
+        }""",
+        arg=[name, expression],
+        timeout=WAIT_MS,
+    )
