@@ -1,9 +1,9 @@
 """Live Bokeh sessions inside Flask pages: the only module that talks to the Bokeh server.
 
 A view asks ``bokeh_embed.embed(spec, arguments, customize=...)`` for an app. This module makes
-a signed session id, pulls that session from the **internal** Bokeh URL with the validated query
-arguments, lets the view adjust the pulled document, flushes the adjustment to the server, and
-renders the ``server_session`` script pointing browsers at the **public** URL.
+a signed session id, creates that session on the **internal** Bokeh URL with the validated query
+arguments, pulls it if the view wants to adjust the document, flushes the adjustment to the
+server, and renders the ``server_session`` script pointing browsers at the **public** URL.
 
 Three things the plain ``pull_session`` + ``server_session`` pattern gets wrong, handled here:
 
@@ -95,7 +95,7 @@ class BokehEmbed:
         config: _EmbedConfig = current_app.extensions[_EXTENSION]
         session_id = new_session_id(config.secret_key)
         app_path = "/" + quote(spec.name)
-        pull_document(
+        create_live_session(
             url=config.internal_url + app_path,
             session_id=session_id,
             arguments={name: str(value) for name, value in arguments.items()},
@@ -108,7 +108,7 @@ class BokehEmbed:
         return LiveEmbed(spec=spec, session_id=session_id, script=Markup(script))  # noqa: S704
 
 
-def pull_document(
+def create_live_session(
     url: str,
     session_id: str,
     arguments: Mapping[str, str],
@@ -116,16 +116,16 @@ def pull_document(
     customize: Customizer | None,
     app_title: str,
 ) -> None:
-    """Create session ``session_id`` on the server at ``url`` and apply ``customize`` to it.
+    """Create session ``session_id`` on the server at ``url``; pull it and apply ``customize``.
 
-    This is ``bokeh.client.pull_session`` with a loop of our own, a deadline, and the server's
-    error reason kept for the message. Bokeh's client drives its loop synchronously, which an
-    asyncio loop already running in this thread (an ``async`` view) forbids: then it runs in a
-    thread of its own.
+    This is ``bokeh.client.pull_session`` with a loop of our own, a deadline, the server's error
+    reason kept for the message, and no pull when there is nothing to customise. Bokeh's client
+    drives its loop synchronously, which an asyncio loop already running in this thread (an
+    ``async`` view) forbids: then it runs in a thread of its own.
     """
     if _event_loop_running():
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bokeh-pull") as pool:
-            return pool.submit(pull_document, url, session_id, arguments, timeout, customize, app_title).result()
+            return pool.submit(create_live_session, url, session_id, arguments, timeout, customize, app_title).result()
     loop = IOLoop(make_current=False)
     deadline = _Deadline(loop, timeout)
     session = ClientSession(
@@ -134,11 +134,16 @@ def pull_document(
     try:
         try:
             session.connect()
+            if not session.connected:
+                raise OSError("no session")
             _disable_nagle(session)
-            session.pull()
-            if customize is not None and not deadline.expired:
-                customize(session.document)
-                session.force_roundtrip()
+            # The server built the session's document when the connection opened; fetching it
+            # (about 150 ms of deserialising per page) is only worth it to customise it.
+            if customize is not None:
+                session.pull()
+                if not deadline.expired:
+                    customize(session.document)
+                    session.force_roundtrip()
         except (OSError, RuntimeError) as error:
             raise BokehUnavailable(app_title, _failure_reason(session, deadline, timeout)) from error
         if deadline.expired:

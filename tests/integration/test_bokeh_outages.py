@@ -9,7 +9,7 @@ import requests
 
 from bkapps.signing import new_session_id
 from tests.support.servers import TEST_BOKEH_SECRET
-from web.embed import BokehUnavailable, pull_document
+from web.embed import BokehUnavailable, create_live_session
 
 # The pull deadline the fragile stack runs with (BOKEH_PULL_TIMEOUT in conftest).
 TIMEOUT = 2
@@ -61,7 +61,7 @@ def test_bokeh_freezing_mid_pull_still_ends_at_the_deadline(fragile_stack):
     try:
         started = time.monotonic()
         with pytest.raises(BokehUnavailable, match="did not answer within 1 s"):
-            pull_document(
+            create_live_session(
                 url=f"{fragile_stack.bokeh_url}/sliders",
                 session_id=new_session_id(TEST_BOKEH_SECRET),
                 arguments={},
@@ -77,7 +77,7 @@ def test_bokeh_freezing_mid_pull_still_ends_at_the_deadline(fragile_stack):
 def test_forged_session_is_refused_by_the_server(stack):
     # Bokeh accepts the websocket, checks the token, then closes it: the client only sees a close.
     with pytest.raises(BokehUnavailable, match="refused the session"):
-        pull_document(
+        create_live_session(
             url=f"{stack.bokeh_url}/sliders",
             session_id=new_session_id("another-secret-that-is-long-enough-0123456789"),
             arguments={},

@@ -69,3 +69,15 @@ def test_forged_session_ids_are_refused(stack):
 def test_healthz_sees_the_bokeh_server(stack):
     body = requests.get(f"{stack.web_url}/healthz", timeout=30).json()
     assert body["bokeh"]["reachable"] is True
+
+
+def test_embedding_without_customisation_still_creates_the_session(stack, app):
+    from web.embed import bokeh_embed
+
+    app.config.update(BOKEH_INTERNAL_URL=stack.bokeh_url, BOKEH_PUBLIC_URL=stack.bokeh_url)
+    bokeh_embed.init_app(app)
+    with app.app_context():
+        live = bokeh_embed.embed(CATALOG["sliders"], {"N": 30})
+    with existing_session(f"{stack.bokeh_url}/sliders", live.session_id) as doc:
+        assert len(doc.select_one({"name": "wave"}).data["x"]) == 30
+        assert doc.select_one({"name": MAIN_PLOT_NAME}).title.text == "my sine wave"

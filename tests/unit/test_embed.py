@@ -8,7 +8,7 @@ import pytest
 
 from bkapps.signing import new_session_id
 from tests.support.servers import TEST_BOKEH_SECRET
-from web.embed import BokehUnavailable, pull_document
+from web.embed import BokehUnavailable, create_live_session
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def silent_server():
 
 
 def pull(port, timeout, customize=None):
-    pull_document(
+    create_live_session(
         url=f"http://127.0.0.1:{port}/sliders",
         session_id=new_session_id(TEST_BOKEH_SECRET),
         arguments={},
