@@ -35,7 +35,9 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	PATH="$(BIN):$$PATH" $(BIN)/python bench/embed_latency.py
+	$(BIN)/python bench/embed_latency.py
+	$(BIN)/python bench/session_cleanup.py
+	$(BIN)/python bench/page_throughput.py
 
 # Refreshes the README's screenshot from the browser tests.
 screenshot: install

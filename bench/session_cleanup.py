@@ -1,0 +1,96 @@
+"""How long the Bokeh server freezes while it discards expired sessions: Bokeh's way vs ours.
+
+Runs a Bokeh server with the ``sliders`` app in this process, creates N sessions (as page views
+without a browser do), lets them expire, and times the server's cleanup pass, during which it
+answers nothing. First with Bokeh as it ships, then after ``bkapps.session_cleanup.install()``
+(what the launcher does). Usage: ``python bench/session_cleanup.py [sessions]`` (default 150).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.servers import TEST_BOKEH_SECRET, free_port
+
+os.environ["BOKEH_SECRET_KEY"] = TEST_BOKEH_SECRET
+
+from web import settings  # noqa: F401  (exports the signing secret before bokeh is imported)
+
+# isort: split
+from bokeh.application import Application
+from bokeh.application.handlers import DirectoryHandler
+from bokeh.server.server import Server
+
+from bkapps import session_cleanup
+from bkapps.catalog import CATALOG
+from bkapps.signing import new_session_id
+from web.embed import create_live_session
+
+
+def create_sessions(url: str, count: int) -> None:
+    for _ in range(count):
+        create_live_session(url, new_session_id(TEST_BOKEH_SECRET), {}, timeout=30, customize=None, app_title="x")
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 150
+    port = free_port()
+    app = Application(DirectoryHandler(filename=str(CATALOG["sliders"].path)))
+    server = Server(
+        {"/sliders": app},
+        port=port,
+        address="127.0.0.1",
+        session_ids="signed",
+        unused_session_lifetime_milliseconds=1,
+        check_unused_sessions_milliseconds=3_600_000,  # cleanup runs only when this bench says
+    )
+    server.start()
+    loop = server.io_loop
+    results: dict[str, float] = {}
+
+    def timed_cleanup() -> float:
+        done = threading.Event()
+        elapsed: list[float] = []
+
+        async def cleanup() -> None:
+            started = time.perf_counter()
+            await server._tornado._cleanup_sessions()
+            elapsed.append(time.perf_counter() - started)
+            done.set()
+
+        loop.add_callback(cleanup)
+        done.wait()
+        return elapsed[0]
+
+    def drive() -> None:
+        url = f"http://127.0.0.1:{port}/sliders"
+        for name in ("bokeh as shipped", "session_cleanup"):
+            if name == "session_cleanup":
+                session_cleanup.install()
+            create_sessions(url, count)
+            time.sleep(0.1)  # let every session pass its 1 ms unused lifetime
+            results[name] = timed_cleanup()
+            loop.add_callback(gc.collect)
+        loop.add_callback(loop.stop)
+
+    threading.Thread(target=drive, daemon=True).start()
+    asyncio.set_event_loop(loop.asyncio_loop)
+    loop.start()
+
+    print(f"discarding {count} expired sessions of the sliders app in one cleanup pass")
+    for name, seconds in results.items():
+        print(f"{name:<18} server frozen {seconds * 1000:8.0f} ms  ({seconds / count * 1000:.2f} ms per session)")
+    shipped, ours = results["bokeh as shipped"], results["session_cleanup"]
+    print(f"ratio shipped/ours: {shipped / ours:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
