@@ -41,7 +41,7 @@ bench: install
 
 # Refreshes the README's screenshot from the browser tests.
 screenshot: install
-	APERTURE_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest tests/browser -k screenshot
+	APERTURE_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest tests/browser -k sliders_page_shows_the_live_app
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache tests/artifacts
