@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,16 @@ class Histogram:
     def right(self) -> list[float]:
         return self.edges[1:]
 
+    @property
+    def centers(self) -> list[float]:
+        """The middle of each bin, where its bar stands."""
+        return [(left + right) / 2 for left, right in zip(self.left, self.right, strict=True)]
+
+    @property
+    def widths(self) -> list[float]:
+        """The width of each bin (all equal, up to rounding)."""
+        return [right - left for left, right in zip(self.left, self.right, strict=True)]
+
 
 def load_iris(path: Path = DATA_FILE) -> IrisData:
     """Read the CSV; raises ``ValueError`` if a row is malformed or a species is unknown."""
@@ -60,6 +71,18 @@ def load_iris(path: Path = DATA_FILE) -> IrisData:
         raise ValueError(f"{path}: unknown species {sorted(unknown)}")
     measurements = {name: np.array([float(row[name]) for row in rows]) for name in FEATURES}
     return IrisData(measurements=measurements, species=np.array([row["species"] for row in rows]))
+
+
+@cache
+def shared_iris() -> IrisData:
+    """The bundled data set, read once per process and shared by every request or session.
+
+    Its arrays are made read-only, so no caller can change what the others see.
+    """
+    data = load_iris()
+    for values in (*data.measurements.values(), data.species):
+        values.flags.writeable = False
+    return data
 
 
 def histogram(data: IrisData, feature: str, bins: int) -> Histogram:

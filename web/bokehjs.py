@@ -1,0 +1,53 @@
+"""BokehJS served by this site, for the pages that embed plots without a Bokeh server.
+
+A ``components()`` embed needs BokehJS loaded beside it. The tutorials load it from a CDN, which
+offline and corporate networks cannot reach, and the Bokeh server's ``/static/`` is down exactly
+when these pages must keep working. So the site serves the files shipped inside the installed
+bokeh package, under a path that holds its version
+(``/bokehjs/<bokeh version>/static/js/bokeh.min.js``): the JS always matches the Python that
+produced the page, and browsers may cache each file for a year because an upgrade changes the URL.
+
+``bokehjs_resources(models)`` renders the ``<script>`` tags for exactly the BokehJS bundles those
+models need (widgets, GL... only when used), pointing at these routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bokeh
+from bokeh.embed.bundle import bundle_for_objs_and_resources
+from bokeh.model import Model
+from bokeh.resources import Resources
+from bokeh.settings import settings as bokeh_settings
+from flask import Blueprint, abort, request, send_from_directory
+from markupsafe import Markup
+
+BOKEHJS_PREFIX = f"/bokehjs/{bokeh.__version__}"
+ONE_YEAR_SECONDS = 365 * 24 * 3600
+# The package's static folder also holds TypeScript declarations and the compiler; pages need
+# only the bundles.
+_SERVED_SUFFIXES = (".js", ".css")
+
+bp = Blueprint("bokehjs", __name__, url_prefix=BOKEHJS_PREFIX)
+
+
+@bp.get("/static/<path:filename>")
+def asset(filename: str):
+    """One BokehJS file of the installed bokeh, cacheable for a year (its URL holds the version)."""
+    if not filename.endswith(_SERVED_SUFFIXES):
+        abort(404)
+    # send_from_directory refuses paths that leave the folder ("..", absolute paths) with a 404.
+    response = send_from_directory(bokeh_settings.bokehjs_path(), filename, max_age=ONE_YEAR_SECONDS)
+    response.cache_control.immutable = True
+    return response
+
+
+def bokehjs_resources(models: Sequence[Model]) -> Markup:
+    """The ``<script>``/``<link>`` tags that load, from this site, the BokehJS ``models`` need."""
+    # Bokeh's "server" mode is the one that takes a URL root; here the "server" is this site.
+    resources = Resources(mode="server", root_url=f"{request.script_root}{BOKEHJS_PREFIX}/")
+    js_tags, css_tags = bundle_for_objs_and_resources(models, resources)
+    # Bokeh renders these tags from our prefix and its own file names; nothing of the request
+    # but the script root, which the WSGI server sets.
+    return Markup(js_tags + css_tags)  # noqa: S704
