@@ -35,8 +35,8 @@ bp = Blueprint("classic", __name__, url_prefix="/classic")
 
 # The append plot opens with the last 10 s and grows from there; the replace plot always shows
 # the last 30 s.
-HISTORY_TICKS = round(10 / TICK_SECONDS)
-WINDOW_TICKS = round(30 / TICK_SECONDS)
+HISTORY_SECONDS = 10
+WINDOW_SECONDS = 30
 
 
 def render_plots(template: str, plots: list, **context: object) -> str:
@@ -72,12 +72,14 @@ def stream():
     """Two plots that poll the signal API from the browser: append mode and replace mode."""
     # The page takes no arguments; refusing unknown ones keeps it in line with every other page.
     parse_arguments((), request.args.to_dict(flat=False))
-    first_cursor = tick_at(time.time()) - HISTORY_TICKS
+    first_cursor = tick_at(time.time() - HISTORY_SECONDS)
     append_url = url_for("api.stream_signal", after=first_cursor)
-    replace_url = url_for("api.stream_signal", limit=WINDOW_TICKS)
+    replace_url = url_for("api.stream_signal", limit=round(WINDOW_SECONDS / TICK_SECONDS))
     plots = [
         stream_figure(appending_source(append_url), "Append mode: new ticks only", name="stream_append_plot"),
-        stream_figure(replacing_source(replace_url), "Replace mode: the last 30 s", name="stream_replace_plot"),
+        stream_figure(
+            replacing_source(replace_url), f"Replace mode: the last {WINDOW_SECONDS} s", name="stream_replace_plot"
+        ),
     ]
     return render_plots(
         "classic/stream.html",
@@ -86,5 +88,5 @@ def stream():
         replace_url=replace_url,
         poll_interval_ms=POLL_INTERVAL_MS,
         max_points=MAX_BATCH_TICKS,
-        window_seconds=WINDOW_TICKS * TICK_SECONDS,
+        window_seconds=WINDOW_SECONDS,
     )
