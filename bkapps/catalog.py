@@ -102,5 +102,23 @@ CATALOG = AppCatalog(
                 IntParam("bins", default=10, minimum=3, maximum=50, help="number of bins"),
             ),
         ),
+        AppSpec(
+            name="press",
+            title="Press Me",
+            description="A button that adds a number at a random place in one of three colours: "
+            "Bokeh's single-module app format.",
+            source="press.py",
+        ),
+        AppSpec(
+            name="stream",
+            title="Stream",
+            description="This server's CPU, memory, per-core load and biggest processes, live: periodic "
+            "callbacks, a background thread and a thread pool feeding one page.",
+            source="stream",
+            params=(
+                IntParam("rate", default=500, minimum=100, maximum=5000, help="milliseconds between samples"),
+                IntParam("window", default=120, minimum=10, maximum=2000, help="samples kept in the plot"),
+            ),
+        ),
     ]
 )

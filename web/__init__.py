@@ -17,7 +17,7 @@ from flask import Flask
 from web import settings  # first: it exports the Bokeh signing secret before bokeh is imported
 
 # isort: split
-from web import api, bokehjs, classic, errors, gallery, health, live_apps, page_context
+from web import api, bokehjs, classic, dashboard, errors, gallery, health, live_apps, page_context
 from web.embed import bokeh_embed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     _configure_logging(app)
     bokeh_embed.init_app(app)
     page_context.init_app(app)
-    for blueprint in (errors.bp, gallery.bp, live_apps.bp, health.bp, classic.bp, api.bp, bokehjs.bp):
+    for blueprint in (errors.bp, gallery.bp, live_apps.bp, dashboard.bp, health.bp, classic.bp, api.bp, bokehjs.bp):
         app.register_blueprint(blueprint)
     return app
 

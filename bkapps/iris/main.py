@@ -4,30 +4,37 @@ The live version of the classic Flask + ``components()`` Iris page: picking a fe
 the bins slider recomputes the histogram in Python on the Bokeh server. Query arguments
 ``feature`` and ``bins`` (see the catalog) set the initial state, e.g.
 http://localhost:5006/iris?feature=petal_length&bins=20.
+
+The data set is read once per server by ``app_hooks.py`` and shared through the server context;
+the same hooks count sessions and record who opened this one, shown in the ``session_info``
+panel. Standalone, ``templates/index.html`` lays the page out (styled by ``static/iris.css``).
 """
 
+import time
+
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Select, Slider
+from bokeh.models import ColumnDataSource, Div, Select, Slider
 from bokeh.palettes import Category10_3
 from bokeh.plotting import curdoc, figure
 
-from bkapps.app_session import build_app
+from bkapps.app_session import build_app, session_summary, standalone_page_variables
 from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from bkapps.lifecycle import app_lifecycle
 
-from .data import FEATURES, SPECIES, histogram, load_iris
+from .data import FEATURES, SPECIES, histogram
 
-IRIS = load_iris()
 BINS = next(param for param in CATALOG["iris"].params if param.name == "bins")
 
 
-def histogram_columns(feature, bins):
-    counts = histogram(IRIS, feature, bins)
-    centers = [(left + right) / 2 for left, right in zip(counts.left, counts.right, strict=True)]
-    widths = [right - left for left, right in zip(counts.left, counts.right, strict=True)]
-    return dict(center=centers, width=widths, **counts.counts)
+def histogram_columns(iris, feature, bins):
+    counts = histogram(iris, feature, bins)
+    return dict(center=counts.centers, width=counts.widths, **counts.counts)
 
 
 def build(doc, feature, bins):
+    state, _ = app_lifecycle(doc)
+    iris = state.data
+
     feature_select = Select(
         title="Feature",
         value=feature,
@@ -36,7 +43,7 @@ def build(doc, feature, bins):
     )
     bins_slider = Slider(title="Bins", value=bins, start=BINS.minimum, end=BINS.maximum, step=1, name="bins")
 
-    source = ColumnDataSource(data=histogram_columns(feature, bins), name="histogram")
+    source = ColumnDataSource(data=histogram_columns(iris, feature, bins), name="histogram")
 
     plot = figure(
         name=MAIN_PLOT_NAME,
@@ -59,15 +66,24 @@ def build(doc, feature, bins):
     plot.y_range.start = 0
 
     def update(attr, old, new):
-        source.data = histogram_columns(feature_select.value, int(bins_slider.value))
+        source.data = histogram_columns(iris, feature_select.value, int(bins_slider.value))
         plot.xaxis.axis_label = FEATURES[feature_select.value]
 
     feature_select.on_change("value", update)
     bins_slider.on_change("value_throttled", update)
 
+    session_info = Div(text=session_summary(doc, state), name="session_info", width=440)
+
     update(None, None, None)
     doc.add_root(row(column(feature_select, bins_slider, width=250), plot, name="layout"))
+    doc.add_root(session_info)
     doc.title = "Iris"
+    standalone_page_variables(
+        doc,
+        "iris",
+        data_rows=len(iris),
+        data_loaded_at=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(state.loaded_at)),
+    )
 
 
 build_app(curdoc(), "iris", build)

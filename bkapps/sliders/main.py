@@ -3,20 +3,25 @@
 Every slider change runs ``update()`` on the Bokeh server, which recomputes the curve in Python.
 Query argument ``N`` (see the catalog) sets the number of points. Serve it with
 ``python -m bkapps`` and open http://localhost:5006/sliders?N=500.
+
+``app_hooks.py`` counts sessions and records who opened this one (the ``session_info`` panel);
+standalone, ``templates/index.html`` lays the page out, styled by ``static/sliders.css``.
 """
 
 import numpy as np
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Slider, TextInput
+from bokeh.models import ColumnDataSource, Div, Slider, TextInput
 from bokeh.plotting import curdoc, figure
 
-from bkapps.app_session import build_app
+from bkapps.app_session import build_app, session_summary, standalone_page_variables
 from bkapps.catalog import MAIN_PLOT_NAME
+from bkapps.lifecycle import app_lifecycle
 
 from .data import X_MAX, sample_x, sine_wave
 
 
 def build(doc, N):
+    state, _ = app_lifecycle(doc)
     title = TextInput(title="Title", value="my sine wave", name="title_input")
     amplitude = Slider(title="Amplitude", value=1.0, start=-5.0, end=5.0, step=0.1, name="amplitude")
     frequency = Slider(title="Frequency", value=1.0, start=0.1, end=5.1, step=0.1, name="frequency")
@@ -50,8 +55,11 @@ def build(doc, N):
     for widget in (title, offset, amplitude, phase, frequency):
         widget.width = 280
     controls = column(title, offset, amplitude, phase, frequency, width=300)
+    session_info = Div(text=session_summary(doc, state), name="session_info", width=440)
     doc.add_root(row(controls, plot, name="layout"))
+    doc.add_root(session_info)
     doc.title = "Sliders"
+    standalone_page_variables(doc, "sliders", points=N)
 
 
 build_app(curdoc(), "sliders", build)

@@ -1,0 +1,1 @@
+"""The ``stream`` app (directory format); see ``main.py``."""

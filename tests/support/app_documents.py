@@ -1,0 +1,149 @@
+"""A live app's documents built as the Bokeh server builds them, without a server or a browser.
+
+``ServedApp`` is bokeh's ``Application`` with the app's own handler (``DirectoryHandler`` for a
+folder, ``ScriptHandler`` for a module) and a server context of its own, on which it runs the
+server hooks. ``open()`` makes a session the way the server does: the session hooks, then
+``initialize_document`` with a session context carrying the request (query arguments, path) and
+the token payload, which for a standalone visit includes what the app's ``process_request``
+returns. ``close()`` destroys the document and runs ``on_session_destroyed``.
+
+Nothing runs callbacks on its own here: tests call them (``periodic_callbacks``,
+``run_next_ticks``), which makes every step of a live app observable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from dataclasses import dataclass, field
+
+from bokeh.application import Application
+from bokeh.application.handlers import DirectoryHandler, ScriptHandler
+from bokeh.document import Document
+from bokeh.server.callbacks import NextTickCallback, PeriodicCallback
+from bokeh.util.token import generate_session_id
+from tornado.httputil import HTTPHeaders, HTTPServerRequest
+
+from bkapps.catalog import AppSpec
+
+WAIT_SECONDS = 30.0
+
+
+class FakeServerContext:
+    """Stands for Bokeh's server context: hooks store state on it, ``sessions`` lists open ones."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, OpenSession] = {}
+
+    @property
+    def sessions(self) -> list[OpenSession]:
+        return list(self.open.values())
+
+
+@dataclass
+class FakeSessionContext:
+    """Stands for Bokeh's session context, with what the apps read from it."""
+
+    id: str
+    server_context: FakeServerContext
+    request: HTTPServerRequest
+    token_payload: dict
+    destroyed: bool = False
+
+
+@dataclass
+class OpenSession:
+    id: str
+    document: Document
+    context: FakeSessionContext
+    # Bokeh's ServerSession listens to its document's changes; so does this stand-in.
+    events: list = field(default_factory=list)
+
+    def select(self, name: str):
+        model = self.document.select_one({"name": name})
+        assert model is not None, f"no model named {name!r}"
+        return model
+
+    def receive(self, event) -> None:
+        self.events.append(event)
+
+
+class ServedApp:
+    """One catalog app with its server hooks run, ready to open sessions."""
+
+    def __init__(self, spec: AppSpec) -> None:
+        self.spec = spec
+        handler_type = DirectoryHandler if spec.path.is_dir() else ScriptHandler
+        handler = handler_type(filename=str(spec.path))
+        assert not handler.failed, handler.error_detail
+        self.application = Application(handler)
+        self.server_context = FakeServerContext()
+        self.application.on_server_loaded(self.server_context)
+
+    def open(self, query: str = "", standalone: bool = True, user_agent: str = "app-documents-test") -> OpenSession:
+        """A new session as a page request (``standalone``) or Flask's client would open it."""
+        request = HTTPServerRequest(
+            method="GET",
+            uri=f"/{self.spec.name}" + (f"?{query}" if query else ""),
+            headers=HTTPHeaders({"User-Agent": user_agent}),
+            host="localhost:5006",
+        )
+        payload = self.application.process_request(request) if standalone else {}
+        # The payload travels as JSON inside the session token.
+        payload = json.loads(json.dumps(payload))
+        session_id = generate_session_id()
+        context = FakeSessionContext(session_id, self.server_context, request, payload)
+        doc = Document()
+        # What Bokeh's ApplicationContext does; Document has no public setter for it.
+        doc._session_context = weakref.ref(context)
+        asyncio.run(self.application.on_session_created(context))
+        self.application.initialize_document(doc)
+        session = OpenSession(session_id, doc, context)
+        doc.on_change(session.receive)
+        self.server_context.open[session_id] = session
+        return session
+
+    def close(self, session: OpenSession) -> None:
+        """Destroy the session's document and run the destroy hooks, in the server's order."""
+        del self.server_context.open[session.id]
+        session.document.destroy(session.receive)
+        session.context.destroyed = True
+        asyncio.run(self.application.on_session_destroyed(session.context))
+
+    def unload(self) -> None:
+        for session in self.server_context.sessions:
+            self.close(session)
+        self.application.on_server_unloaded(self.server_context)
+
+
+def periodic_callbacks(doc: Document) -> list[PeriodicCallback]:
+    return [callback for callback in doc.session_callbacks if isinstance(callback, PeriodicCallback)]
+
+
+def next_tick_callbacks(doc: Document) -> list[NextTickCallback]:
+    return [callback for callback in doc.session_callbacks if isinstance(callback, NextTickCallback)]
+
+
+def run_callback(callback) -> None:
+    """Run a session callback as the server would, awaiting it if it is a coroutine."""
+    result = callback.callback()
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
+
+
+def wait_for_next_tick(doc: Document, seconds: float = WAIT_SECONDS) -> None:
+    """Wait until another thread has handed the document a next-tick callback."""
+    deadline = time.monotonic() + seconds
+    while not next_tick_callbacks(doc):
+        assert time.monotonic() < deadline, f"no next-tick callback within {seconds:g} s"
+        time.sleep(0.01)
+
+
+def run_next_ticks(doc: Document) -> int:
+    """Run the pending next-tick callbacks (each removes itself); returns how many ran."""
+    pending = next_tick_callbacks(doc)
+    for callback in pending:
+        run_callback(callback)
+    return len(pending)
