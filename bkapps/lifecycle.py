@@ -22,7 +22,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import Executor, Future
 from functools import partial
 from typing import Any
 
@@ -142,7 +142,7 @@ class SessionResources:
         self._jobs.add(job)
         try:
             result = await asyncio.wrap_future(job)
-        except CancelledError:
+        except asyncio.CancelledError:
             if job.cancelled():
                 return
             raise

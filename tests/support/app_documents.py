@@ -24,7 +24,7 @@ from bokeh.application.handlers import DirectoryHandler, ScriptHandler
 from bokeh.document import Document
 from bokeh.server.callbacks import NextTickCallback, PeriodicCallback
 from bokeh.util.token import generate_session_id
-from tornado.httputil import HTTPHeaders, HTTPServerRequest
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from bkapps.catalog import AppSpec
 
@@ -84,11 +84,10 @@ class ServedApp:
 
     def open(self, query: str = "", standalone: bool = True, user_agent: str = "app-documents-test") -> OpenSession:
         """A new session as a page request (``standalone``) or Flask's client would open it."""
+        uri = f"/{self.spec.name}" + (f"?{query}" if query else "")
         request = HTTPServerRequest(
-            method="GET",
-            uri=f"/{self.spec.name}" + (f"?{query}" if query else ""),
-            headers=HTTPHeaders({"User-Agent": user_agent}),
-            host="localhost:5006",
+            start_line=RequestStartLine("GET", uri, "HTTP/1.1"),
+            headers=HTTPHeaders({"Host": "localhost:5006", "User-Agent": user_agent}),
         )
         payload = self.application.process_request(request) if standalone else {}
         # The payload travels as JSON inside the session token.

@@ -13,7 +13,7 @@ def test_every_app_has_its_source_and_a_main():
 
 
 def test_catalog_holds_the_showcase_apps():
-    assert {"sliders", "iris"} <= set(CATALOG.names)
+    assert {"sliders", "iris", "press", "stream"} <= set(CATALOG.names)
     assert CATALOG.get("nope") is None
     assert "iris" in CATALOG
 
