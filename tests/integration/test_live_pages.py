@@ -4,8 +4,9 @@ import requests
 from bokeh.util.token import check_session_id_signature
 
 from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
-from tests.support.bokeh_client import existing_session, session_id_in
+from tests.support.bokeh_client import SESSION_ID, existing_session, session_id_in
 from tests.support.servers import TEST_BOKEH_SECRET
+from web.dashboard import DASHBOARD_APPS
 
 
 def test_every_app_page_embeds_a_signed_session(stack):
@@ -81,3 +82,25 @@ def test_embedding_without_customisation_still_creates_the_session(stack, app):
     with existing_session(f"{stack.bokeh_url}/sliders", live.session_id) as doc:
         assert len(doc.select_one({"name": "wave"}).data["x"]) == 30
         assert doc.select_one({"name": MAIN_PLOT_NAME}).title.text == "my sine wave"
+
+
+def test_standalone_pages_use_the_apps_template_css_and_request_hook(stack):
+    for name in ("iris", "sliders"):
+        page = requests.get(f"{stack.bokeh_url}/{name}", headers={"User-Agent": "suite-agent/1.0"}, timeout=30)
+        assert page.status_code == 200
+        assert '<header class="app-header">' in page.text
+        # process_request put the visit into the token; the app put it into the template.
+        assert "suite-agent/1.0" in page.text
+        css = requests.get(f"{stack.bokeh_url}/{name}/static/{name}.css", timeout=30)
+        assert css.status_code == 200 and ".app-header" in css.text
+        assert f'href="/{name}/static/{name}.css"' in page.text
+
+
+def test_dashboard_embeds_a_live_session_per_tile(stack):
+    page = requests.get(f"{stack.web_url}/dashboard", timeout=30)
+    assert page.status_code == 200
+    session_ids = SESSION_ID.findall(page.text)
+    for name, session_id in zip(DASHBOARD_APPS, session_ids, strict=True):
+        assert f'id="tile-{name}"' in page.text
+        with existing_session(f"{stack.bokeh_url}/{name}", session_id) as doc:
+            assert doc.select_one({"name": MAIN_PLOT_NAME}) is not None
