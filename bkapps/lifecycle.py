@@ -245,6 +245,25 @@ def _periodic_callbacks(doc: Document) -> int:
     return sum(1 for callback in doc.session_callbacks if isinstance(callback, PeriodicCallback))
 
 
+# The hooks every app shares. An app's app_hooks.py imports them (Bokeh looks hooks up by name
+# in that module) and defines on_server_loaded itself, which installs its AppServerState.
+
+
+def on_server_unloaded(server_context: Any) -> None:
+    """Stop what the app's sessions still run, and its thread pool."""
+    AppServerState.of(server_context).close()
+
+
+def on_session_created(session_context: Any) -> None:
+    """Count the session and give it its (still empty) resources."""
+    AppServerState.of(session_context.server_context).session_created(session_context.id)
+
+
+def on_session_destroyed(session_context: Any) -> None:
+    """Count the end; stop the session's threads and drop its pool jobs (Bokeh stopped its callbacks)."""
+    AppServerState.of(session_context.server_context).session_destroyed(session_context.id)
+
+
 def app_lifecycle(doc: Document) -> tuple[AppServerState, SessionResources]:
     """For ``main.py``: the app's server state and this session's resources."""
     context = doc.session_context

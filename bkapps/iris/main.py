@@ -40,8 +40,9 @@ def build(doc, feature, bins):
         value=feature,
         name="feature",
         options=[(name, label) for name, label in FEATURES.items()],
+        width=230,
     )
-    bins_slider = Slider(title="Bins", value=bins, start=BINS.minimum, end=BINS.maximum, step=1, name="bins")
+    bins_slider = Slider(title="Bins", value=bins, start=BINS.minimum, end=BINS.maximum, step=1, name="bins", width=230)
 
     source = ColumnDataSource(data=histogram_columns(iris, feature, bins), name="histogram")
 

@@ -1,28 +1,19 @@
 """Server and request hooks of the ``sliders`` app (Bokeh's directory format runs this file once).
 
 The wave is computed per session from the sliders, so there is no data set to load: the server
-state holds only the session counters. ``process_request`` puts details of the page request into
-the session token, which ``main.py`` shows.
+state holds the session counters that the shared session hooks keep. ``process_request`` puts
+details of the page request into the session token, which ``main.py`` shows.
 """
 
 from bkapps.app_session import visit_details
-from bkapps.lifecycle import AppServerState
+from bkapps.lifecycle import AppServerState, on_server_unloaded, on_session_created, on_session_destroyed
+
+# Bokeh looks the hooks up by these names in this module.
+__all__ = ["on_server_loaded", "on_server_unloaded", "on_session_created", "on_session_destroyed", "process_request"]
 
 
 def on_server_loaded(server_context):
     AppServerState.install(server_context, "sliders")
-
-
-def on_server_unloaded(server_context):
-    AppServerState.of(server_context).close()
-
-
-def on_session_created(session_context):
-    AppServerState.of(session_context.server_context).session_created(session_context.id)
-
-
-def on_session_destroyed(session_context):
-    AppServerState.of(session_context.server_context).session_destroyed(session_context.id)
 
 
 def process_request(request):

@@ -2,12 +2,16 @@
 
 Each session starts a thread and submits jobs to a thread pool; Bokeh stops a destroyed session's
 callbacks but not those. So the pool is made once per server here, and ``on_session_destroyed``
-stops the session's thread (joined with a timeout) and cancels its queued jobs.
+(shared by every app, see ``bkapps.lifecycle``) stops the session's thread, joined with a
+timeout, and cancels its queued jobs; ``on_server_unloaded`` shuts the pool down.
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
-from bkapps.lifecycle import AppServerState
+from bkapps.lifecycle import AppServerState, on_server_unloaded, on_session_created, on_session_destroyed
+
+# Bokeh looks the hooks up by these names in this module.
+__all__ = ["on_server_loaded", "on_server_unloaded", "on_session_created", "on_session_destroyed"]
 
 # The process scan is the only pool job; two workers keep one slow scan from delaying the rest.
 POOL_WORKERS = 2
@@ -17,16 +21,3 @@ def on_server_loaded(server_context):
     """One thread pool for every session's blocking jobs."""
     pool = ThreadPoolExecutor(max_workers=POOL_WORKERS, thread_name_prefix="stream-pool")
     AppServerState.install(server_context, "stream", executor=pool)
-
-
-def on_server_unloaded(server_context):
-    AppServerState.of(server_context).close()
-
-
-def on_session_created(session_context):
-    AppServerState.of(session_context.server_context).session_created(session_context.id)
-
-
-def on_session_destroyed(session_context):
-    """Stop the session's thread and drop its pool jobs; Bokeh has already removed its callbacks."""
-    AppServerState.of(session_context.server_context).session_destroyed(session_context.id)

@@ -20,11 +20,11 @@ _MEBIBYTE = 2**20
 # Labels of AppServerState.activity() counts, in the order the app's table shows them.
 ACTIVITY_LABELS = {
     "live_sessions": "Open sessions of this app",
-    "sessions_created": "Sessions created since the server started",
-    "sessions_destroyed": "Sessions ended (on_session_destroyed ran)",
+    "sessions_created": "Sessions created",
+    "sessions_destroyed": "Sessions ended (hook ran)",
     "threads": "Session threads running",
-    "periodic_callbacks": "Periodic callbacks of open sessions",
-    "pending_jobs": "Thread-pool jobs waiting or running",
+    "periodic_callbacks": "Periodic callbacks",
+    "pending_jobs": "Pool jobs pending",
 }
 
 

@@ -18,14 +18,15 @@ stops a session's thread and drops its pool jobs when the session ends. Query ar
 
 from bokeh.document import without_document_lock
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, DataTable, Div, Slider, TableColumn, Toggle
-from bokeh.plotting import curdoc, figure
+from bokeh.models import ColumnDataSource, Div, Slider, Toggle
+from bokeh.plotting import curdoc
 
 from bkapps.app_session import build_app
-from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from bkapps.catalog import CATALOG
 from bkapps.lifecycle import app_lifecycle
 
 from .data import CoreLoadMeter, HostMeter, activity_columns, top_processes
+from .views import cores_plot, host_plot, table
 
 RATE = next(param for param in CATALOG["stream"].params if param.name == "rate")
 PROCESS_SCAN_MS = 2000
@@ -53,42 +54,10 @@ def build(doc, rate, window):
     processes = ColumnDataSource(data=dict(pid=[], name=[], rss_mb=[]), name="processes")
     activity = ColumnDataSource(data=activity_columns(state.activity(server_context)), name="server_activity")
 
-    plot = figure(
-        name=MAIN_PLOT_NAME,
-        title="CPU and memory of the Bokeh server's machine (%)",
-        x_axis_type="datetime",
-        y_range=(0, 100),
-        height=300,
-        width=620,
-        tools="xpan,xwheel_zoom,reset,save",
-    )
-    plot.line("time", "cpu", source=host, line_width=2, color="#1d4ed8", legend_label="CPU")
-    plot.line("time", "memory", source=host, line_width=2, color="#d97706", legend_label="Memory")
-    plot.legend.location = "top_left"
-    cores_plot = figure(
-        name="cores_plot", title="Load per core (%)", x_range=core_labels, y_range=(0, 100), height=300, width=300
-    )
-    cores_plot.vbar(x="core", top="load", width=0.7, source=cores, color="#1d4ed8")
-    cores_plot.toolbar_location = None
-    process_table = DataTable(
-        source=processes,
-        name="processes_table",
-        columns=[TableColumn(field="name", title="Biggest processes"), TableColumn(field="rss_mb", title="MiB")],
-        index_position=None,
-        width=420,
-        height=180,
-    )
-    activity_table = DataTable(
-        source=activity,
-        name="activity_table",
-        columns=[
-            TableColumn(field="label", title="This Bokeh server", width=340),
-            TableColumn(field="value", title=""),
-        ],
-        index_position=None,
-        width=420,
-        height=180,
-    )
+    plot = host_plot(host)
+    core_bars = cores_plot(cores, core_labels)
+    process_table = table(processes, "processes_table", {"name": "Biggest processes", "rss_mb": "MiB"})
+    activity_table = table(activity, "activity_table", {"label": "This Bokeh server", "value": ""})
 
     def sample():
         host.stream(host_meter.sample(), rollover=window)
@@ -102,8 +71,10 @@ def build(doc, rate, window):
 
     @without_document_lock
     async def scan_processes():
-        # Runs without the document lock, so other callbacks go on while the pool works.
-        await session.run_blocking(doc, top_processes, show_processes)
+        # Runs without the document lock, so other callbacks go on while the pool works. A scan
+        # still running (a slow machine) is not queued behind again.
+        if not session.pending_jobs:
+            await session.run_blocking(doc, top_processes, show_processes)
 
     running = {}
 
@@ -137,7 +108,7 @@ def build(doc, rate, window):
     layout = column(
         Div(text=ABOUT.format(window=window), width=940),
         row(pause, rate_slider),
-        row(plot, cores_plot),
+        row(plot, core_bars),
         row(process_table, activity_table),
         name="layout",
     )

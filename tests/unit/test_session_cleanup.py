@@ -4,12 +4,11 @@ import asyncio
 import sys
 
 import pytest
-from bokeh.application import Application
-from bokeh.application.handlers import DirectoryHandler
-from bokeh.document import Document, document, modules
+from bokeh.document import document, modules
 
 from bkapps import session_cleanup
 from bkapps.catalog import CATALOG
+from tests.support.app_documents import ServedApp
 
 
 def test_collections_outside_an_event_loop_happen_at_once():
@@ -50,17 +49,13 @@ def installed(monkeypatch):
 
 
 def test_destroying_a_session_still_removes_its_modules(installed):
-    app = Application(DirectoryHandler(filename=str(CATALOG["sliders"].path)))
-    doc = Document()
-    app.initialize_document(doc)
-    names = [module.__name__ for module in doc.modules._modules]
+    app = ServedApp(CATALOG["sliders"])
+    session = app.open()
+    names = [module.__name__ for module in session.document.modules._modules]
     assert names and all(name in sys.modules for name in names)
 
-    def session(event):  # stands for the ServerSession, which Document.destroy unsubscribes
-        pass
-
-    doc.on_change(session)
-    doc.destroy(session)
+    app.close(session)  # Document.destroy, then the session hooks, as the server does
 
     assert not any(name in sys.modules for name in names)
     assert installed.requested == 1
+    app.unload()

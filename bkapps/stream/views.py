@@ -1,0 +1,48 @@
+"""The ``stream`` app's figures and tables, built from its data sources (layout only, no behaviour)."""
+
+from bokeh.models import ColumnDataSource, DataTable, TableColumn
+from bokeh.plotting import figure
+
+from bkapps.catalog import MAIN_PLOT_NAME
+
+CPU_COLOUR = "#1d4ed8"
+MEMORY_COLOUR = "#d97706"
+
+
+def host_plot(host: ColumnDataSource):
+    """CPU and memory over time: the main plot, fed by ``stream()``."""
+    plot = figure(
+        name=MAIN_PLOT_NAME,
+        title="CPU and memory of the Bokeh server's machine (%)",
+        x_axis_type="datetime",
+        y_range=(0, 100),
+        height=300,
+        width=620,
+        tools="xpan,xwheel_zoom,reset,save",
+    )
+    plot.line("time", "cpu", source=host, line_width=2, color=CPU_COLOUR, legend_label="CPU")
+    plot.line("time", "memory", source=host, line_width=2, color=MEMORY_COLOUR, legend_label="Memory")
+    plot.legend.location = "top_left"
+    return plot
+
+
+def cores_plot(cores: ColumnDataSource, core_labels: list[str]):
+    """One bar per CPU core, replaced whenever the background thread delivers a measurement."""
+    plot = figure(
+        name="cores_plot",
+        title="Load per core (%)",
+        x_range=core_labels,
+        y_range=(0, 100),
+        height=300,
+        width=300,
+        toolbar_location=None,
+    )
+    plot.vbar(x="core", top="load", width=0.7, source=cores, color=CPU_COLOUR)
+    return plot
+
+
+def table(source: ColumnDataSource, name: str, columns: dict[str, str], first_width: int = 300) -> DataTable:
+    """A compact table of ``columns`` (field -> title) of ``source``."""
+    table_columns = [TableColumn(field=field, title=title) for field, title in columns.items()]
+    table_columns[0].width = first_width
+    return DataTable(source=source, name=name, columns=table_columns, index_position=None, width=420, height=180)
