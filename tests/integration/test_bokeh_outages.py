@@ -9,6 +9,7 @@ import requests
 
 from bkapps.signing import new_session_id
 from tests.support.servers import TEST_BOKEH_SECRET
+from web.dashboard import DASHBOARD_APPS
 from web.embed import BokehUnavailable, create_live_session
 
 # The pull deadline the fragile stack runs with (BOKEH_PULL_TIMEOUT in conftest).
@@ -31,6 +32,9 @@ def test_bokeh_stopped_gives_a_503_and_recovers(fragile_stack):
     assert "The live app “Sliders” is unavailable" in response.text
     assert "the Bokeh server cannot be reached" in response.text
     assert_rest_of_site_works(fragile_stack)
+    dashboard = requests.get(f"{fragile_stack.web_url}/dashboard", timeout=30)
+    assert dashboard.status_code == 200, "a dashboard is never a 503: each tile says what happened"
+    assert dashboard.text.count("is unavailable: the Bokeh server cannot be reached") == len(DASHBOARD_APPS)
 
     fragile_stack.restart_bokeh()
     assert requests.get(f"{fragile_stack.web_url}/apps/sliders", timeout=30).status_code == 200

@@ -54,6 +54,14 @@ def test_standalone_bad_arguments_get_a_message_not_a_traceback(stack):
     assert "Sliders: invalid argument" in response.text
 
 
+def test_every_app_refuses_bad_standalone_arguments_with_a_message(stack):
+    for spec in CATALOG:
+        bad = f"{spec.params[0].name}=999999" if spec.params else "unknown=1"
+        response = requests.get(f"{stack.bokeh_url}/{spec.name}?{bad}", timeout=30)
+        assert response.status_code == 200, spec.name
+        assert f"<title>{spec.title}: invalid argument</title>" in response.text
+
+
 def test_forged_session_ids_are_refused(stack):
     forged = "a" * 44 + ".forgedsignature"
     response = requests.get(
