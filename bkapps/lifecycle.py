@@ -31,7 +31,8 @@ from bokeh.server.callbacks import PeriodicCallback
 
 # The attribute of Bokeh's server context that holds an app's state (one context per app).
 _STATE_ATTRIBUTE = "aperture_state"
-# A producer thread wakes at least this often, so it notices a stop promptly whatever its period.
+# How long stopping a session waits for each of its threads. A thread wakes as soon as it is told
+# to stop, so this only matters when it is in the middle of producing.
 JOIN_SECONDS = 2.0
 
 
@@ -85,7 +86,7 @@ class ProducerThread(threading.Thread):
         return not self._running.is_set()
 
     def run(self) -> None:
-        while not self._stop_event.wait(min(self.period, JOIN_SECONDS)):
+        while not self._stop_event.wait(self.period):
             if not self._running.is_set():
                 continue
             result = self._produce()
