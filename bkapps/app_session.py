@@ -22,6 +22,7 @@ from typing import Any
 
 from bokeh.core.templates import FILE
 from bokeh.document import Document
+from bokeh.model import Model
 from bokeh.models import Div
 from bokeh.themes import Theme
 
@@ -72,6 +73,17 @@ def show_invalid_argument(doc: Document, title: str, error: InvalidArgument) -> 
         "<p>Remove it or correct it in the address bar.</p>"
     )
     doc.add_root(Div(text=message, name="invalid_argument", styles={"font-size": "16px"}))
+
+
+def add_roots(doc: Document, *roots: Model) -> None:
+    """Add several roots with one recompute of the document's models instead of one per root.
+
+    Each ``add_root`` walks every model of the document again; for the second root of a
+    sliders session that was about 20 ms of every embedded page view.
+    """
+    with doc.models.freeze():
+        for root in roots:
+            doc.add_root(root)
 
 
 def use_site_theme(doc: Document) -> None:

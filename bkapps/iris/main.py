@@ -17,7 +17,7 @@ from bokeh.models import ColumnDataSource, Div, Select, Slider
 from bokeh.palettes import Category10_3
 from bokeh.plotting import curdoc, figure
 
-from bkapps.app_session import build_app, session_summary, standalone_page_variables
+from bkapps.app_session import add_roots, build_app, session_summary, standalone_page_variables
 from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
 from bkapps.lifecycle import app_lifecycle
 
@@ -76,8 +76,7 @@ def build(doc, feature, bins):
     session_info = Div(text=session_summary(doc, state), name="session_info", width=440)
 
     update(None, None, None)
-    doc.add_root(row(column(feature_select, bins_slider, width=250), plot, name="layout"))
-    doc.add_root(session_info)
+    add_roots(doc, row(column(feature_select, bins_slider, width=250), plot, name="layout"), session_info)
     doc.title = "Iris"
     standalone_page_variables(
         doc,

@@ -13,7 +13,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Slider, TextInput
 from bokeh.plotting import curdoc, figure
 
-from bkapps.app_session import build_app, session_summary, standalone_page_variables
+from bkapps.app_session import add_roots, build_app, session_summary, standalone_page_variables
 from bkapps.catalog import MAIN_PLOT_NAME
 from bkapps.lifecycle import app_lifecycle
 
@@ -56,8 +56,7 @@ def build(doc, N):
         widget.width = 280
     controls = column(title, offset, amplitude, phase, frequency, width=300)
     session_info = Div(text=session_summary(doc, state), name="session_info", width=440)
-    doc.add_root(row(controls, plot, name="layout"))
-    doc.add_root(session_info)
+    add_roots(doc, row(controls, plot, name="layout"), session_info)
     doc.title = "Sliders"
     standalone_page_variables(doc, "sliders", points=N)
 
