@@ -76,9 +76,11 @@ class ProducerThread(threading.Thread):
         self._running.set()
 
     def pause(self) -> None:
+        """Keep the thread alive but stop producing until ``resume()``."""
         self._running.clear()
 
     def resume(self) -> None:
+        """Produce again, from the next period on."""
         self._running.set()
 
     @property
@@ -113,6 +115,7 @@ class SessionResources:
 
     @property
     def pending_jobs(self) -> int:
+        """Pool jobs of this session queued or running."""
         return sum(1 for job in list(self._jobs) if not job.done())
 
     @property
@@ -185,6 +188,7 @@ class AppServerState:
 
     @staticmethod
     def of(server_context: Any) -> AppServerState:
+        """The app's state on ``server_context``; raises ``RuntimeError`` if the hooks did not run."""
         state = getattr(server_context, _STATE_ATTRIBUTE, None)
         if state is None:
             raise RuntimeError(
@@ -209,10 +213,12 @@ class AppServerState:
         return self._sessions[session_id]
 
     def session_created(self, session_id: str) -> SessionResources:
+        """Count a new session (``on_session_created``) and return its resources."""
         self.sessions_created += 1
         return self.resources(session_id)
 
     def session_destroyed(self, session_id: str) -> None:
+        """Count a session's end (``on_session_destroyed``) and stop its threads and jobs."""
         self.sessions_destroyed += 1
         resources = self._sessions.pop(session_id, None)
         if resources is not None:

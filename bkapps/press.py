@@ -33,6 +33,7 @@ def with_new_number(data, number, place):
 
 
 def build(doc):
+    """The button and the plot it writes numbers into."""
     use_site_theme(doc)
     button = Button(label="Press Me", name="press_button", button_type="primary")
 

@@ -80,6 +80,7 @@ class CoreLoadMeter:
         return [f"cpu{index}" for index in range(len(self._last))]
 
     def measure(self) -> list[float]:
+        """Percent load of each core since the previous call (runs in the app's thread)."""
         now = self._per_core_times()
         loads = [busy_percent(before, after) for before, after in zip(self._last, now, strict=True)]
         self._last = now
