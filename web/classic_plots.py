@@ -8,11 +8,10 @@ The names given to models let tests and scripts find them in ``Bokeh.documents``
 from __future__ import annotations
 
 from bokeh.models import AjaxDataSource, ColumnDataSource, CustomJS
-from bokeh.palettes import Category10_3
 from bokeh.plotting import figure
 
-from bkapps.catalog import MAIN_PLOT_NAME
-from bkapps.iris.data import FEATURES, SPECIES, Histogram
+from bkapps.iris.data import FEATURES, Histogram
+from bkapps.iris.figure import histogram_columns, histogram_figure
 from web.stream_signal import MAX_BATCH_TICKS
 
 POLL_INTERVAL_MS = 1000
@@ -35,31 +34,12 @@ return {time: fresh.map((i) => response.time[i]), value: fresh.map((i) => respon
 
 def iris_histogram_figure(counts: Histogram):
     """The Iris histogram of ``counts``, stacked by species, as the live ``iris`` app draws it."""
-    source = ColumnDataSource(
-        data=dict(center=counts.centers, width=counts.widths, **counts.counts),
-        name="histogram",
-    )
-    plot = figure(
-        name=MAIN_PLOT_NAME,
+    source = ColumnDataSource(data=histogram_columns(counts), name="histogram")
+    return histogram_figure(
+        source,
         title=f"Iris — {FEATURES[counts.feature]}, {len(counts.left)} bins",
-        height=400,
-        width=600,
-        tools="pan,wheel_zoom,reset,save",
         x_axis_label=FEATURES[counts.feature],
-        y_axis_label="Count",
     )
-    plot.vbar_stack(
-        SPECIES,
-        x="center",
-        width="width",
-        source=source,
-        color=Category10_3,
-        line_color="white",
-        legend_label=list(SPECIES),
-    )
-    plot.legend.location = "top_right"
-    plot.y_range.start = 0
-    return plot
 
 
 def appending_source(data_url: str, max_size: int = MAX_BATCH_TICKS) -> AjaxDataSource:

@@ -14,21 +14,16 @@ import time
 
 from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Select, Slider
-from bokeh.palettes import Category10_3
-from bokeh.plotting import curdoc, figure
+from bokeh.plotting import curdoc
 
 from bkapps.app_session import add_roots, build_app, session_summary, standalone_page_variables
-from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from bkapps.catalog import CATALOG
 from bkapps.lifecycle import app_lifecycle
 
-from .data import FEATURES, SPECIES, histogram
+from .data import FEATURES, histogram
+from .figure import histogram_columns, histogram_figure
 
 BINS = next(param for param in CATALOG["iris"].params if param.name == "bins")
-
-
-def histogram_columns(iris, feature, bins):
-    counts = histogram(iris, feature, bins)
-    return dict(center=counts.centers, width=counts.widths, **counts.counts)
 
 
 def build(doc, feature, bins):
@@ -44,30 +39,11 @@ def build(doc, feature, bins):
     )
     bins_slider = Slider(title="Bins", value=bins, start=BINS.minimum, end=BINS.maximum, step=1, name="bins", width=230)
 
-    source = ColumnDataSource(data=histogram_columns(iris, feature, bins), name="histogram")
-
-    plot = figure(
-        name=MAIN_PLOT_NAME,
-        title="Iris",
-        height=400,
-        width=600,
-        tools="pan,wheel_zoom,reset,save",
-        y_axis_label="Count",
-    )
-    plot.vbar_stack(
-        SPECIES,
-        x="center",
-        width="width",
-        source=source,
-        color=Category10_3,
-        line_color="white",
-        legend_label=list(SPECIES),
-    )
-    plot.legend.location = "top_right"
-    plot.y_range.start = 0
+    source = ColumnDataSource(data=histogram_columns(histogram(iris, feature, bins)), name="histogram")
+    plot = histogram_figure(source, title="Iris")
 
     def update(attr, old, new):
-        source.data = histogram_columns(iris, feature_select.value, int(bins_slider.value))
+        source.data = histogram_columns(histogram(iris, feature_select.value, int(bins_slider.value)))
         plot.xaxis.axis_label = FEATURES[feature_select.value]
 
     feature_select.on_change("value", update)
