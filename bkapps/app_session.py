@@ -1,16 +1,17 @@
-"""What every live app does with its session: read its arguments, wear the site's theme, say who opened it.
+"""What every live app does with its session: arguments, page options, the site's theme, who opened it.
 
 An app's ``main.py`` defines ``build(doc, **arguments)`` and ends with
-``build_app(curdoc(), "<name>", build)``. The arguments come from the session's HTTP request (a
-standalone visit's query string, or the ``arguments=`` Flask passed to ``pull_session``) and are
-validated against the app's catalog entry, so both ways in follow the same rules. Invalid
-arguments get a readable message in the page instead of a traceback.
+``build_app(curdoc(), "<name>", build)``. The arguments come from the session's request: a
+standalone visit's query string, or the validated arguments a site page put into the session
+token (``bkapps.session_token``); both are checked against the app's catalog entry, so both ways
+in follow the same rules. The page options (the main plot's title...) come from the token only,
+and are applied here once the app has built its document. Invalid arguments get a readable
+message in the page instead of a traceback; so does a browser that arrives for a session the site
+pulled and changed after that session was discarded, instead of a silently default document.
 
 The look of every app comes from one file, ``bkapps/theme.yaml``: directory apps link to it as
 their own ``theme.yaml`` (Bokeh applies that before ``main.py`` runs), and single-module apps,
-which Bokeh gives no theme file, call ``use_site_theme``. An app's ``app_hooks.py`` may put
-details of the page request into the session token with ``visit_details``; ``describe_visit``
-reads them back.
+which Bokeh gives no theme file, call ``use_site_theme``.
 """
 
 from __future__ import annotations
@@ -26,17 +27,16 @@ from bokeh.model import Model
 from bokeh.models import Div
 from bokeh.themes import Theme
 
-from bkapps.catalog import APPS_DIR, CATALOG
+from bkapps.catalog import APPS_DIR, CATALOG, MAIN_PLOT_NAME
 from bkapps.lifecycle import AppServerState
 from bkapps.params import InvalidArgument
+from bkapps.process_identity import describe_process
+from bkapps.session_token import EXPECTS_EXISTING_KEY, OPTIONS_KEY, VISIT_KEY, visit_record
 
 # BokehJS adds its own arguments (bokeh-autoload-element, bokeh-absolute-url...) to the
 # requests it makes; they are not the app's.
 _BOKEH_ARGUMENT_PREFIX = "bokeh-"
 SITE_THEME = Theme(filename=str(APPS_DIR / "theme.yaml"))
-_VISIT_KEY = "visit"
-# A header is visitor-controlled; keep what travels in the token and the page short.
-_MAX_USER_AGENT = 120
 
 
 def request_arguments(doc: Document) -> dict[str, list[str]]:
@@ -51,28 +51,77 @@ def request_arguments(doc: Document) -> dict[str, list[str]]:
     }
 
 
+def session_payload(doc: Document) -> dict[str, Any]:
+    """The session token's payload (empty outside a server session)."""
+    context = doc.session_context
+    if context is None:
+        return {}
+    try:
+        return dict(context.token_payload)
+    except (AssertionError, AttributeError):  # a session context without a token
+        return {}
+
+
+def page_options(payload: Mapping[str, Any]) -> dict[str, str]:
+    """The raw page options a site page put into the token."""
+    options = payload.get(OPTIONS_KEY) or {}
+    if not isinstance(options, Mapping) or not all(isinstance(value, str) for value in options.values()):
+        raise InvalidArgument("options", "must map option names to text")
+    return dict(options)
+
+
 def build_app(doc: Document, name: str, build: Callable[..., None]) -> None:
-    """Call ``build(doc, **arguments)``, or explain in the page why the arguments are refused."""
+    """Call ``build(doc, **arguments)`` and apply the page options, or explain why it cannot."""
     spec = CATALOG[name]
+    payload = session_payload(doc)
+    if payload.get(EXPECTS_EXISTING_KEY):
+        show_session_expired(doc, spec.title)
+        return
     try:
         arguments = spec.parse_arguments(request_arguments(doc))
+        options = spec.parse_options(page_options(payload))
     except InvalidArgument as error:
         show_invalid_argument(doc, spec.title, error)
         return
     build(doc, **arguments)
+    apply_page_options(doc, options)
+
+
+def apply_page_options(doc: Document, options: Mapping[str, object]) -> None:
+    """Apply the catalog's page options (``PAGE_OPTIONS``) to a built document."""
+    title = options.get("title")
+    plot = doc.select_one({"name": MAIN_PLOT_NAME})
+    if title and plot is not None:
+        plot.title.text = title
+
+
+def _notice(doc: Document, title: str, name: str, message: str) -> None:
+    doc.title = title
+    # The app's own page template places roots the app never built; Bokeh's plain page shows any.
+    doc.template = FILE
+    doc.add_root(Div(text=message, name=name, styles={"font-size": "16px"}))
+
+
+def show_session_expired(doc: Document, title: str) -> None:
+    """Say that the page's prepared session is gone, rather than build a default one."""
+    message = (
+        f"<h2>{html.escape(title)}: this view has expired</h2>"
+        "<p>The site prepared this live view for your page, and the server discarded it before your "
+        "browser connected (or the server restarted meanwhile). Showing the app's default view instead "
+        "would show something the page did not ask for.</p>"
+        '<p><a href="">Reload the page</a> to get a fresh view.</p>'
+    )
+    _notice(doc, f"{title}: view expired", "session_expired", message)
 
 
 def show_invalid_argument(doc: Document, title: str, error: InvalidArgument) -> None:
-    doc.title = f"{title}: invalid argument"
-    # The app's own page template places roots the app never built; Bokeh's plain page shows any.
-    doc.template = FILE
     message = (
         f"<h2>{html.escape(title)} cannot start</h2>"
         f"<p>Invalid query argument <code>{html.escape(error.name)}</code>: "
         f"{html.escape(error.message)}.</p>"
         "<p>Remove it or correct it in the address bar.</p>"
     )
-    doc.add_root(Div(text=message, name="invalid_argument", styles={"font-size": "16px"}))
+    _notice(doc, f"{title}: invalid argument", "invalid_argument", message)
 
 
 def add_roots(doc: Document, *roots: Model) -> None:
@@ -93,37 +142,27 @@ def use_site_theme(doc: Document) -> None:
 
 def visit_details(request: Any) -> dict[str, dict[str, str]]:
     """For an app's ``process_request`` hook: what the session token carries about the page request."""
-    return {
-        _VISIT_KEY: {
-            "url": f"{request.protocol}://{request.host}{request.path}",
-            "remote_ip": request.remote_ip or "",
-            "user_agent": request.headers.get("User-Agent", "")[:_MAX_USER_AGENT],
-            "opened_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        }
-    }
+    url = f"{request.protocol}://{request.host}{request.path}"
+    return {VISIT_KEY: visit_record(url, request.remote_ip, request.headers.get("User-Agent", ""))}
 
 
 def visit_of(doc: Document) -> dict[str, str] | None:
-    """The request details ``process_request`` put into this session's token, if any.
+    """The page request details this session's token carries, if any.
 
-    Bokeh calls ``process_request`` for the HTTP requests that open a session (a standalone page,
-    ``autoload.js``). A session the Flask site created through Bokeh's client was opened over a
-    websocket instead, and its token carries no such details.
+    The site puts them into the tokens it mints; for a standalone page, the app's
+    ``process_request`` hook does (Bokeh calls it for the HTTP request that opens a session).
     """
     context = doc.session_context
     if context is None:
         return None
-    visit = context.token_payload.get(_VISIT_KEY)
+    visit = session_payload(doc).get(VISIT_KEY)
     return visit if isinstance(visit, dict) else None
 
 
 def describe_visit(visit: Mapping[str, str] | None) -> str:
     """One sentence about who opened the session, as HTML (every value escaped)."""
     if visit is None:
-        return (
-            "Created by the Aperture site through Bokeh's client, so its token carries no page "
-            "request details (the request hook runs for page requests only)."
-        )
+        return "Its token carries no details of the page request that opened it."
     address = visit.get("remote_ip") or "an unknown address"
     agent = visit.get("user_agent") or "no user agent"
     return (
@@ -139,7 +178,7 @@ def session_summary(doc: Document, state: AppServerState) -> str:
         f"<p><b>This session</b>: {describe_visit(visit_of(doc))}</p>"
         f"<p><b>This server</b>: {state.live_sessions} open session(s) of this app, "
         f"{state.sessions_created} created and {state.sessions_destroyed} ended since {started} "
-        "(counted by the app's lifecycle hooks).</p>"
+        f"(counted by the app's lifecycle hooks), Bokeh {html.escape(describe_process())}.</p>"
     )
 
 

@@ -1,8 +1,10 @@
 """The one catalog of live apps: what exists, what each is called, which arguments it takes.
 
 The launcher serves exactly these apps, Flask lists, validates and embeds exactly these, and each
-app reads its query arguments through its entry here. Adding an app means adding its folder (or
-module) under ``bkapps/`` and one ``AppSpec`` below.
+app reads its query arguments through its entry here. Page options are the other half of a
+session's start: a site page may set them (the main plot's title...), a visitor's query string
+never can; they travel only inside the signed session token. Adding an app means adding its folder
+(or module) under ``bkapps/`` and one ``AppSpec`` below.
 """
 
 from __future__ import annotations
@@ -12,16 +14,26 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bkapps.iris.data import FEATURES
-from bkapps.params import ChoiceParam, IntParam, Param, parse_arguments
+from bkapps.params import ChoiceParam, IntParam, Param, TextParam, parse_arguments
 
 APPS_DIR = Path(__file__).resolve().parent
 
 # Bokeh maps an app to the URL path "/<name>"; keep names to what needs no escaping anywhere.
 _APP_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
-# The figure every app names this way is the one a Flask view may retitle or otherwise adjust.
+# The figure every app names this way is the one page options (and Flask's pulls) adjust.
 MAIN_PLOT_NAME = "main_plot"
+
+# What a page embedding any app may set, applied by the app as it builds the document
+# (``bkapps.app_session``). An empty title keeps the app's own.
+PAGE_OPTIONS: tuple[Param, ...] = (TextParam("title", default="", max_length=80, help="title of the app's main plot"),)
+
+# The optional BokehJS bundles (besides bokeh.min.js) an app's document may need. Pages load
+# exactly what the catalog declares; a test checks each declaration against the real document.
+BOKEHJS_BUNDLES = ("gl", "widgets", "tables", "mathjax")
+
+# The Iris measurements; bkapps/iris/data.py labels and computes them (a test keeps both in step).
+IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 
 
 @dataclass(frozen=True)
@@ -33,11 +45,24 @@ class AppSpec:
     description: str
     source: str  # file or folder under bkapps/, as ``bokeh serve`` takes it
     params: tuple[Param, ...] = ()
+    options: tuple[Param, ...] = PAGE_OPTIONS
+    bokehjs: tuple[str, ...] = ()
     public: bool = True
 
     def __post_init__(self) -> None:
         if not _APP_NAME.match(self.name):
             raise ValueError(f"app name {self.name!r} must match {_APP_NAME.pattern}")
+        unknown = set(self.bokehjs) - set(BOKEHJS_BUNDLES)
+        if unknown:
+            raise ValueError(f"app {self.name!r} asks for unknown BokehJS bundles {sorted(unknown)}")
+
+    def param(self, name: str) -> Param:
+        """The declared query parameter ``name``; ``KeyError`` if the app has none of that name."""
+        return _named(self.params, name)
+
+    def option(self, name: str) -> Param:
+        """The declared page option ``name``; ``KeyError`` if there is none."""
+        return _named(self.options, name)
 
     @property
     def path(self) -> Path:
@@ -46,6 +71,17 @@ class AppSpec:
     def parse_arguments(self, raw: Mapping[str, Sequence[str]]) -> dict[str, object]:
         """Typed, validated arguments with defaults filled in; raises ``InvalidArgument``."""
         return parse_arguments(self.params, raw)
+
+    def parse_options(self, raw: Mapping[str, str]) -> dict[str, object]:
+        """Typed, validated page options (one value each) with defaults; raises ``InvalidArgument``."""
+        return parse_arguments(self.options, {name: [value] for name, value in raw.items()})
+
+
+def _named(params: Sequence[Param], name: str) -> Param:
+    for param in params:
+        if param.name == name:
+            return param
+    raise KeyError(name)
 
 
 class AppCatalog:
@@ -86,6 +122,7 @@ CATALOG = AppCatalog(
             description="A sine wave shaped live by amplitude, frequency, phase and offset sliders.",
             source="sliders",
             params=(IntParam("N", default=200, minimum=10, maximum=2000, help="number of points"),),
+            bokehjs=("widgets",),
         ),
         AppSpec(
             name="iris",
@@ -96,11 +133,12 @@ CATALOG = AppCatalog(
                 ChoiceParam(
                     "feature",
                     default="sepal_length",
-                    choices=tuple(FEATURES),
+                    choices=IRIS_FEATURES,
                     help="measurement to histogram",
                 ),
                 IntParam("bins", default=10, minimum=3, maximum=50, help="number of bins"),
             ),
+            bokehjs=("widgets",),
         ),
         AppSpec(
             name="press",
@@ -108,6 +146,7 @@ CATALOG = AppCatalog(
             description="A button that adds a number at a random place in one of three colours: "
             "Bokeh's single-module app format.",
             source="press.py",
+            bokehjs=("widgets",),
         ),
         AppSpec(
             name="stream",
@@ -119,6 +158,7 @@ CATALOG = AppCatalog(
                 IntParam("rate", default=500, minimum=100, maximum=5000, help="milliseconds between samples"),
                 IntParam("window", default=120, minimum=10, maximum=2000, help="samples kept in the plot"),
             ),
+            bokehjs=("widgets", "tables"),
         ),
     ]
 )

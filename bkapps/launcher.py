@@ -1,9 +1,10 @@
-"""Start ``bokeh serve`` over every app in the catalog, configured from the environment.
+"""``python -m bkapps``: run the catalog's apps on ``BOKEH_PROCESSES`` Bokeh server processes.
 
-The one way to run the Bokeh side: the Procfile, docker-compose and the test fixtures all run
-``python -m bkapps``. It runs Bokeh's own ``serve`` command in this process, after exporting the
-signing secret and making Bokeh's discarding of expired sessions cheap (see ``session_cleanup``), so
-signals from honcho, Docker or a test go straight to the server.
+The one way to run the Bokeh side: the Procfile, docker-compose and the test fixtures all run it.
+It resolves the settings (a bad one stops it with one line naming the variable), then hands over
+to the supervisor (``bkapps.supervisor``), which listens on ``BOKEH_PORT`` and starts one
+``bokeh serve`` process per core (``bkapps.server_process``) sharing that socket.
+``--print-command`` prints the ``bokeh serve`` command each process runs, and exits.
 """
 
 from __future__ import annotations
@@ -15,15 +16,10 @@ from collections.abc import Sequence
 from bkapps.catalog import APPS_DIR, CATALOG, AppCatalog
 from bkapps.config import ConfigurationError
 from bkapps.settings import BokehServerSettings
-from bkapps.signing import export_bokeh_signing
-
-# Bokeh adds this variable's origins to --allow-websocket-origin on its own; it must not
-# widen what BOKEH_ALLOW_WEBSOCKET_ORIGIN allows behind the settings' back.
-_BOKEH_OWN_ORIGIN_ENV = "BOKEH_ALLOW_WS_ORIGIN"
 
 
 def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) -> list[str]:
-    """The full ``bokeh serve`` argument list for ``settings`` and every app of ``catalog``."""
+    """The ``bokeh serve`` argument list one server process runs, for every app of ``catalog``."""
     command = ["bokeh", "serve", *(str(spec.path) for spec in catalog)]
     options = {
         "--address": settings.address,
@@ -33,8 +29,8 @@ def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) 
         "--check-unused-sessions": str(settings.check_unused_sessions_ms),
         "--log-level": settings.log_level,
         "--index": str(APPS_DIR / "index.html"),
-        # One process: a pulled session lives in the process that built it, and with
-        # --num-procs the browser may reach another one and get a default session instead.
+        # Each process is a server of its own; the supervisor runs several of them on one
+        # socket, so that it can restart them one by one and route pulled sessions to theirs.
         "--num-procs": "1",
     }
     if settings.prefix:
@@ -52,9 +48,8 @@ def missing_app_sources(catalog: AppCatalog = CATALOG) -> list[str]:
     return [f"{spec.name}: {spec.path}" for spec in catalog if not spec.path.exists()]
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Resolve the settings, export the signing secret and run ``bokeh serve``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+def load_settings() -> BokehServerSettings:
+    """The settings, checked; exits with one clear line if one is bad."""
     try:
         settings = BokehServerSettings.from_environ(os.environ)
         missing = missing_app_sources()
@@ -62,16 +57,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise ConfigurationError("catalog apps without source: " + "; ".join(missing))
     except ConfigurationError as error:
         sys.exit(f"bkapps: {error}")
-    command = build_command(settings)
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Resolve the settings and run the supervised Bokeh server processes."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    settings = load_settings()
     if "--print-command" in argv:
-        print(" ".join(command))
+        print(" ".join(build_command(settings)))
         return
-    export_bokeh_signing(settings.secret_key)
-    os.environ.pop(_BOKEH_OWN_ORIGIN_ENV, None)
+    from bkapps.supervisor import Supervisor
 
-    from bokeh.command.bootstrap import main as bokeh_main
-
-    from bkapps import session_cleanup
-
-    session_cleanup.install()
-    bokeh_main(command)
+    sys.exit(Supervisor(settings).run())

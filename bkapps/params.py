@@ -106,7 +106,30 @@ class ChoiceParam:
         return text
 
 
-Param = IntParam | FloatParam | ChoiceParam
+@dataclass(frozen=True)
+class TextParam:
+    """A single line of text of at most ``max_length`` characters (control characters refused)."""
+
+    name: str
+    default: str
+    max_length: int
+    help: str = ""
+
+    kind = "text"
+
+    @property
+    def allowed(self) -> str:
+        return f"a line of text of at most {self.max_length} characters"
+
+    def parse(self, text: str) -> str:
+        if len(text) > self.max_length:
+            raise InvalidArgument(self.name, f"must be {self.allowed}, not {len(text)} characters")
+        if any(not character.isprintable() for character in text):
+            raise InvalidArgument(self.name, f"must be {self.allowed}, without control characters")
+        return text
+
+
+Param = IntParam | FloatParam | ChoiceParam | TextParam
 
 
 def parse_arguments(params: Sequence[Param], raw: Mapping[str, Sequence[str]]) -> dict[str, object]:
@@ -140,6 +163,8 @@ def describe(param: Param) -> dict[str, object]:
     }
     if isinstance(param, ChoiceParam):
         described["choices"] = list(param.choices)
+    elif isinstance(param, TextParam):
+        described["max_length"] = param.max_length
     else:
         described["minimum"] = param.minimum
         described["maximum"] = param.maximum

@@ -1,10 +1,12 @@
-"""Settings of the Bokeh server process, read from the environment (documented in the README).
+"""Settings of the Bokeh server processes, read from the environment (documented in the README).
 
-The launcher turns these into the ``bokeh serve`` command line; nothing else reads them.
+The launcher turns these into the ``bokeh serve`` command line and the number of processes it
+supervises; nothing else reads them.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from bkapps.config import ConfigurationError, Environ, env_bool, env_int, env_list, env_str, is_production
@@ -15,12 +17,32 @@ from bkapps.signing import resolve_bokeh_secret
 DEFAULT_ORIGINS = ("localhost:8000", "127.0.0.1:8000", "localhost:5006", "127.0.0.1:5006")
 SESSION_ID_MODES = ("signed", "external-signed")
 LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
+MAX_PORT = 65535
+
+
+def default_process_count() -> int:
+    """One Bokeh process per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def env_port(environ: Environ, name: str, default: int) -> int:
+    port = env_int(environ, name, default, minimum=1)
+    if port > MAX_PORT:
+        raise ConfigurationError(f"{name} must be a port from 1 to {MAX_PORT}, not {port}")
+    return port
 
 
 @dataclass(frozen=True)
 class BokehServerSettings:
     address: str
     port: int
+    processes: int
+    # Process i also listens on process_port_base + i, so that a browser can reach the very
+    # process that built a pulled session (the shared port lets the kernel pick one).
+    process_port_base: int
     allowed_origins: tuple[str, ...]
     prefix: str
     session_ids: str
@@ -33,9 +55,12 @@ class BokehServerSettings:
 
     @classmethod
     def from_environ(cls, environ: Environ) -> BokehServerSettings:
+        port = env_port(environ, "BOKEH_PORT", 5006)
         settings = cls(
             address=env_str(environ, "BOKEH_ADDRESS", "127.0.0.1"),
-            port=env_int(environ, "BOKEH_PORT", 5006, minimum=1),
+            port=port,
+            processes=env_int(environ, "BOKEH_PROCESSES", default_process_count(), minimum=1),
+            process_port_base=env_port(environ, "BOKEH_PROCESS_PORT_BASE", port + 1),
             allowed_origins=env_list(environ, "BOKEH_ALLOW_WEBSOCKET_ORIGIN", DEFAULT_ORIGINS),
             prefix=env_str(environ, "BOKEH_PREFIX", ""),
             session_ids=env_str(environ, "BOKEH_SESSION_IDS", "signed"),
@@ -48,6 +73,10 @@ class BokehServerSettings:
         )
         settings.validate()
         return settings
+
+    def process_port(self, index: int) -> int:
+        """The port only process ``index`` listens on (besides the shared ``port``)."""
+        return self.process_port_base + index
 
     def validate(self) -> None:
         if any("*" in origin for origin in self.allowed_origins):
@@ -63,3 +92,14 @@ class BokehServerSettings:
             raise ConfigurationError(f"BOKEH_SESSION_IDS must be one of {', '.join(SESSION_ID_MODES)}")
         if self.log_level not in LOG_LEVELS:
             raise ConfigurationError(f"BOKEH_SERVER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        last = self.process_port(self.processes - 1)
+        if last > MAX_PORT:
+            raise ConfigurationError(
+                f"BOKEH_PROCESS_PORT_BASE {self.process_port_base} leaves no port for process "
+                f"{self.processes - 1} of BOKEH_PROCESSES={self.processes} (ports end at {MAX_PORT})"
+            )
+        if self.process_port_base <= self.port <= last:
+            raise ConfigurationError(
+                f"BOKEH_PORT {self.port} falls among the per-process ports "
+                f"{self.process_port_base}..{last} (BOKEH_PROCESS_PORT_BASE)"
+            )

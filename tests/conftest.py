@@ -1,7 +1,6 @@
 """Shared fixtures: a Flask app per test, and one running stack of both servers per session.
 
-The test process signs with a fixed test secret, set here before anything imports bokeh (bokeh
-binds the signing key when it is first imported).
+The test process and the servers it starts sign with fixed test secrets.
 """
 
 from __future__ import annotations
@@ -43,6 +42,18 @@ def app(closed_port):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def monitor_reports(app, monkeypatch):
+    """Make the site believe the Bokeh server is up (or down, and why) without one running."""
+    from web.bokeh_monitor import Probe
+
+    def report(reachable: bool, reason: str = "") -> None:
+        monitor = app.extensions["bokeh_embed"].monitor
+        monkeypatch.setattr(monitor, "latest", lambda: Probe(reachable, reason, 0.0, 0.0))
+
+    return report
 
 
 @pytest.fixture(scope="session")

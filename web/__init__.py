@@ -1,8 +1,7 @@
 """The Flask site: pages, navigation and JSON around live Bokeh apps.
 
 ``create_app()`` builds it (gunicorn runs ``web:create_app()``). Settings come from the
-environment through ``web.settings``, which is imported first because it exports the Bokeh
-signing secret before bokeh is imported.
+environment through ``web.settings``.
 """
 
 from __future__ import annotations
@@ -14,10 +13,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from web import settings  # first: it exports the Bokeh signing secret before bokeh is imported
-
-# isort: split
-from web import api, bokehjs, classic, dashboard, errors, gallery, health, live_apps, page_context
+from web import api, bokehjs, classic, dashboard, errors, gallery, health, live_apps, page_context, settings, templating
 from web.embed import bokeh_embed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +32,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     _configure_logging(app)
     bokeh_embed.init_app(app)
     page_context.init_app(app)
+    templating.init_app(app)
     for blueprint in (errors.bp, gallery.bp, live_apps.bp, dashboard.bp, health.bp, classic.bp, api.bp, bokehjs.bp):
         app.register_blueprint(blueprint)
     return app

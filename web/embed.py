@@ -1,75 +1,75 @@
-"""Live Bokeh sessions inside Flask pages: the only module that talks to the Bokeh server.
+"""Live Bokeh sessions inside Flask pages: the site's one way to embed an app of the catalog.
 
-A view asks ``bokeh_embed.embed(spec, arguments, customize=...)`` for an app. This module makes
-a signed session id, creates that session on the **internal** Bokeh URL with the validated query
-arguments, pulls it if the view wants to adjust the document, flushes the adjustment to the
-server, and renders the ``server_session`` script pointing browsers at the **public** URL.
+Two paths, one extension (``bokeh_embed``):
 
-Three things the plain ``pull_session`` + ``server_session`` pattern gets wrong, handled here:
+* ``token_embed(spec, arguments, options)``, the default: mints a signed session id and a token
+  whose payload carries the validated arguments, the page's declared options and the page request
+  (``bkapps.session_token``), and renders it (``web.session_markup``). No Bokeh request: whichever
+  Bokeh process the browser's websocket reaches builds the session from the token, and builds the
+  same one again for a late or reconnecting browser.
+* ``pulled_embed(spec, arguments, change)``, for views that change the document with something
+  only Flask knows: the same token opens the session on one Bokeh process's own port, ``change``
+  edits it and the edit is flushed (``web.bokeh_pull``); the page then sends the browser to that
+  process. The browser's token says the session must already exist, so a browser that comes
+  after the session was discarded gets a notice from the app, never a silently default document.
 
-* Edits to a pulled document are only queued; closing the session drops them unless
-  ``force_roundtrip()`` has flushed them first.
-* ``pull_session`` without ``io_loop`` makes a Tornado IOLoop per call and never closes it (about
-  four file descriptors a page view). Each pull here gets its own loop, closed afterwards, so
-  concurrent requests in threaded workers never share one.
-* A frozen or hung Bokeh server makes a pull wait 20 s or forever. Every pull here has one
-  deadline for the whole exchange; past it, or on any connection failure, ``BokehUnavailable``.
+The BokehJS a page needs is collected while it renders and written once, at the end of the body
+(``bokehjs_for_page``). While the Bokeh server does not answer (``web.bokeh_monitor``), both paths
+raise ``BokehUnavailable``, which the error pages turn into a 503.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+import random
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
-from bokeh.client import ClientSession
-from bokeh.client.util import websocket_url_for_server_url
-from bokeh.document import Document
-from bokeh.embed import server_session
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context, request
 from markupsafe import Markup
-from tornado.ioloop import IOLoop
 
-from bkapps.catalog import AppSpec
-from bkapps.signing import export_bokeh_signing, new_session_id
+from bkapps.catalog import BOKEHJS_BUNDLES, AppSpec
+from bkapps.session_token import (
+    EXPECTS_EXISTING_KEY,
+    SessionGrant,
+    mint_token,
+    new_session_id,
+    token_payload,
+    visit_record,
+)
+from web.bokeh_monitor import BokehMonitor
+from web.bokeh_pull import BokehUnavailable, Change, pull_and_change
+from web.session_markup import bokehjs_tags, session_markup
 
-log = logging.getLogger(__name__)
-
-Customizer = Callable[[Document], None]
-
-# After the deadline, bokeh's client may start the loop again for its next step; stop it again
-# this often so that no step can outlive the deadline by more than this.
-_RESTOP_SECONDS = 0.05
 _EXTENSION = "bokeh_embed"
+_PAGE_BUNDLES = "bokehjs_bundles"
 
-
-class BokehUnavailable(Exception):
-    """The Bokeh server could not provide a session in time; the page cannot show the live app."""
-
-    def __init__(self, app_title: str, reason: str) -> None:
-        super().__init__(f"{app_title}: {reason}")
-        self.app_title = app_title
-        self.reason = reason
+__all__ = ["BokehEmbed", "BokehUnavailable", "Change", "LiveEmbed", "bokeh_embed"]
 
 
 @dataclass(frozen=True)
 class LiveEmbed:
-    """A pulled session ready to render: ``script`` goes into the page unescaped."""
+    """A session ready for a page: ``html`` goes into the page as it is (everything in it is checked)."""
 
     spec: AppSpec
     session_id: str
-    script: Markup
+    html: Markup
+    # The Bokeh process the browser must reach (pull path), or None when any process will do.
+    process: int | None = None
 
 
 @dataclass(frozen=True)
 class _EmbedConfig:
     internal_url: str
     public_url: str
+    process_internal_urls: tuple[str, ...]
+    process_public_urls: tuple[str, ...]
     timeout: float
     secret_key: str
+    token_lifetime: int
+    monitor: BokehMonitor
 
 
 class BokehEmbed:
@@ -80,142 +80,135 @@ class BokehEmbed:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        config = _EmbedConfig(
-            internal_url=app.config["BOKEH_INTERNAL_URL"],
+        internal_url = app.config["BOKEH_INTERNAL_URL"]
+        timeout = float(app.config["BOKEH_PULL_TIMEOUT"])
+        app.extensions[_EXTENSION] = _EmbedConfig(
+            internal_url=internal_url,
             public_url=app.config["BOKEH_PUBLIC_URL"],
-            timeout=float(app.config["BOKEH_PULL_TIMEOUT"]),
+            process_internal_urls=tuple(app.config["BOKEH_PROCESS_INTERNAL_URLS"]),
+            process_public_urls=tuple(app.config["BOKEH_PROCESS_PUBLIC_URLS"]),
+            timeout=timeout,
             secret_key=app.config["BOKEH_SECRET_KEY"],
+            token_lifetime=int(app.config["BOKEH_TOKEN_LIFETIME"]),
+            monitor=BokehMonitor(internal_url + "/healthz", float(app.config["BOKEH_HEALTH_INTERVAL"]), timeout),
         )
-        # Fails loudly if bokeh would sign connection tokens with a different key.
-        export_bokeh_signing(config.secret_key)
-        app.extensions[_EXTENSION] = config
+        app.jinja_env.globals["bokehjs_for_page"] = bokehjs_for_page
 
-    def embed(self, spec: AppSpec, arguments: Mapping[str, object], customize: Customizer | None = None) -> LiveEmbed:
-        """Pull a fresh session of ``spec`` with ``arguments``; raises ``BokehUnavailable``."""
-        config: _EmbedConfig = current_app.extensions[_EXTENSION]
+    @property
+    def _config(self) -> _EmbedConfig:
+        return current_app.extensions[_EXTENSION]
+
+    def bokeh_state(self):
+        """The latest look at the Bokeh server (see ``web.bokeh_monitor``)."""
+        return self._config.monitor.latest()
+
+    def token_embed(
+        self,
+        spec: AppSpec,
+        arguments: Mapping[str, object],
+        options: Mapping[str, object] | None = None,
+        user: Mapping[str, Any] | None = None,
+    ) -> LiveEmbed:
+        """A session of ``spec`` that any Bokeh process builds from its token; no Bokeh request."""
+        config = self._config
+        self._require_bokeh(spec)
+        payload = self._payload(spec, arguments, options, user)
         session_id = new_session_id(config.secret_key)
-        app_path = "/" + quote(spec.name)
-        create_live_session(
-            url=config.internal_url + app_path,
-            session_id=session_id,
-            arguments={name: str(value) for name, value in arguments.items()},
-            timeout=config.timeout,
-            customize=customize,
-            app_title=spec.title,
-        )
-        script = server_session(session_id=session_id, url=config.public_url + app_path)
-        # Bokeh builds the script from our settings and a catalog name; nothing of the request.
-        return LiveEmbed(spec=spec, session_id=session_id, script=Markup(script))  # noqa: S704
+        token = mint_token(session_id, config.secret_key, config.token_lifetime, payload)
+        return self._live(spec, SessionGrant(session_id, token), config.public_url, None)
+
+    def pulled_embed(
+        self,
+        spec: AppSpec,
+        arguments: Mapping[str, object],
+        change: Change,
+        options: Mapping[str, object] | None = None,
+        user: Mapping[str, Any] | None = None,
+    ) -> LiveEmbed:
+        """A session of ``spec`` built on one Bokeh process and changed by ``change`` before the page
+        is sent; raises ``BokehUnavailable`` if no process provides it within the timeout."""
+        config = self._config
+        self._require_bokeh(spec)
+        payload = self._payload(spec, arguments, options, user)
+        session_id = new_session_id(config.secret_key)
+        pull_token = mint_token(session_id, config.secret_key, config.token_lifetime, payload)
+        process = self._pull_on_some_process(spec, SessionGrant(session_id, pull_token), change)
+        browser_payload = {**payload, EXPECTS_EXISTING_KEY: True}
+        browser_token = mint_token(session_id, config.secret_key, config.token_lifetime, browser_payload)
+        return self._live(spec, SessionGrant(session_id, browser_token), config.process_public_urls[process], process)
+
+    def _pull_on_some_process(self, spec: AppSpec, grant: SessionGrant, change: Change) -> int:
+        """Pull on a random process; one that refuses (restarting, say) passes to the next."""
+        config = self._config
+        count = len(config.process_internal_urls)
+        first = random.randrange(count)  # noqa: S311 (load spreading, not security)
+        deadline = time.monotonic() + config.timeout
+        failure: BokehUnavailable | None = None
+        for step in range(count):
+            index = (first + step) % count
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            url = config.process_internal_urls[index] + _app_path(spec)
+            try:
+                pull_and_change(url, grant, change, remaining, spec.title)
+            except BokehUnavailable as error:
+                failure = error
+                if "cannot be reached" not in error.reason:
+                    break
+                continue
+            return index
+        config.monitor.refresh()
+        raise failure or BokehUnavailable(spec.title, f"the Bokeh server did not answer within {config.timeout:g} s")
+
+    def _require_bokeh(self, spec: AppSpec) -> None:
+        state = self._config.monitor.latest()
+        if not state.reachable:
+            raise BokehUnavailable(spec.title, state.reason)
+
+    def _payload(
+        self,
+        spec: AppSpec,
+        arguments: Mapping[str, object],
+        options: Mapping[str, object] | None,
+        user: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        # Both were validated against the catalog by the caller; checking again costs microseconds
+        # and keeps a view from putting anything undeclared into a token.
+        spec.parse_arguments({name: [str(value)] for name, value in arguments.items()})
+        spec.parse_options({name: str(value) for name, value in (options or {}).items()})
+        visit = None
+        if has_request_context():
+            visit = visit_record(request.base_url, request.remote_addr, request.headers.get("User-Agent", ""))
+        return token_payload(arguments, options=options, visit=visit, user=user)
+
+    def _live(self, spec: AppSpec, grant: SessionGrant, session_root: str, process: int | None) -> LiveEmbed:
+        _need_bundles(spec.bokehjs)
+        html = session_markup(session_root, _app_path(spec), grant.token)
+        return LiveEmbed(spec=spec, session_id=grant.session_id, html=html, process=process)
 
 
-def create_live_session(
-    url: str,
-    session_id: str,
-    arguments: Mapping[str, str],
-    timeout: float,
-    customize: Customizer | None,
-    app_title: str,
-) -> None:
-    """Create session ``session_id`` on the server at ``url``; pull it and apply ``customize``.
+def _app_path(spec: AppSpec) -> str:
+    return "/" + quote(spec.name)
 
-    This is ``bokeh.client.pull_session`` with a loop of our own, a deadline, the server's error
-    reason kept for the message, and no pull when there is nothing to customise. Bokeh's client
-    drives its loop synchronously, which an asyncio loop already running in this thread (an
-    ``async`` view) forbids: then it runs in a thread of its own.
+
+def _need_bundles(bundles: tuple[str, ...]) -> None:
+    if has_request_context():
+        needed = g.setdefault(_PAGE_BUNDLES, set())
+        needed.update(bundles)
+
+
+def bokehjs_for_page() -> Markup:
+    """Script tags for the BokehJS every live embed of this page needs; empty if it has none.
+
+    The embed scripts run when the document has loaded, so these may come after them (the site's
+    base template writes them at the end of the body).
     """
-    if _event_loop_running():
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bokeh-pull") as pool:
-            return pool.submit(create_live_session, url, session_id, arguments, timeout, customize, app_title).result()
-    loop = IOLoop(make_current=False)
-    deadline = _Deadline(loop, timeout)
-    session = ClientSession(
-        session_id=session_id, websocket_url=websocket_url_for_server_url(url), io_loop=loop, arguments=dict(arguments)
-    )
-    try:
-        try:
-            session.connect()
-            if not session.connected:
-                raise OSError("no session")
-            _disable_nagle(session)
-            # The server built the session's document when the connection opened; fetching it
-            # (about 150 ms of deserialising per page) is only worth it to customise it.
-            if customize is not None:
-                session.pull()
-                if not deadline.expired:
-                    customize(session.document)
-                    session.force_roundtrip()
-        except (OSError, RuntimeError) as error:
-            raise BokehUnavailable(app_title, _failure_reason(session, deadline, timeout)) from error
-        if deadline.expired:
-            raise BokehUnavailable(app_title, _failure_reason(session, deadline, timeout))
-    finally:
-        deadline.cancel()
-        _close_session(loop, session)
-
-
-def _event_loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _disable_nagle(session: ClientSession) -> None:
-    """Send the client's small protocol messages at once instead of after a delayed ACK.
-
-    Saves about 40 ms on each of the pull and the round trip (see bench/embed_latency.py).
-    Bokeh exposes no public handle on the socket; if its internals move, this quietly does nothing.
-    """
-    try:
-        session._connection._socket._socket.stream.set_nodelay(True)  # type: ignore[union-attr]
-    except AttributeError:
-        pass
-
-
-def _failure_reason(session: ClientSession, deadline: _Deadline, timeout: float) -> str:
-    if deadline.expired:
-        return f"the Bokeh server did not answer within {timeout:g} s"
-    if session.error_code is not None:
-        return f"the Bokeh server refused the session (HTTP {session.error_code}: {session.error_detail})"
-    return "the Bokeh server cannot be reached"
-
-
-class _Deadline:
-    """Stops ``loop`` when ``seconds`` have passed, and keeps stopping it if it is restarted."""
-
-    def __init__(self, loop: IOLoop, seconds: float) -> None:
-        self.expired = False
-        self._loop = loop
-        self._handle = loop.call_later(seconds, self._expire)
-
-    def _expire(self) -> None:
-        self.expired = True
-        self._loop.stop()
-        self._handle = self._loop.call_later(_RESTOP_SECONDS, self._expire)
-
-    def cancel(self) -> None:
-        self._loop.remove_timeout(self._handle)
-
-
-def _close_session(loop: IOLoop, session: ClientSession) -> None:
-    """Say goodbye to the server, cancel what a failed pull left running, close every socket."""
-
-    async def close() -> None:
-        # Tornado writes the websocket close frame through an asyncio Future, which needs the
-        # loop to be running in this thread.
-        session.close()
-
-    asyncio_loop = loop.asyncio_loop  # type: ignore[attr-defined]
-    try:
-        loop.run_sync(close)
-        pending = [task for task in asyncio.all_tasks(asyncio_loop) if not task.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            asyncio_loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
-    finally:
-        loop.close(all_fds=True)
+    if _PAGE_BUNDLES not in g:
+        return Markup("")
+    config: _EmbedConfig = current_app.extensions[_EXTENSION]
+    needed = g.get(_PAGE_BUNDLES)
+    return bokehjs_tags(config.public_url, tuple(bundle for bundle in BOKEHJS_BUNDLES if bundle in needed))
 
 
 bokeh_embed = BokehEmbed()

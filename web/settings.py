@@ -1,52 +1,89 @@
 """Settings of the Flask site, read from the environment (documented in the README).
 
-Importing this module resolves the Bokeh signing secret shared with the Bokeh server and exports
-it where bokeh reads it, which must happen before anything imports bokeh: ``web/__init__.py``
-imports this module first.
+Nothing here has to run before bokeh is imported: the site passes the shared Bokeh key
+explicitly wherever it signs (``bkapps.session_token``).
 """
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from bkapps.config import (
     ConfigurationError,
     Environ,
     env_bool,
     env_float,
+    env_int,
+    env_list,
     env_str,
     is_production,
     resolve_secret,
 )
-from bkapps.signing import export_bokeh_signing, resolve_bokeh_secret
+from bkapps.settings import MAX_PORT, default_process_count
+from bkapps.signing import resolve_bokeh_secret
+
+# Bokeh's own default lifetime of the tokens it mints; see the README on choosing another.
+DEFAULT_TOKEN_LIFETIME_SECONDS = 300
 
 
 def env_url(environ: Environ, name: str, default: str) -> str:
     """An absolute http(s) URL without a trailing slash."""
-    url = env_str(environ, name, default).rstrip("/")
+    return _checked_url(name, env_str(environ, name, default).rstrip("/"), default)
+
+
+def _checked_url(name: str, url: str, example: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigurationError(f"{name} must be an http(s) URL like {default}, not {url!r}")
+        raise ConfigurationError(f"{name} must be an http(s) URL like {example}, not {url!r}")
     return url
+
+
+def process_urls(environ: Environ, name: str, shared_url: str, count: int) -> tuple[str, ...]:
+    """The URL of each Bokeh process's own port, as seen from one side (internal or public).
+
+    From ``name`` (a list, one per process) if set; with one process, ``shared_url`` itself; else
+    ``shared_url`` with the port replaced by ``BOKEH_PROCESS_PORT_BASE + i`` (default: the shared
+    URL's port + 1 + i), which is what the launcher listens on.
+    """
+    listed = env_list(environ, name, ())
+    if listed:
+        if len(listed) != count:
+            raise ConfigurationError(f"{name} lists {len(listed)} URL(s) but BOKEH_PROCESSES is {count}")
+        return tuple(_checked_url(name, url.rstrip("/"), shared_url) for url in listed)
+    if count == 1:
+        # One process: it built every session, and the shared URL reaches it.
+        return (shared_url,)
+    parts = urlsplit(shared_url)
+    if parts.port is None:
+        raise ConfigurationError(f"{name} must list each Bokeh process's URL: {shared_url} names no port to count from")
+    base = env_int(environ, "BOKEH_PROCESS_PORT_BASE", parts.port + 1, minimum=1)
+    if base + count - 1 > MAX_PORT:
+        raise ConfigurationError(f"BOKEH_PROCESS_PORT_BASE {base} leaves no port for {count} processes")
+    host = parts.netloc.rsplit(":", 1)[0]
+    return tuple(urlunsplit(parts._replace(netloc=f"{host}:{base + index}")) for index in range(count))
 
 
 def load_settings(environ: Environ = os.environ) -> dict[str, object]:
     """Flask config values for ``environ``; raises ``ConfigurationError`` naming a bad variable."""
     production = is_production(environ)
+    internal_url = env_url(environ, "BOKEH_INTERNAL_URL", "http://127.0.0.1:5006")
+    public_url = env_url(environ, "BOKEH_PUBLIC_URL", "http://localhost:5006")
+    processes = env_int(environ, "BOKEH_PROCESSES", default_process_count(), minimum=1)
     return {
-        "APERTURE_PRODUCTION": production,
         "SECRET_KEY": resolve_secret(environ, "FLASK_SECRET_KEY"),
         "BOKEH_SECRET_KEY": resolve_bokeh_secret(environ),
-        # Flask pulls sessions from the internal URL; browsers are sent to the public one.
-        "BOKEH_INTERNAL_URL": env_url(environ, "BOKEH_INTERNAL_URL", "http://127.0.0.1:5006"),
-        "BOKEH_PUBLIC_URL": env_url(environ, "BOKEH_PUBLIC_URL", "http://localhost:5006"),
+        # Flask reaches the Bokeh server at the internal URL; browsers are sent to the public one.
+        "BOKEH_INTERNAL_URL": internal_url,
+        "BOKEH_PUBLIC_URL": public_url,
+        # Pulled sessions live in one process: Flask pulls from its own port, browsers follow.
+        "BOKEH_PROCESS_INTERNAL_URLS": process_urls(environ, "BOKEH_PROCESS_INTERNAL_URLS", internal_url, processes),
+        "BOKEH_PROCESS_PUBLIC_URLS": process_urls(environ, "BOKEH_PROCESS_PUBLIC_URLS", public_url, processes),
         "BOKEH_PULL_TIMEOUT": env_float(environ, "BOKEH_PULL_TIMEOUT", 5.0, minimum=0.1),
+        "BOKEH_TOKEN_LIFETIME": env_int(environ, "BOKEH_TOKEN_LIFETIME", DEFAULT_TOKEN_LIFETIME_SECONDS, minimum=5),
+        "BOKEH_HEALTH_INTERVAL": env_float(environ, "BOKEH_HEALTH_INTERVAL", 2.0, minimum=0.1),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env_bool(environ, "SESSION_COOKIE_SECURE", production),
         "LOG_TO_STDOUT": env_bool(environ, "LOG_TO_STDOUT", True),
     }
-
-
-export_bokeh_signing(resolve_bokeh_secret(os.environ))

@@ -23,7 +23,7 @@ from bkapps.lifecycle import app_lifecycle
 from .data import FEATURES, histogram
 from .figure import histogram_columns, histogram_figure
 
-BINS = next(param for param in CATALOG["iris"].params if param.name == "bins")
+BINS = CATALOG["iris"].param("bins")
 
 
 def build(doc, feature, bins):

@@ -28,7 +28,7 @@ from bkapps.lifecycle import app_lifecycle
 from .data import CoreLoadMeter, HostMeter, activity_columns, top_processes
 from .views import cores_plot, host_plot, table
 
-RATE = next(param for param in CATALOG["stream"].params if param.name == "rate")
+RATE = CATALOG["stream"].param("rate")
 PROCESS_SCAN_MS = 2000
 ABOUT = (
     "<p><b>Live, real data</b> from the machine running the Bokeh server (psutil): CPU and memory are "

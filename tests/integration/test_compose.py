@@ -19,8 +19,8 @@ import requests
 import yaml
 from bokeh.util.token import check_session_id_signature
 
-from tests.support.bokeh_client import session_id_in
-from tests.support.servers import PROJECT_ROOT, free_port, running, with_this_python
+from tests.support.bokeh_client import browser_session, embedded_session
+from tests.support.servers import PROJECT_ROOT, free_port, free_ports, running, with_this_python
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def compose_services() -> dict:
 def test_compose_declares_two_healthy_restarting_services(compose_services):
     assert set(compose_services) == {"web", "bokeh"}
     web, bokeh = compose_services["web"], compose_services["bokeh"]
-    assert [port["published"] for port in bokeh["ports"]] == [5006]
+    assert [str(port["published"]) for port in bokeh["ports"]] == ["5006", "5007", "5008"]
+    assert bokeh["environment"]["BOKEH_PROCESSES"] == web["environment"]["BOKEH_PROCESSES"] == "2"
     assert [port["published"] for port in web["ports"]] == [8000]
     assert web["depends_on"] == {"bokeh": {"condition": "service_healthy"}}
     for service in (web, bokeh):
@@ -66,10 +67,11 @@ def local_environment(service: dict, overrides: dict[str, str]) -> dict[str, str
 
 
 def test_compose_services_serve_live_apps_as_local_processes(compose_services, tmp_path):
-    bokeh_port, web_port = free_port(), free_port()
+    bokeh_port, web_port, process_base = free_port(), free_port(), free_ports(2)
     bokeh_url, web_url = f"http://127.0.0.1:{bokeh_port}", f"http://127.0.0.1:{web_port}"
     web, bokeh = compose_services["web"], compose_services["bokeh"]
-    shared = {"APERTURE_INSTANCE_DIR": str(tmp_path)}  # the `instance` volume both mount
+    # The `instance` volume both mount; the processes' own ports, published 5007-5008 in compose.
+    shared = {"APERTURE_INSTANCE_DIR": str(tmp_path), "BOKEH_PROCESS_PORT_BASE": str(process_base)}
     compose_origins = bokeh["environment"]["BOKEH_ALLOW_WEBSOCKET_ORIGIN"]
     bokeh_env = local_environment(
         bokeh,
@@ -92,23 +94,19 @@ def test_compose_services_serve_live_apps_as_local_processes(compose_services, t
         },
     )
     with ExitStack() as servers:
+        process_health = [f"http://127.0.0.1:{process_base + index}/healthz" for index in range(2)]
         servers.enter_context(
-            running("bokeh", with_this_python(shlex.split(bokeh["command"])), bokeh_env, bokeh_url + "/")
+            running("bokeh", with_this_python(shlex.split(bokeh["command"])), bokeh_env, *process_health)
         )
         servers.enter_context(
             running("web", with_this_python(shlex.split(web["command"])), web_env, web_url + "/healthz")
         )
 
-        page = requests.get(f"{web_url}/apps/sliders", timeout=30)
+        page = requests.get(f"{web_url}/apps/sliders?N=33", timeout=30)
         assert page.status_code == 200, page.text
-        session_id = session_id_in(page.text)
+        embed = embedded_session(page.text)
         # Both processes generated nothing twice: they share the development secret.
         secret = (tmp_path / "dev-bokeh-secret-key").read_text().strip()
-        assert check_session_id_signature(session_id, secret_key=secret.encode(), signed=True)
-        autoload = requests.get(
-            f"{bokeh_url}/sliders/autoload.js",
-            params={"bokeh-autoload-element": "x", "bokeh-app-path": "/sliders"},
-            headers={"Bokeh-Session-Id": session_id, "Origin": f"http://127.0.0.1:{web_port}"},
-            timeout=30,
-        )
-        assert autoload.status_code == 200
+        assert check_session_id_signature(embed.session_id, secret_key=secret.encode(), signed=True)
+        with browser_session(embed) as doc:
+            assert len(doc.select_one({"name": "wave"}).data["x"]) == 33

@@ -1,35 +1,57 @@
-"""Live app pages against a real Bokeh server and gunicorn started from the Procfile."""
+"""Live app pages against a real Bokeh server (two processes) and gunicorn started from the Procfile."""
 
 import requests
 from bokeh.util.token import check_session_id_signature
 
 from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
-from tests.support.bokeh_client import SESSION_ID, existing_session, session_id_in
+from tests.support.bokeh_client import browser_session, embedded_session, embedded_sessions
 from tests.support.servers import TEST_BOKEH_SECRET
 from web.dashboard import DASHBOARD_APPS
 
 
-def test_every_app_page_embeds_a_signed_session(stack):
+def test_every_app_page_embeds_a_signed_token_session_without_autoload(stack):
     for spec in CATALOG:
         response = requests.get(f"{stack.web_url}/apps/{spec.name}", timeout=30)
         assert response.status_code == 200, response.text
-        session_id = session_id_in(response.text)
-        assert check_session_id_signature(session_id, secret_key=TEST_BOKEH_SECRET.encode(), signed=True)
-        assert f"{stack.bokeh_url}/{spec.name}/autoload.js" in response.text
+        embed = embedded_session(response.text)
+        assert check_session_id_signature(embed.session_id, secret_key=TEST_BOKEH_SECRET.encode(), signed=True)
+        assert embed.absolute_url == f"{stack.bokeh_url}/{spec.name}"
+        assert "autoload.js" not in response.text
+        assert f"{stack.bokeh_url}/static/js/bokeh.min.js" in response.text
 
 
-def test_the_session_carries_flask_arguments_and_customisation(stack):
+def test_the_session_carries_flask_arguments_and_options(stack):
     page = requests.get(f"{stack.web_url}/apps/sliders?N=50", timeout=30).text
-    with existing_session(f"{stack.bokeh_url}/sliders", session_id_in(page)) as doc:
+    with browser_session(embedded_session(page)) as doc:
         assert doc.select_one({"name": MAIN_PLOT_NAME}).title.text == "Sliders — served by Flask"
         assert len(doc.select_one({"name": "wave"}).data["x"]) == 50
 
 
 def test_iris_page_starts_with_the_requested_feature(stack):
     page = requests.get(f"{stack.web_url}/apps/iris?feature=petal_width&bins=7", timeout=30).text
-    with existing_session(f"{stack.bokeh_url}/iris", session_id_in(page)) as doc:
+    with browser_session(embedded_session(page)) as doc:
         assert doc.select_one({"name": "feature"}).value == "petal_width"
         assert len(doc.select_one({"name": "histogram"}).data["center"]) == 7
+
+
+def test_a_page_view_builds_no_session_until_a_browser_connects(stack):
+    def open_sessions() -> int:
+        return sum(
+            requests.get(f"{url}/healthz", timeout=10).json()["sessions"]["sliders"] for url in stack.process_urls
+        )
+
+    before = open_sessions()
+    for _ in range(10):
+        assert requests.get(f"{stack.web_url}/apps/sliders", timeout=30).status_code == 200
+        assert requests.head(f"{stack.web_url}/apps/sliders", timeout=30).status_code == 200
+    assert open_sessions() == before
+
+
+def test_the_page_query_string_cannot_change_a_sessions_arguments(stack):
+    page = requests.get(f"{stack.web_url}/apps/sliders?N=40", timeout=30).text
+    # BokehJS puts the page's query string on the websocket URL; only the token's arguments count.
+    with browser_session(embedded_session(page), page_query={"N": "999"}) as doc:
+        assert len(doc.select_one({"name": "wave"}).data["x"]) == 40
 
 
 def test_bad_requests_never_reach_the_bokeh_server(stack):
@@ -80,16 +102,10 @@ def test_healthz_sees_the_bokeh_server(stack):
     assert body["bokeh"]["reachable"] is True
 
 
-def test_embedding_without_customisation_still_creates_the_session(stack, app):
-    from web.embed import bokeh_embed
-
-    app.config.update(BOKEH_INTERNAL_URL=stack.bokeh_url, BOKEH_PUBLIC_URL=stack.bokeh_url)
-    bokeh_embed.init_app(app)
-    with app.app_context():
-        live = bokeh_embed.embed(CATALOG["sliders"], {"N": 30})
-    with existing_session(f"{stack.bokeh_url}/sliders", live.session_id) as doc:
-        assert len(doc.select_one({"name": "wave"}).data["x"]) == 30
-        assert doc.select_one({"name": MAIN_PLOT_NAME}).title.text == "my sine wave"
+def test_each_bokeh_process_answers_on_its_own_port(stack):
+    processes = [requests.get(f"{url}/healthz", timeout=10).json() for url in stack.process_urls]
+    assert [process["process"] for process in processes] == [0, 1]
+    assert len({process["pid"] for process in processes}) == 2
 
 
 def test_standalone_pages_use_the_apps_template_css_and_request_hook(stack):
@@ -107,8 +123,9 @@ def test_standalone_pages_use_the_apps_template_css_and_request_hook(stack):
 def test_dashboard_embeds_a_live_session_per_tile(stack):
     page = requests.get(f"{stack.web_url}/dashboard", timeout=30)
     assert page.status_code == 200
-    session_ids = SESSION_ID.findall(page.text)
-    for name, session_id in zip(DASHBOARD_APPS, session_ids, strict=True):
+    embeds = embedded_sessions(page.text)
+    for name, embed in zip(DASHBOARD_APPS, embeds, strict=True):
         assert f'id="tile-{name}"' in page.text
-        with existing_session(f"{stack.bokeh_url}/{name}", session_id) as doc:
+        assert embed.app_path == f"/{name}"
+        with browser_session(embed) as doc:
             assert doc.select_one({"name": MAIN_PLOT_NAME}) is not None

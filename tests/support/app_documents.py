@@ -23,10 +23,12 @@ from bokeh.application import Application
 from bokeh.application.handlers import DirectoryHandler, ScriptHandler
 from bokeh.document import Document
 from bokeh.server.callbacks import NextTickCallback, PeriodicCallback
-from bokeh.util.token import generate_session_id
+from bokeh.util.token import generate_session_id, get_token_payload
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from bkapps.catalog import AppSpec
+from bkapps.session_token import mint_session
+from tests.support.servers import TEST_BOKEH_SECRET
 
 WAIT_SECONDS = 30.0
 
@@ -82,16 +84,32 @@ class ServedApp:
         self.server_context = FakeServerContext()
         self.application.on_server_loaded(self.server_context)
 
-    def open(self, query: str = "", standalone: bool = True, user_agent: str = "app-documents-test") -> OpenSession:
-        """A new session as a page request (``standalone``) or Flask's client would open it."""
-        uri = f"/{self.spec.name}" + (f"?{query}" if query else "")
-        request = HTTPServerRequest(
+    def open(self, query: str = "", user_agent: str = "app-documents-test") -> OpenSession:
+        """A new session as a standalone page request would open it (``process_request`` runs)."""
+        request = self._request(f"/{self.spec.name}" + (f"?{query}" if query else ""), user_agent)
+        # The payload travels as JSON inside the session token the server mints.
+        return self._open(request, json.loads(json.dumps(self.application.process_request(request))))
+
+    def open_with_token(self, payload: dict, page_query: str = "") -> OpenSession:
+        """A new session as the server builds it from a site token's ``payload``.
+
+        The websocket request's query string is the page's (BokehJS copies it); the server
+        replaces the request's arguments with the payload's, as ``create_session_if_needed`` does.
+        """
+        request = self._request(f"/{self.spec.name}/ws" + (f"?{page_query}" if page_query else ""), "browser")
+        # Through a real token, as the payload reaches the server.
+        payload = get_token_payload(mint_session(TEST_BOKEH_SECRET, 60, payload).token)
+        request.arguments = dict(payload["arguments"])
+        return self._open(request, payload)
+
+    @staticmethod
+    def _request(uri: str, user_agent: str) -> HTTPServerRequest:
+        return HTTPServerRequest(
             start_line=RequestStartLine("GET", uri, "HTTP/1.1"),
             headers=HTTPHeaders({"Host": "localhost:5006", "User-Agent": user_agent}),
         )
-        payload = self.application.process_request(request) if standalone else {}
-        # The payload travels as JSON inside the session token.
-        payload = json.loads(json.dumps(payload))
+
+    def _open(self, request: HTTPServerRequest, payload: dict) -> OpenSession:
         session_id = generate_session_id()
         context = FakeSessionContext(session_id, self.server_context, request, payload)
         doc = Document()

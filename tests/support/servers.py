@@ -8,6 +8,7 @@ dies, and ``stop()`` always terminates, waits, then kills.
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import signal
 import socket
@@ -32,6 +33,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports (the Bokeh processes' own ports)."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000)
+        probes = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def procfile_commands(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, list[str]]:
@@ -63,11 +83,14 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 
 
 class ServerProcess:
-    """One server subprocess with its log; use ``stop()`` (or the context managers below)."""
+    """One server subprocess with its log; use ``stop()`` (or the context managers below).
 
-    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], ready_url: str) -> None:
+    It is ready when every URL of ``ready_urls`` answers 200 (each Bokeh process's own port).
+    """
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], *ready_urls: str) -> None:
         self.name = name
-        self.ready_url = ready_url
+        self.ready_urls = ready_urls
         self._log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
         self.log_path = Path(self._log.name)
         self.process = subprocess.Popen(
@@ -83,13 +106,21 @@ class ServerProcess:
 
     def wait_ready(self, seconds: float = READY_SECONDS) -> None:
         deadline = time.monotonic() + seconds
+        waiting = list(self.ready_urls)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
-            if http_status(self.ready_url) == 200:
+            waiting = [url for url in waiting if http_status(url) != 200]
+            if not waiting:
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready at {self.ready_url} after {seconds:g} s:\n{self.output()}")
+        raise RuntimeError(f"{self.name} not ready at {waiting} after {seconds:g} s:\n{self.output()}")
+
+    def children(self) -> list:
+        """The processes this one started (the Bokeh supervisor's server processes)."""
+        import psutil
+
+        return psutil.Process(self.pid).children()
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
@@ -108,8 +139,8 @@ class ServerProcess:
 
 
 @contextmanager
-def running(name: str, argv: list[str], env: Mapping[str, str], ready_url: str) -> Iterator[ServerProcess]:
-    server = ServerProcess(name, argv, env, ready_url)
+def running(name: str, argv: list[str], env: Mapping[str, str], *ready_urls: str) -> Iterator[ServerProcess]:
+    server = ServerProcess(name, argv, env, *ready_urls)
     try:
         server.wait_ready()
         yield server
@@ -127,14 +158,22 @@ class Stack:
     web_url: str
     env: dict[str, str]
 
+    @property
+    def process_urls(self) -> list[str]:
+        """Each Bokeh process's own URL."""
+        base, count = int(self.env["BOKEH_PROCESS_PORT_BASE"]), int(self.env["BOKEH_PROCESSES"])
+        return [f"http://127.0.0.1:{port}" for port in range(base, base + count)]
+
     def restart_bokeh(self) -> None:
         self.bokeh.stop()
-        self.bokeh = ServerProcess(self.bokeh.name, self.bokeh.process.args, self.env, self.bokeh.ready_url)
+        self.bokeh = ServerProcess(self.bokeh.name, self.bokeh.process.args, self.env, *self.bokeh.ready_urls)
         self.bokeh.wait_ready()
 
 
-def stack_env(bokeh_port: int, web_port: int, **overrides: str) -> dict[str, str]:
+def stack_env(bokeh_port: int, web_port: int, processes: int, **overrides: str) -> dict[str, str]:
     """Environment for both processes: loopback ports, test secrets, origins of this stack."""
+    process_port_base = free_ports(processes)
+    origins = [f"127.0.0.1:{port}" for port in (web_port, bokeh_port)]
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BOKEH_", "APERTURE_", "WEB_"))}
     env.update(
         APERTURE_ENV="development",
@@ -142,7 +181,9 @@ def stack_env(bokeh_port: int, web_port: int, **overrides: str) -> dict[str, str
         FLASK_SECRET_KEY=TEST_FLASK_SECRET,
         BOKEH_ADDRESS="127.0.0.1",
         BOKEH_PORT=str(bokeh_port),
-        BOKEH_ALLOW_WEBSOCKET_ORIGIN=f"127.0.0.1:{web_port},127.0.0.1:{bokeh_port}",
+        BOKEH_ALLOW_WEBSOCKET_ORIGIN=",".join(origins),
+        BOKEH_PROCESSES=str(processes),
+        BOKEH_PROCESS_PORT_BASE=str(process_port_base),
         BOKEH_INTERNAL_URL=f"http://127.0.0.1:{bokeh_port}",
         BOKEH_PUBLIC_URL=f"http://127.0.0.1:{bokeh_port}",
         BOKEH_PULL_TIMEOUT="3",
@@ -153,15 +194,24 @@ def stack_env(bokeh_port: int, web_port: int, **overrides: str) -> dict[str, str
     return env
 
 
+# Two Bokeh processes by default, as on the 2-core machines the product is built for: every
+# test then also shows that sessions work whichever process a connection reaches.
+DEFAULT_PROCESSES = 2
+
+
 @contextmanager
-def running_stack(commands: Mapping[str, list[str]] | None = None, **overrides: str) -> Iterator[Stack]:
+def running_stack(
+    commands: Mapping[str, list[str]] | None = None, processes: int = DEFAULT_PROCESSES, **overrides: str
+) -> Iterator[Stack]:
     """Both servers, started with the Procfile's commands (or ``commands``), stopped afterwards."""
     commands = commands or procfile_commands()
     bokeh_port, web_port = free_port(), free_port()
-    env = stack_env(bokeh_port, web_port, **overrides)
+    env = stack_env(bokeh_port, web_port, processes, **overrides)
     bokeh_url, web_url = f"http://127.0.0.1:{bokeh_port}", f"http://127.0.0.1:{web_port}"
+    base = int(env["BOKEH_PROCESS_PORT_BASE"])
+    ready = [f"http://127.0.0.1:{port}/healthz" for port in range(base, base + processes)]
     with ExitStack() as stack:
-        bokeh = stack.enter_context(running("bokeh", commands["bokeh"], env, bokeh_url + "/"))
+        bokeh = stack.enter_context(running("bokeh", commands["bokeh"], env, bokeh_url + "/", *ready))
         web = stack.enter_context(running("web", commands["web"], env, web_url + "/healthz"))
         live = Stack(bokeh=bokeh, web=web, bokeh_url=bokeh_url, web_url=web_url, env=env)
         # restart_bokeh() may replace the process; stop whichever one is current at the end.

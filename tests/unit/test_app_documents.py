@@ -15,6 +15,7 @@ from bkapps.app_session import SITE_THEME, standalone_page_variables
 from bkapps.catalog import APPS_DIR, CATALOG, MAIN_PLOT_NAME
 from bkapps.iris.data import IrisData
 from bkapps.lifecycle import AppServerState
+from bkapps.session_token import token_payload, visit_record
 from tests.support.app_documents import ServedApp
 
 STANDALONE_TEMPLATE_APPS = ("iris", "sliders")
@@ -126,8 +127,10 @@ def test_process_request_details_reach_the_app_through_the_token(serve, name):
     info = standalone.select("session_info").text
     assert "http://localhost:5006/" + name in info
     assert "&lt;b&gt;Agent 7&lt;/b&gt;" in info and "<b>Agent 7" not in info
-    embedded = app.open(standalone=False)
-    assert "Created by the Aperture site" in embedded.select("session_info").text
+    visit = visit_record("http://site.example/apps/" + name, "10.1.2.3", "<i>Site agent</i>")
+    embedded = app.open_with_token(token_payload({}, visit=visit)).select("session_info").text
+    assert "http://site.example/apps/" + name in embedded
+    assert "10.1.2.3" in embedded and "&lt;i&gt;Site agent" in embedded
 
 
 @pytest.mark.parametrize("name", STANDALONE_TEMPLATE_APPS)
@@ -169,3 +172,43 @@ def test_press_is_a_single_module_app():
     spec = CATALOG["press"]
     assert spec.path.suffix == ".py" and spec.params == ()
     assert re.search(r'^build_app\(curdoc\(\), "press", build\)$', spec.path.read_text(), re.MULTILINE)
+
+
+def test_a_token_session_takes_its_arguments_and_options_from_the_token_not_the_page_url(serve):
+    payload = token_payload({"N": 37}, options={"title": "Chosen by the site"})
+    session = serve("sliders").open_with_token(payload, page_query="N=999&bokeh-session-id=x")
+    assert len(session.select("wave").data["x"]) == 37
+    assert session.select(MAIN_PLOT_NAME).title.text == "Chosen by the site"
+
+
+@pytest.mark.parametrize("name", CATALOG.names)
+def test_every_app_applies_the_title_option(serve, name):
+    session = serve(name).open_with_token(token_payload({}, options={"title": "Site title"}))
+    assert session.select(MAIN_PLOT_NAME).title.text == "Site title"
+
+
+def test_an_empty_title_option_keeps_the_apps_own(serve):
+    session = serve("sliders").open_with_token(token_payload({}, options={"title": ""}))
+    assert session.select(MAIN_PLOT_NAME).title.text == "my sine wave"
+
+
+def test_a_bad_option_in_a_token_is_a_message_not_a_traceback(serve):
+    session = serve("iris").open_with_token(token_payload({}, options={"title": "x" * 81}))
+    assert "title" in session.select("invalid_argument").text
+
+
+def test_a_pulled_sessions_token_never_builds_a_default_document(serve):
+    """The browser's token of a pulled page arrives after its session was discarded."""
+    session = serve("sliders").open_with_token(token_payload({"N": 37}, expects_existing=True))
+    assert session.document.select_one({"name": "wave"}) is None
+    assert "this view has expired" in session.select("session_expired").text
+
+
+@pytest.mark.parametrize("name", CATALOG.names)
+def test_the_catalog_declares_the_bokehjs_bundles_each_document_needs(serve, name):
+    from bokeh.embed.bundle import bundle_for_objs_and_resources
+
+    session = serve(name).open()
+    bundle = bundle_for_objs_and_resources([session.document], Resources(mode="server"))
+    needed = {url.url.rsplit("/", 1)[-1].split(".")[0].removeprefix("bokeh-") for url in bundle.js_files}
+    assert needed - {"bokeh"} == set(CATALOG[name].bokehjs)

@@ -19,7 +19,7 @@ def test_catalog_holds_the_showcase_apps():
 
 
 def test_iris_declares_its_features_from_the_data_module():
-    feature = next(param for param in CATALOG["iris"].params if param.name == "feature")
+    feature = CATALOG["iris"].param("feature")
     assert feature.choices == tuple(FEATURES)
 
 

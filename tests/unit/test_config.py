@@ -68,11 +68,74 @@ def test_bad_bokeh_settings_name_the_variable(tmp_path, name, value, match):
 
 def test_web_settings_keep_internal_and_public_urls_apart(tmp_path):
     settings = load_settings(
-        dev_env(tmp_path, BOKEH_INTERNAL_URL="http://bokeh:5006/", BOKEH_PUBLIC_URL="https://apps.example.com")
+        dev_env(
+            tmp_path,
+            BOKEH_INTERNAL_URL="http://bokeh:5006/",
+            BOKEH_PUBLIC_URL="https://apps.example.com",
+            BOKEH_PROCESSES="1",
+        )
     )
     assert settings["BOKEH_INTERNAL_URL"] == "http://bokeh:5006"
     assert settings["BOKEH_PUBLIC_URL"] == "https://apps.example.com"
+    assert settings["BOKEH_PROCESS_PUBLIC_URLS"] == ("https://apps.example.com",)
     assert settings["BOKEH_PULL_TIMEOUT"] == 5.0
+    assert settings["BOKEH_TOKEN_LIFETIME"] == 300
+
+
+def test_each_bokeh_process_gets_its_own_url_on_both_sides(tmp_path):
+    settings = load_settings(dev_env(tmp_path, BOKEH_PROCESSES="3"))
+    assert settings["BOKEH_PROCESS_INTERNAL_URLS"] == (
+        "http://127.0.0.1:5007",
+        "http://127.0.0.1:5008",
+        "http://127.0.0.1:5009",
+    )
+    assert settings["BOKEH_PROCESS_PUBLIC_URLS"][0] == "http://localhost:5007"
+    based = load_settings(dev_env(tmp_path, BOKEH_PROCESSES="2", BOKEH_PROCESS_PORT_BASE="6100"))
+    assert based["BOKEH_PROCESS_PUBLIC_URLS"] == ("http://localhost:6100", "http://localhost:6101")
+    listed = load_settings(
+        dev_env(
+            tmp_path,
+            BOKEH_PROCESSES="2",
+            BOKEH_PUBLIC_URL="https://apps.example.com",
+            BOKEH_PROCESS_PUBLIC_URLS="https://apps.example.com/p/0 https://apps.example.com/p/1",
+        )
+    )
+    assert listed["BOKEH_PROCESS_PUBLIC_URLS"][1] == "https://apps.example.com/p/1"
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"BOKEH_PROCESSES": "2", "BOKEH_PUBLIC_URL": "https://apps.example.com"}, "must list each"),
+        ({"BOKEH_PROCESSES": "2", "BOKEH_PROCESS_PUBLIC_URLS": "http://a:1"}, "lists 1 URL"),
+        ({"BOKEH_PROCESSES": "0"}, "at least 1"),
+        ({"BOKEH_TOKEN_LIFETIME": "1"}, "at least 5"),
+    ],
+)
+def test_bad_process_settings_name_the_variable(tmp_path, values, match):
+    with pytest.raises(ConfigurationError, match=match):
+        load_settings(dev_env(tmp_path, **values))
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ({"BOKEH_PORT": "70000"}, "port from 1 to 65535"),
+        ({"BOKEH_PROCESSES": "4", "BOKEH_PROCESS_PORT_BASE": "65534"}, "leaves no port"),
+        ({"BOKEH_PROCESSES": "2", "BOKEH_PROCESS_PORT_BASE": "5005"}, "falls among the per-process ports"),
+    ],
+)
+def test_bokeh_ports_are_checked(tmp_path, values, match):
+    with pytest.raises(ConfigurationError, match=match):
+        BokehServerSettings.from_environ(dev_env(tmp_path, **values))
+
+
+def test_bokeh_runs_one_process_per_core_by_default(tmp_path):
+    import os
+
+    settings = BokehServerSettings.from_environ(dev_env(tmp_path))
+    assert settings.processes == len(os.sched_getaffinity(0))
+    assert [settings.process_port(index) for index in range(2)] == [5007, 5008]
 
 
 @pytest.mark.parametrize("url", ["bokeh:5006", "ftp://bokeh", "http://", "http://bokeh:5006/?x=1"])

@@ -1,4 +1,4 @@
-"""The embed module's failure paths, against real sockets that refuse or never answer."""
+"""The pull client's failure paths, against real sockets that refuse or never answer."""
 
 import asyncio
 import socket
@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from bkapps.signing import new_session_id
+from bkapps.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
-from web.embed import BokehUnavailable, create_live_session
+from web.bokeh_pull import BokehUnavailable, GrantedClientSession, pull_and_change
 
 
 @pytest.fixture
@@ -20,15 +20,9 @@ def silent_server():
         yield listener.getsockname()[1]
 
 
-def pull(port, timeout, customize=None):
-    create_live_session(
-        url=f"http://127.0.0.1:{port}/sliders",
-        session_id=new_session_id(TEST_BOKEH_SECRET),
-        arguments={},
-        timeout=timeout,
-        customize=customize,
-        app_title="Sliders",
-    )
+def pull(port, timeout):
+    grant = mint_session(TEST_BOKEH_SECRET, 60, token_payload({}))
+    pull_and_change(f"http://127.0.0.1:{port}/sliders", grant, lambda doc: None, timeout, "Sliders")
 
 
 def test_refused_connection_is_bokeh_unavailable(closed_port):
@@ -72,3 +66,10 @@ def test_pulls_work_from_a_thread_running_an_event_loop(closed_port):
 
     with pytest.raises(BokehUnavailable, match="cannot be reached"):
         asyncio.run(async_view())
+
+
+def test_the_client_connects_with_the_sites_token_not_its_own():
+    grant = mint_session(TEST_BOKEH_SECRET, 60, token_payload({"N": 30}))
+    session = GrantedClientSession(grant, "ws://127.0.0.1:1/sliders/ws", io_loop=None)
+    assert session.id == grant.session_id
+    assert session.token == grant.token

@@ -1,0 +1,117 @@
+"""One Bokeh server process of the supervisor: Bokeh's own ``serve`` command on inherited sockets.
+
+``python -m bkapps.server_process`` is started by ``bkapps.supervisor`` only. It runs the real
+``bokeh serve`` (a subclass of its ``Serve`` subcommand, through the customisation hooks Bokeh
+provides) with the command line ``bkapps.launcher.build_command`` makes, and:
+
+* listens on the socket the supervisor bound (shared by every process) and on this process's own
+  port, by giving Bokeh's server those sockets instead of letting it bind ``--port`` itself;
+* serves ``/healthz`` (this process: index, pid, open sessions);
+* makes the discarding of expired sessions cheap (``bkapps.session_cleanup``).
+
+If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
+the process stops with a message instead of binding the shared port a second time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+from bkapps.config import ConfigurationError
+from bkapps.launcher import build_command, load_settings
+from bkapps.process_identity import process_index
+from bkapps.settings import BokehServerSettings
+from bkapps.supervisor import LISTEN_FDS_ENV
+
+HEALTH_PATH = "/healthz"
+
+
+def inherited_sockets(environ=os.environ) -> list[socket.socket]:
+    """The listening sockets the supervisor passed down (``APERTURE_LISTEN_FDS``)."""
+    fds = [int(fd) for fd in environ.get(LISTEN_FDS_ENV, "").split(",") if fd.strip()]
+    if not fds:
+        raise ConfigurationError(f"{LISTEN_FDS_ENV} is not set: start Bokeh with `python -m bkapps`")
+    return [socket.socket(fileno=fd) for fd in fds]
+
+
+def install_listeners(settings: BokehServerSettings, index: int) -> None:
+    """Make Bokeh's server listen on the shared sockets plus this process's own port."""
+    import bokeh.server.server as bokeh_server
+    from tornado.netutil import bind_sockets
+
+    if not callable(getattr(bokeh_server, "bind_sockets", None)):
+        raise ConfigurationError(
+            "this Bokeh version no longer binds its port through bokeh.server.server.bind_sockets; "
+            "bkapps.server_process must be updated for it"
+        )
+    shared = inherited_sockets()
+    own = bind_sockets(settings.process_port(index), settings.address)
+
+    def listeners(address: str | None, port: int) -> tuple[list[socket.socket], int]:
+        return [*shared, *own], settings.port
+
+    bokeh_server.bind_sockets = listeners
+
+
+def health_handler():
+    """A Tornado handler answering this process's liveness as JSON (``self.application`` is Bokeh's)."""
+    from tornado.web import RequestHandler
+
+    from bkapps.process_identity import describe_process
+
+    class ProcessHealth(RequestHandler):
+        def get(self) -> None:
+            sessions = {
+                path.strip("/"): len(list(context.sessions)) for path, context in self.application.applications.items()
+            }
+            self.set_header("Cache-Control", "no-store")
+            self.write(
+                {
+                    "status": "ok",
+                    "process": process_index(),
+                    "pid": os.getpid(),
+                    "describe": describe_process(),
+                    "sessions": sessions,
+                }
+            )
+
+    return ProcessHealth
+
+
+def serve_command():
+    """Bokeh's ``serve`` subcommand with this product's additions."""
+    from bokeh.command.subcommands.serve import Serve
+
+    class ApertureServe(Serve):
+        def customize_kwargs(self, args, server_kwargs):
+            kwargs = super().customize_kwargs(args, server_kwargs)
+            kwargs["extra_patterns"] = [*kwargs.get("extra_patterns", []), (HEALTH_PATH, health_handler())]
+            return kwargs
+
+    return ApertureServe
+
+
+def main() -> None:
+    settings = load_settings()
+    index = process_index()
+    if index is None:
+        sys.exit("bkapps.server_process: start Bokeh with `python -m bkapps`")
+    try:
+        install_listeners(settings, index)
+    except (ConfigurationError, OSError) as error:
+        sys.exit(f"bkapps: Bokeh process {index}: {error}")
+
+    from bkapps import session_cleanup
+
+    session_cleanup.install()
+    parser = argparse.ArgumentParser(prog="bokeh serve")
+    command = serve_command()(parser=parser)
+    args = parser.parse_args(build_command(settings)[2:])
+    command.invoke(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Run ``BOKEH_PROCESSES`` Bokeh server processes on one listening socket, and keep them running.
+
+The supervisor binds ``BOKEH_PORT`` once and hands the socket to every process it starts
+(``python -m bkapps.server_process``), so the kernel spreads connections over them: token
+sessions may land on any process, which builds them from the token. Each process also listens on
+a port of its own (``BOKEH_PROCESS_PORT_BASE + i``), which is how a browser reaches the very
+process that built a pulled session.
+
+It restarts a process that exits (the others keep serving meanwhile, and the shared socket keeps
+accepting), gives up if one keeps failing right after its start, and on SIGTERM or SIGINT stops
+them all: SIGTERM to each, then SIGKILL to whatever is left after ``STOP_SECONDS``. Bokeh's own
+``--num-procs`` forks inside the server instead, which leaves nothing to address one process by,
+and orphans the children when its parent is killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from bkapps.process_identity import COUNT_ENV, INDEX_ENV
+from bkapps.settings import BokehServerSettings
+from bkapps.signing import signing_environment
+
+log = logging.getLogger("bkapps.supervisor")
+
+LISTEN_FDS_ENV = "APERTURE_LISTEN_FDS"
+# Bokeh adds this variable's origins to --allow-websocket-origin on its own; it must not
+# widen what BOKEH_ALLOW_WEBSOCKET_ORIGIN allows behind the settings' back.
+BOKEH_OWN_ORIGIN_ENV = "BOKEH_ALLOW_WS_ORIGIN"
+STOP_SECONDS = 10.0
+# A process that exits this soon after its start, this many times in a row, is not coming up
+# (a port taken, an app that cannot import): stop everything and say so.
+FAST_FAILURE_SECONDS = 10.0
+FAST_FAILURES_TO_GIVE_UP = 5
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+@dataclass
+class ServerSlot:
+    """One of the N processes: its index, the running process, and how it has been failing."""
+
+    index: int
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    fast_failures: int = 0
+    restarts: int = 0
+    exit_codes: list[int] = field(default_factory=list)
+
+
+class Supervisor:
+    """Starts, restarts and stops the Bokeh server processes of ``settings``."""
+
+    def __init__(self, settings: BokehServerSettings) -> None:
+        self.settings = settings
+        self.slots = [ServerSlot(index) for index in range(settings.processes)]
+        self._sockets: list[socket.socket] = []
+        self._stopping = False
+
+    def run(self) -> int:
+        """Serve until a stop signal (exit status 0) or a process that cannot start (1)."""
+        _configure_logging()
+        from tornado.netutil import bind_sockets
+
+        try:
+            self._sockets = bind_sockets(self.settings.port, self.settings.address)
+        except OSError as error:
+            log.error("cannot listen on %s:%s: %s", self.settings.address, self.settings.port, error.strerror)
+            return 1
+        for listener in self._sockets:
+            listener.set_inheritable(True)
+        selector, wakeup = self._install_signal_handlers()
+        try:
+            for slot in self.slots:
+                self._start(slot)
+            status = self._supervise(selector, wakeup)
+        finally:
+            self._stop_all(selector, wakeup)
+            for listener in self._sockets:
+                listener.close()
+        return status
+
+    def _install_signal_handlers(self) -> tuple[selectors.BaseSelector, socket.socket]:
+        # Handlers only wake the loop below through the wakeup socket; the work happens there.
+        reader, writer = socket.socketpair()
+        for end in (reader, writer):
+            end.setblocking(False)
+        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        for signum in (*STOP_SIGNALS, signal.SIGCHLD):
+            signal.signal(signum, lambda *_: None)
+        selector = selectors.DefaultSelector()
+        selector.register(reader, selectors.EVENT_READ)
+        self._wakeup_writer = writer
+        return selector, reader
+
+    def _start(self, slot: ServerSlot) -> None:
+        env = {key: value for key, value in os.environ.items() if key != BOKEH_OWN_ORIGIN_ENV}
+        env.update(signing_environment(self.settings.secret_key))
+        env.update(
+            {
+                INDEX_ENV: str(slot.index),
+                COUNT_ENV: str(len(self.slots)),
+                LISTEN_FDS_ENV: ",".join(str(listener.fileno()) for listener in self._sockets),
+            }
+        )
+        slot.process = subprocess.Popen(
+            [sys.executable, "-m", "bkapps.server_process"],
+            env=env,
+            pass_fds=[listener.fileno() for listener in self._sockets],
+        )
+        slot.started_at = time.monotonic()
+        log.info("started Bokeh process %d (pid %d)", slot.index, slot.process.pid)
+
+    def _supervise(self, selector: selectors.BaseSelector, wakeup: socket.socket) -> int:
+        while True:
+            for _key, _events in selector.select():
+                signals = _drain(wakeup)
+                if any(signum in STOP_SIGNALS for signum in signals):
+                    log.info("stopping %d Bokeh process(es)", len(self.slots))
+                    return 0
+            for slot in self.slots:
+                if slot.process is None or slot.process.poll() is None:
+                    continue
+                if not self._restart_after_exit(slot):
+                    return 1
+
+    def _restart_after_exit(self, slot: ServerSlot) -> bool:
+        """Restart ``slot``'s exited process; False when it keeps failing at startup."""
+        code = slot.process.returncode if slot.process is not None else 0
+        slot.exit_codes.append(code)
+        lived = time.monotonic() - slot.started_at
+        slot.fast_failures = slot.fast_failures + 1 if lived < FAST_FAILURE_SECONDS else 0
+        if slot.fast_failures >= FAST_FAILURES_TO_GIVE_UP:
+            log.error(
+                "Bokeh process %d exited %d times within %g s of starting (last status %s); giving up",
+                slot.index,
+                slot.fast_failures,
+                FAST_FAILURE_SECONDS,
+                code,
+            )
+            return False
+        log.warning("Bokeh process %d exited with status %s after %.1f s; restarting it", slot.index, code, lived)
+        slot.restarts += 1
+        if slot.fast_failures:
+            # Do not spin on a process that fails at once; the others keep serving meanwhile.
+            time.sleep(min(2.0, 0.25 * slot.fast_failures))
+        self._start(slot)
+        return True
+
+    def _stop_all(self, selector: selectors.BaseSelector, wakeup: socket.socket) -> None:
+        running = [slot.process for slot in self.slots if slot.process is not None and slot.process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
+        while any(process.poll() is None for process in running) and time.monotonic() < deadline:
+            # SIGCHLD wakes this as soon as a process exits.
+            selector.select(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            _drain(wakeup)
+        for process in running:
+            if process.poll() is None:
+                log.warning("Bokeh process pid %d did not stop within %g s; killing it", process.pid, STOP_SECONDS)
+                process.kill()
+                process.wait()
+        signal.set_wakeup_fd(-1)
+        selector.close()
+        wakeup.close()
+        self._wakeup_writer.close()
+
+
+def _drain(wakeup: socket.socket) -> list[int]:
+    received = []
+    while True:
+        try:
+            data = wakeup.recv(512)
+        except BlockingIOError:
+            return received
+        if not data:
+            return received
+        received.extend(data)
+
+
+def _configure_logging() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False

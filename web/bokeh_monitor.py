@@ -1,0 +1,82 @@
+"""Whether the Bokeh server answers, known to each site worker without asking during a page view.
+
+A token page contacts no Bokeh server, so it cannot learn from its own request that Bokeh is
+down. Each worker process probes the Bokeh server's ``/healthz`` in a background thread every
+``BOKEH_HEALTH_INTERVAL`` seconds instead, and live pages answer 503 while the last probe failed.
+The first look in a worker probes at once (a refused connection answers in microseconds, a
+frozen server within the probe timeout), so a worker never serves a page on a guess.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One look at the Bokeh server."""
+
+    reachable: bool
+    reason: str
+    latency_ms: float
+    checked_at: float
+
+
+def probe(url: str, timeout: float) -> Probe:
+    """GET ``url`` and say whether it answered 200 within ``timeout`` seconds, and if not why."""
+    started = time.perf_counter()
+    reachable, reason = False, "the Bokeh server cannot be reached"
+    try:
+        # The URL comes from settings, which accept http(s) only.
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            reachable = response.status == 200
+            reason = "" if reachable else f"the Bokeh server answered HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        reason = f"the Bokeh server answered HTTP {error.code}"
+    except TimeoutError:
+        reason = f"the Bokeh server did not answer within {timeout:g} s"
+    except (OSError, urllib.error.URLError) as error:
+        if isinstance(getattr(error, "reason", None), TimeoutError):
+            reason = f"the Bokeh server did not answer within {timeout:g} s"
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    return Probe(reachable, reason, latency_ms, time.time())
+
+
+class BokehMonitor:
+    """Keeps the latest ``Probe`` of ``url`` fresh from a daemon thread of the current process."""
+
+    def __init__(self, url: str, interval: float, timeout: float) -> None:
+        self.url = url
+        self.interval = interval
+        self.timeout = timeout
+        self._latest: Probe | None = None
+        self._lock = threading.Lock()
+        self._owner_pid: int | None = None
+        self._wake = threading.Event()
+
+    def latest(self) -> Probe:
+        """The latest probe; the first call in a process probes now and starts the thread."""
+        with self._lock:
+            if self._owner_pid != os.getpid():
+                # A fork (gunicorn's workers) inherits the object but not the thread.
+                self._owner_pid = os.getpid()
+                self._latest = probe(self.url, self.timeout)
+                threading.Thread(target=self._run, name="bokeh-monitor", daemon=True).start()
+            assert self._latest is not None
+            return self._latest
+
+    def refresh(self) -> None:
+        """Ask the thread to probe again now (after a pull failed, say)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while self._owner_pid == pid:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self._latest = probe(self.url, self.timeout)

@@ -1,0 +1,50 @@
+"""``{{ live_app("iris", feature="petal_length", bins=20) }}``: a live app in any Jinja template.
+
+The keyword arguments are the app's query arguments, validated by the catalog like a page's query
+string; ``options`` takes the page options (``{"title": ...}``). The session is a token embed
+(no Bokeh request while the page renders). A call that names no app, passes a bad argument, or
+comes while the Bokeh server is down shows a message in place of the app; the rest of the page
+renders as usual, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask
+from markupsafe import Markup
+
+from bkapps.catalog import CATALOG
+from bkapps.params import InvalidArgument
+from web.embed import BokehUnavailable, bokeh_embed
+
+log = logging.getLogger(__name__)
+
+
+def live_app(name: str, options: Mapping[str, object] | None = None, **arguments: object) -> Markup:
+    """The markup of a live session of app ``name``, or a message saying why there is none."""
+    spec = CATALOG.get(name)
+    if spec is None:
+        log.warning("template asked for unknown live app %r", name)
+        return _unavailable(name, name, "there is no live app of that name")
+    try:
+        values = spec.parse_arguments({key: [str(value)] for key, value in arguments.items()})
+        live = bokeh_embed.token_embed(spec, values, options=options)
+    except InvalidArgument as error:
+        log.warning("template call of live app %r: %s", name, error)
+        return _unavailable(name, spec.title, f"invalid argument {error}")
+    except BokehUnavailable as error:
+        return _unavailable(name, spec.title, error.reason)
+    return Markup('<div class="live-app" data-app="{}">{}</div>').format(name, live.html)
+
+
+def _unavailable(name: str, title: str, reason: str) -> Markup:
+    return Markup(
+        '<div class="live-app live-app-unavailable" data-app="{}" role="status">'
+        "The live app “{}” is unavailable: {}.</div>"
+    ).format(name, title, reason)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["live_app"] = live_app
