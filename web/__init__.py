@@ -13,7 +13,20 @@ from pathlib import Path
 
 from flask import Flask
 
-from web import api, bokehjs, classic, dashboard, errors, gallery, health, live_apps, page_context, settings, templating
+from web import (
+    api,
+    bokehjs,
+    classic,
+    dashboard,
+    errors,
+    gallery,
+    health,
+    live_apps,
+    page_context,
+    settings,
+    templating,
+    wave_match,
+)
 from web.embed import bokeh_embed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +46,18 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     bokeh_embed.init_app(app)
     page_context.init_app(app)
     templating.init_app(app)
-    for blueprint in (errors.bp, gallery.bp, live_apps.bp, dashboard.bp, health.bp, classic.bp, api.bp, bokehjs.bp):
+    blueprints = (
+        errors.bp,
+        gallery.bp,
+        live_apps.bp,
+        wave_match.bp,
+        dashboard.bp,
+        health.bp,
+        classic.bp,
+        api.bp,
+        bokehjs.bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app
 

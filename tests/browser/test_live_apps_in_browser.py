@@ -69,3 +69,26 @@ def test_pages_from_origins_not_allowed_get_their_websocket_refused(stack, page)
     assert handshake_errors == ["Error during WebSocket handshake: Unexpected response code: 403"]
     assert refusal in stack.bokeh.output()
     assert page.evaluate("() => !window.Bokeh || Bokeh.documents.length === 0")
+
+
+def test_twenty_loads_over_two_processes_all_keep_arguments_and_options(stack, page):
+    for _ in range(20):
+        page.goto(f"{stack.web_url}/apps/sliders?N=37")
+        wait_for_canvas(page)
+        assert model_value(page, "wave", f"{Y_COLUMN}.length") == 37
+        assert model_value(page, "main_plot", "model.title.text") == "Sliders — served by Flask"
+
+
+def test_pulled_pages_show_the_sites_change_and_stay_interactive(stack, page):
+    for _ in range(10):
+        page.goto(f"{stack.web_url}/apps/sliders/match?N=80")
+        wait_for_canvas(page)
+        assert model_value(page, "target_wave", f"{Y_COLUMN}.length") == 80
+        assert model_value(page, "main_plot", "model.title.text") == "Match the dashed wave"
+    handle = page.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(3):
+        handle.press("ArrowRight")
+    wait_until(page, "offset", "model.value > 0")
+    offset = model_value(page, "offset", "model.value")
+    wait_until(page, "wave", f"Math.abs({Y_COLUMN}[0] - {offset}) < 1e-9")
