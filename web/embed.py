@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request, url_for
 from markupsafe import Markup
 
 from bkapps.catalog import BOKEHJS_BUNDLES, AppSpec
@@ -184,7 +184,8 @@ class BokehEmbed:
 
     def _live(self, spec: AppSpec, grant: SessionGrant, session_root: str, process: int | None) -> LiveEmbed:
         _need_bundles(spec.bokehjs)
-        html = session_markup(session_root, _app_path(spec), grant.token)
+        expires_at = int(time.time()) + self._config.token_lifetime
+        html = session_markup(session_root, _app_path(spec), grant.token, expires_at)
         return LiveEmbed(spec=spec, session_id=grant.session_id, html=html, process=process)
 
 
@@ -199,7 +200,8 @@ def _need_bundles(bundles: tuple[str, ...]) -> None:
 
 
 def bokehjs_for_page() -> Markup:
-    """Script tags for the BokehJS every live embed of this page needs; empty if it has none.
+    """Script tags for the BokehJS every live embed of this page needs, and the script that shows
+    each app's connection state (static/live_session.js); empty if the page has no live app.
 
     The embed scripts run when the document has loaded, so these may come after them (the site's
     base template writes them at the end of the body).
@@ -208,7 +210,9 @@ def bokehjs_for_page() -> Markup:
         return Markup("")
     config: _EmbedConfig = current_app.extensions[_EXTENSION]
     needed = g.get(_PAGE_BUNDLES)
-    return bokehjs_tags(config.public_url, tuple(bundle for bundle in BOKEHJS_BUNDLES if bundle in needed))
+    bokehjs = bokehjs_tags(config.public_url, tuple(bundle for bundle in BOKEHJS_BUNDLES if bundle in needed))
+    status = Markup('<script src="{}"></script>').format(url_for("static", filename="live_session.js"))
+    return bokehjs + status
 
 
 bokeh_embed = BokehEmbed()

@@ -29,7 +29,13 @@ def build(doc, N):
     offset = Slider(title="Offset", value=0.0, start=-5.0, end=5.0, step=0.1, name="offset")
 
     x = sample_x(N)
-    source = ColumnDataSource(data=dict(x=x, y=sine_wave(x, 1.0, 1.0, 0.0, 0.0)), name="wave")
+
+    def wave(amplitude, frequency, phase, offset):
+        # Plain lists, not numpy arrays: BokehJS cannot restore a document holding binary buffers
+        # when it reconnects (bokeh#15347), and a reconnect must bring the same document back.
+        return dict(x=x.tolist(), y=sine_wave(x, amplitude, frequency, phase, offset).tolist())
+
+    source = ColumnDataSource(data=wave(1.0, 1.0, 0.0, 0.0), name="wave")
 
     plot = figure(
         name=MAIN_PLOT_NAME,
@@ -43,7 +49,7 @@ def build(doc, N):
     plot.line("x", "y", source=source, line_width=3, line_alpha=0.6)
 
     def update(attr, old, new):
-        source.data = dict(x=x, y=sine_wave(x, amplitude.value, frequency.value, phase.value, offset.value))
+        source.data = wave(amplitude.value, frequency.value, phase.value, offset.value)
 
     def retitle(attr, old, new):
         plot.title.text = new

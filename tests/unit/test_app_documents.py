@@ -16,7 +16,7 @@ from bkapps.catalog import APPS_DIR, CATALOG, MAIN_PLOT_NAME
 from bkapps.iris.data import IrisData
 from bkapps.lifecycle import AppServerState
 from bkapps.session_token import token_payload, visit_record
-from tests.support.app_documents import ServedApp
+from tests.support.app_documents import ServedApp, periodic_callbacks, run_callback
 
 STANDALONE_TEMPLATE_APPS = ("iris", "sliders")
 
@@ -212,3 +212,14 @@ def test_the_catalog_declares_the_bokehjs_bundles_each_document_needs(serve, nam
     bundle = bundle_for_objs_and_resources([session.document], Resources(mode="server"))
     needed = {url.url.rsplit("/", 1)[-1].split(".")[0].removeprefix("bokeh-") for url in bundle.js_files}
     assert needed - {"bokeh"} == set(CATALOG[name].bokehjs)
+
+
+@pytest.mark.parametrize("name", CATALOG.names)
+def test_no_document_travels_with_binary_buffers(serve, name):
+    """BokehJS cannot restore a document with binary buffers when it reconnects (bokeh#15347)."""
+    from bokeh.protocol import Protocol
+
+    session = serve(name).open()
+    for callback in periodic_callbacks(session.document):
+        run_callback(callback)
+    assert Protocol().create("PULL-DOC-REPLY", "request", session.document).buffers == []

@@ -1,0 +1,162 @@
+/* The state of each live app in the page, said in the page: loading, connection lost and
+ * reconnecting, back, or gone for good with a way to reload.
+ *
+ * BokehJS reconnects a dropped websocket by itself (a few attempts, further and further apart) and
+ * the Bokeh process it reaches rebuilds the session from the page's token. What it does not do is
+ * tell the visitor: a plot whose connection died looks exactly like a live one. This script
+ * watches every session placeholder the site writes (`.bk-session`, see web/session_markup.py)
+ * and the BokehJS documents in the page, and keeps a notice beside each app. It loads after
+ * BokehJS, needs nothing inline, and does nothing on a page without live apps.
+ */
+(function () {
+  "use strict";
+
+  // No document within this long: the app did not load (Bokeh down, origin refused, expired).
+  const LOAD_GRACE_MS = 20000;
+  // Lost and not back within this long after BokehJS's last announced attempt: offer a reload.
+  const RESTORE_GRACE_MS = 15000;
+  const POLL_MS = 250;
+
+  const sessions = [...document.querySelectorAll(".bk-session")];
+  if (sessions.length === 0) {
+    return;
+  }
+  const watchedDocuments = new WeakSet();
+  const watchedElements = new Set();
+
+  function noticeFor(element) {
+    let notice = element.previousElementSibling;
+    if (notice === null || !notice.classList.contains("live-session-notice")) {
+      notice = document.createElement("div");
+      notice.className = "live-session-notice";
+      notice.setAttribute("role", "status");
+      notice.setAttribute("aria-live", "polite");
+      element.parentElement.insertBefore(notice, element);
+    }
+    return notice;
+  }
+
+  function say(element, state, text, offerReload) {
+    element.dataset.state = state;
+    const notice = noticeFor(element);
+    notice.dataset.state = state;
+    notice.textContent = text;
+    if (offerReload) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "live-session-reload";
+      button.textContent = "Reload the page";
+      button.addEventListener("click", () => window.location.reload());
+      notice.append(" ", button);
+    }
+    notice.hidden = text === "";
+  }
+
+  function expired(element) {
+    const expiresAt = Number(element.dataset.expiresAt || "0");
+    return expiresAt > 0 && Date.now() / 1000 >= expiresAt;
+  }
+
+  function gone(element) {
+    const reason = expired(element)
+      ? "This page's live session has expired, so the app cannot reconnect."
+      : "The live app could not be restored.";
+    say(element, "gone", `${reason} Reload the page to start a fresh session.`, true);
+  }
+
+  function watchLoading(element) {
+    say(element, "loading", "Connecting to the live app…", false);
+    const loaded = () => element.querySelector("*") !== null;
+    const observer = new MutationObserver(() => {
+      if (loaded() && element.dataset.state === "loading") {
+        say(element, "live", "", false);
+        observer.disconnect();
+      }
+    });
+    observer.observe(element, { childList: true });
+    window.setTimeout(() => {
+      if (!loaded()) {
+        observer.disconnect();
+        gone(element);
+      }
+    }, LOAD_GRACE_MS);
+  }
+
+  function elementOf(doc) {
+    if (!window.Bokeh || !Bokeh.index) {
+      return null;
+    }
+    for (const view of Bokeh.index.roots) {
+      if (view.model.document === doc) {
+        const element = sessions.find((candidate) => candidate.contains(view.el));
+        if (element !== undefined) {
+          return element;
+        }
+      }
+    }
+    return null;
+  }
+
+  function watchConnection(doc, element) {
+    let giveUp = null;
+    const cancelGiveUp = () => {
+      if (giveUp !== null) {
+        window.clearTimeout(giveUp);
+        giveUp = null;
+      }
+    };
+    doc.on_event("connection_lost", (_doc, event) => {
+      cancelGiveUp();
+      if (event.timeout == null || expired(element)) {
+        gone(element);
+        return;
+      }
+      const seconds = Math.round(event.timeout / 1000);
+      say(
+        element,
+        "reconnecting",
+        seconds > 0
+          ? `Connection to the live app lost; reconnecting in ${seconds} s…`
+          : "Connection to the live app lost; reconnecting…",
+        false,
+      );
+      // BokehJS announces each attempt; if the last one never comes back (the server refused the
+      // token, or the restored document could not be read), say so instead of waiting forever.
+      giveUp = window.setTimeout(() => gone(element), event.timeout + RESTORE_GRACE_MS);
+    });
+    doc.on_event("client_reconnected", () => {
+      cancelGiveUp();
+      say(element, "live", "Reconnected.", false);
+      window.setTimeout(() => {
+        if (element.dataset.state === "live") {
+          say(element, "live", "", false);
+        }
+      }, 3000);
+    });
+  }
+
+  sessions.forEach(watchLoading);
+
+  // BokehJS creates the documents once the page has loaded; pick each up as it appears.
+  const poller = window.setInterval(() => {
+    if (!window.Bokeh || !Bokeh.documents) {
+      return;
+    }
+    for (const doc of Bokeh.documents) {
+      if (watchedDocuments.has(doc)) {
+        continue;
+      }
+      const element = elementOf(doc);
+      if (element !== null) {
+        watchedDocuments.add(doc);
+        watchedElements.add(element);
+        // Our notice replaces Bokeh's own toast, which does not say which app it is about.
+        doc.config.notify_connection_status = false;
+        watchConnection(doc, element);
+      }
+    }
+    if (sessions.every((element) => watchedElements.has(element) || element.dataset.state === "gone")) {
+      window.clearInterval(poller);
+    }
+  }, POLL_MS);
+})();

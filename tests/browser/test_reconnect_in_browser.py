@@ -1,0 +1,146 @@
+"""A live page whose Bokeh process dies: the page says so, reconnects, and the same document comes back.
+
+A stack of its own with two Bokeh processes. Killing the process that holds a page's session makes
+BokehJS reconnect, through the shared port, to a process that rebuilds the session from the page's
+token; the app's arguments and the page's options come back and the widgets run Python again.
+A pulled session cannot be rebuilt: its page shows the app's "view expired" notice with a reload
+link. A page kept open past its token's lifetime says it has expired and offers a reload.
+"""
+
+import signal
+import time
+
+import pytest
+import requests
+
+from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from tests.support.bokeh_page import WAIT_MS, model_value, wait_for_canvas, wait_until
+from tests.support.servers import running_stack
+
+NOTICE = ".live-session-notice"
+
+
+def column(name: str) -> str:
+    return f"(model.data instanceof Map ? model.data.get('{name}') : model.data['{name}'])"
+
+
+@pytest.fixture(scope="module")
+def restart_stack():
+    with running_stack(processes=2, BOKEH_TOKEN_LIFETIME="8") as live:
+        yield live
+
+
+def kill_process_holding(stack, app: str) -> int:
+    """SIGKILL the Bokeh process with an open session of ``app``; returns its index."""
+    for index, url in enumerate(stack.process_urls):
+        health = requests.get(f"{url}/healthz", timeout=10).json()
+        if health["sessions"][app] > 0:
+            import psutil
+
+            psutil.Process(health["pid"]).send_signal(signal.SIGKILL)
+            return index
+    raise AssertionError(f"no Bokeh process holds a {app} session")
+
+
+def wait_for_processes(stack) -> None:
+    """Until the supervisor has every Bokeh process back (the next test kills one again)."""
+    deadline = time.monotonic() + 60
+    for url in stack.process_urls:
+        while not _answers(url):
+            assert time.monotonic() < deadline, f"{url} did not come back"
+            time.sleep(0.2)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def wait_for_state(page, state: str) -> None:
+    page.wait_for_function(
+        "(state) => [...document.querySelectorAll('.bk-session')].every((el) => el.dataset.state === state)",
+        arg=state,
+        timeout=WAIT_MS * 2,
+    )
+
+
+PUBLIC_APPS = [spec.name for spec in CATALOG if spec.public]
+
+
+def exercise(page, name: str) -> None:
+    """Use the app's widget and wait until Python on the server has answered."""
+    if name == "sliders":
+        handle = page.locator(".noUi-handle").first
+        handle.focus()
+        handle.press("ArrowRight")
+        wait_until(page, "offset", "model.value > 0")
+        offset = model_value(page, "offset", "model.value")
+        wait_until(page, "wave", f"Math.abs({column('y')}[0] - {offset}) < 1e-9")
+    elif name == "iris":
+        first = model_value(page, "histogram", f"{column('center')}[0]")
+        page.locator("select").select_option(label="Sepal width (cm)")
+        wait_until(page, "histogram", f"{column('center')}[0] !== {first}")
+    elif name == "press":
+        before = model_value(page, "numbers", f"{column('text')}.length")
+        page.get_by_role("button", name="Press Me").click()
+        wait_until(page, "numbers", f"{column('text')}.length === {before + 1}")
+    elif name == "stream":
+        length = model_value(page, "host", f"{column('time')}.length")
+        wait_until(page, "host", f"{column('time')}.length > {length}")
+
+
+@pytest.mark.parametrize("name", PUBLIC_APPS)
+def test_the_same_document_comes_back_after_its_process_dies(restart_stack, page, name):
+    stack = restart_stack
+    query = {"sliders": "?N=37", "iris": "?feature=petal_length&bins=12", "stream": "?rate=200"}.get(name, "")
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    page.goto(f"{stack.web_url}/apps/{name}{query}")
+    wait_for_canvas(page)
+    wait_for_state(page, "live")
+    assert page.locator(NOTICE).is_hidden()
+
+    kill_process_holding(stack, name)
+    page.wait_for_function(
+        "() => document.querySelector('.live-session-notice').textContent.includes('Reconnected')",
+        timeout=WAIT_MS * 2,
+    )
+    assert len(sockets) >= 2, "BokehJS opened a second websocket"
+    wait_for_canvas(page)
+    assert model_value(page, MAIN_PLOT_NAME, "model.title.text") == f"{CATALOG[name].title} — served by Flask"
+    if name == "sliders":
+        assert model_value(page, "wave", f"{column('y')}.length") == 37
+    if name == "iris":
+        assert model_value(page, "feature", "model.value") == "petal_length"
+    exercise(page, name)
+    wait_for_processes(stack)
+
+
+def test_a_pulled_page_whose_process_dies_says_so_and_offers_a_reload(restart_stack, page):
+    stack = restart_stack
+    page.goto(f"{stack.web_url}/apps/sliders/match")
+    wait_for_canvas(page)
+    kill_process_holding(stack, "sliders")
+    wait_until(page, "session_expired", "model.text.includes('this view has expired')")
+    assert "Reload the page" in model_value(page, "session_expired", "model.text")
+    wait_for_processes(stack)
+
+
+def test_a_page_kept_open_past_its_tokens_lifetime_offers_a_reload(restart_stack, page):
+    stack = restart_stack
+    page.goto(f"{stack.web_url}/apps/press")
+    wait_for_canvas(page)
+    page.wait_for_function(
+        "() => Date.now() / 1000 > Number(document.querySelector('.bk-session').dataset.expiresAt)",
+        timeout=WAIT_MS,
+    )
+    kill_process_holding(stack, "press")
+    wait_for_state(page, "gone")
+    notice = page.locator(NOTICE)
+    assert "expired" in notice.inner_text()
+    page.get_by_role("button", name="Reload the page").click()
+    wait_for_canvas(page)
+    wait_for_state(page, "live")
+    wait_for_processes(stack)
