@@ -28,3 +28,6 @@ graceful_timeout = 10
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = env_str(os.environ, "FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket defaults to one path per machine user, which two instances on one
+# machine take from each other; nothing here uses it.
+control_socket_disable = True

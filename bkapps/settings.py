@@ -28,6 +28,23 @@ def default_process_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def allowed_websocket_origins(environ: Environ) -> tuple[str, ...]:
+    """``BOKEH_ALLOW_WEBSOCKET_ORIGIN``: read by the Bokeh processes and by the site, which checks
+    that its public URLs are among them."""
+    return env_list(environ, "BOKEH_ALLOW_WEBSOCKET_ORIGIN", DEFAULT_ORIGINS)
+
+
+def origin_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """Whether Bokeh accepts a websocket from a page on ``host`` (``netloc``), by Bokeh's own rule:
+    a host without a port means port 80, on either side."""
+
+    def normal(entry: str) -> str:
+        entry = entry.lower()
+        return entry if ":" in entry.rsplit("]", 1)[-1] else f"{entry}:80"
+
+    return normal(host) in {normal(entry) for entry in allowed}
+
+
 def env_port(environ: Environ, name: str, default: int) -> int:
     port = env_int(environ, name, default, minimum=1)
     if port > MAX_PORT:
@@ -61,7 +78,7 @@ class BokehServerSettings:
             port=port,
             processes=env_int(environ, "BOKEH_PROCESSES", default_process_count(), minimum=1),
             process_port_base=env_port(environ, "BOKEH_PROCESS_PORT_BASE", port + 1),
-            allowed_origins=env_list(environ, "BOKEH_ALLOW_WEBSOCKET_ORIGIN", DEFAULT_ORIGINS),
+            allowed_origins=allowed_websocket_origins(environ),
             prefix=env_str(environ, "BOKEH_PREFIX", ""),
             session_ids=env_str(environ, "BOKEH_SESSION_IDS", "signed"),
             unused_session_lifetime_ms=env_int(environ, "BOKEH_UNUSED_SESSION_LIFETIME_MS", 15000, minimum=1),

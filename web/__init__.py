@@ -17,11 +17,13 @@ from web import (
     api,
     bokehjs,
     classic,
+    content_security,
     dashboard,
     errors,
     gallery,
     health,
     live_apps,
+    origin_check,
     page_context,
     settings,
     templating,
@@ -44,6 +46,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.config.from_mapping(config)
     _configure_logging(app)
     bokeh_embed.init_app(app)
+    content_security.init_app(app)
+    origin_check.init_app(app)
     page_context.init_app(app)
     templating.init_app(app)
     blueprints = (

@@ -29,6 +29,7 @@ from web.classic_plots import (
     replacing_source,
     stream_figure,
 )
+from web.content_security import allow_eval, csp_nonce
 from web.stream_signal import MAX_BATCH_TICKS, TICK_SECONDS, tick_at
 
 bp = Blueprint("classic", __name__, url_prefix="/classic")
@@ -42,6 +43,10 @@ WINDOW_SECONDS = 30
 def render_plots(template: str, plots: list, **context: object) -> str:
     """Render ``template`` with ``plots`` embedded by ``components()`` and BokehJS from this site."""
     script, divs = components(plots)
+    if any(type(model).__name__.startswith("CustomJS") for plot in plots for model in plot.references()):
+        # BokehJS compiles CustomJS code with new Function.
+        allow_eval()
+    script = script.replace("<script", f'<script nonce="{csp_nonce()}"', 1)
     # Bokeh serialises our own models here; what came from the request was validated first.
     return render_template(
         template,

@@ -46,7 +46,7 @@ from web.session_markup import bokehjs_tags, session_markup
 _EXTENSION = "bokeh_embed"
 _PAGE_BUNDLES = "bokehjs_bundles"
 
-__all__ = ["BokehEmbed", "BokehUnavailable", "Change", "LiveEmbed", "bokeh_embed"]
+__all__ = ["BokehEmbed", "BokehUnavailable", "Change", "LiveEmbed", "bokeh_embed", "page_has_live_apps"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class BokehEmbed:
             monitor=BokehMonitor(internal_url + "/healthz", float(app.config["BOKEH_HEALTH_INTERVAL"]), timeout),
         )
         app.jinja_env.globals["bokehjs_for_page"] = bokehjs_for_page
+        app.after_request(_no_store_with_tokens)
 
     @property
     def _config(self) -> _EmbedConfig:
@@ -197,6 +198,18 @@ def _need_bundles(bundles: tuple[str, ...]) -> None:
     if has_request_context():
         needed = g.setdefault(_PAGE_BUNDLES, set())
         needed.update(bundles)
+
+
+def page_has_live_apps() -> bool:
+    """Whether the page of this request embeds a live session (and so carries its token)."""
+    return has_request_context() and _PAGE_BUNDLES in g
+
+
+def _no_store_with_tokens(response):
+    # A session token opens its session until it expires: no browser or proxy cache may keep it.
+    if page_has_live_apps():
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def bokehjs_for_page() -> Markup:

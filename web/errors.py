@@ -57,7 +57,12 @@ def bokeh_unavailable(error: BokehUnavailable):
 
 @bp.app_errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    return error_response(error.code or 500, error.name, error.description or "")
+    response = error_response(error.code or 500, error.name, error.description or "")
+    # The exception's own headers: Allow on a 405, WWW-Authenticate on a 401...
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 @bp.app_errorhandler(Exception)

@@ -13,6 +13,7 @@ import urllib.request
 from flask import Blueprint, current_app, jsonify
 
 from bkapps.catalog import CATALOG
+from web.origin_check import origin_report
 
 bp = Blueprint("health", __name__)
 
@@ -33,4 +34,11 @@ def probe_bokeh(url: str) -> dict[str, object]:
 @bp.get("/healthz")
 def healthz():
     """Liveness of the site plus reachability of the Bokeh server."""
-    return jsonify(status="ok", apps=CATALOG.names, bokeh=probe_bokeh(current_app.config["BOKEH_INTERNAL_URL"]))
+    origins = origin_report()
+    return jsonify(
+        # Still a 200: the site serves; "misconfigured" says its live apps will show nothing.
+        status="ok" if origins["ok"] else "misconfigured",
+        apps=CATALOG.names,
+        bokeh=probe_bokeh(current_app.config["BOKEH_INTERNAL_URL"]),
+        websocket_origins=origins,
+    )

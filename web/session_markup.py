@@ -18,13 +18,15 @@ from __future__ import annotations
 import logging
 import re
 from functools import lru_cache
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from bokeh.core.templates import JS_RESOURCES
 from bokeh.resources import Resources
 from bokeh.server.views.static_handler import StaticHandler
 from bokeh.util.serialization import make_globally_unique_id
 from markupsafe import Markup
+
+from web.content_security import csp_nonce
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +93,23 @@ def session_markup(session_root: str, app_path: str, token: str, expires_at: int
         return _autoload_markup(session_root, app_path, token, element_id)
     script_for_render_items, render_item = _RENDER_ITEMS
     item = render_item(token=token, elementid=element_id, use_for_title=False)
-    script = script_for_render_items({}, [item], app_path=app_path, absolute_url=session_root + app_path)
+    # BokehJS opens the websocket at the host of absolute_url plus app_path: a session root with a
+    # path (a front that routes /bokeh-process/<i>/ to process i) must prefix the app path.
+    ws_app_path = urlsplit(session_root).path + app_path
+    script = script_for_render_items({}, [item], app_path=ws_app_path, absolute_url=session_root + app_path)
     # Everything inside was checked above or is Bokeh's JSON of the render item.
     embed_script = Markup(script)  # noqa: S704
     return Markup(
-        '<div id="{}" class="bk-session" data-expires-at="{}"></div>\n<script type="text/javascript">{}</script>'
-    ).format(element_id, int(expires_at), embed_script)
+        '<div id="{}" class="bk-session" data-expires-at="{}"></div>\n'
+        '<script type="text/javascript" nonce="{}">{}</script>'
+    ).format(element_id, int(expires_at), csp_nonce(), embed_script)
 
 
 def _autoload_markup(session_root: str, app_path: str, token: str, element_id: str) -> Markup:
     query = urlencode(
         {
             "bokeh-autoload-element": element_id,
-            "bokeh-app-path": app_path,
+            "bokeh-app-path": urlsplit(session_root).path + app_path,
             "bokeh-absolute-url": session_root + app_path,
             "bokeh-token": token,
         }

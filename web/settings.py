@@ -20,7 +20,7 @@ from bkapps.config import (
     is_production,
     resolve_secret,
 )
-from bkapps.settings import MAX_PORT, default_process_count
+from bkapps.settings import MAX_PORT, allowed_websocket_origins, default_process_count, origin_allowed
 from bkapps.signing import resolve_bokeh_secret
 
 # Bokeh's own default lifetime of the tokens it mints; see the README on choosing another.
@@ -47,6 +47,9 @@ def process_urls(environ: Environ, name: str, shared_url: str, count: int) -> tu
     URL's port + 1 + i), which is what the launcher listens on.
     """
     listed = env_list(environ, name, ())
+    if len(listed) == 1 and "{i}" in listed[0]:
+        # One pattern for every process, as behind the front: http://host/bokeh-process/{i}
+        listed = tuple(listed[0].replace("{i}", str(index)) for index in range(count))
     if listed:
         if len(listed) != count:
             raise ConfigurationError(f"{name} lists {len(listed)} URL(s) but BOKEH_PROCESSES is {count}")
@@ -64,6 +67,18 @@ def process_urls(environ: Environ, name: str, shared_url: str, count: int) -> tu
     return tuple(urlunsplit(parts._replace(netloc=f"{host}:{base + index}")) for index in range(count))
 
 
+def checked_origins(environ: Environ, public_url: str, production: bool) -> tuple[str, ...]:
+    """``BOKEH_ALLOW_WEBSOCKET_ORIGIN`` as the Bokeh processes read it; in production the public URL's
+    origin must be among them, or its pages would open with an empty app area."""
+    allowed = allowed_websocket_origins(environ)
+    host = urlsplit(public_url).netloc
+    if production and not origin_allowed(host, allowed):
+        raise ConfigurationError(
+            f"BOKEH_ALLOW_WEBSOCKET_ORIGIN ({', '.join(allowed)}) must include {host}, the origin of BOKEH_PUBLIC_URL"
+        )
+    return allowed
+
+
 def load_settings(environ: Environ = os.environ) -> dict[str, object]:
     """Flask config values for ``environ``; raises ``ConfigurationError`` naming a bad variable."""
     production = is_production(environ)
@@ -79,6 +94,7 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         # Pulled sessions live in one process: Flask pulls from its own port, browsers follow.
         "BOKEH_PROCESS_INTERNAL_URLS": process_urls(environ, "BOKEH_PROCESS_INTERNAL_URLS", internal_url, processes),
         "BOKEH_PROCESS_PUBLIC_URLS": process_urls(environ, "BOKEH_PROCESS_PUBLIC_URLS", public_url, processes),
+        "BOKEH_ALLOW_WEBSOCKET_ORIGIN": checked_origins(environ, public_url, production),
         "BOKEH_PULL_TIMEOUT": env_float(environ, "BOKEH_PULL_TIMEOUT", 5.0, minimum=0.1),
         "BOKEH_TOKEN_LIFETIME": env_int(environ, "BOKEH_TOKEN_LIFETIME", DEFAULT_TOKEN_LIFETIME_SECONDS, minimum=5),
         "BOKEH_HEALTH_INTERVAL": env_float(environ, "BOKEH_HEALTH_INTERVAL", 2.0, minimum=0.1),
