@@ -1,16 +1,16 @@
 """How long the Bokeh server freezes while it discards expired sessions: Bokeh's way vs ours.
 
-Runs a Bokeh server with the ``sliders`` app in this process, creates N sessions (as page views
-without a browser do), lets them expire, and times the server's cleanup pass, during which it
-answers nothing. First with Bokeh as it ships, then after ``bkapps.session_cleanup.install()``
-(what the launcher does). Usage: ``python bench/session_cleanup.py [sessions]`` (default 150).
+Runs a Bokeh server with the ``sliders`` app in this process, creates N sessions (as pull-path
+page views that no browser follows do: ``web.bokeh_pull.pull_and_change``), lets them expire,
+and times the server's cleanup pass, during which it answers nothing. First with Bokeh as it
+ships, then after ``bkapps.session_cleanup.install()`` (what each Bokeh process does).
+Usage: ``python bench/session_cleanup.py [sessions]`` (default 60; the freeze grows faster than N).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import sys
 import threading
 import time
@@ -18,37 +18,34 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.servers import TEST_BOKEH_SECRET, free_port
-
-os.environ["BOKEH_SECRET_KEY"] = TEST_BOKEH_SECRET
-
-from web import settings  # noqa: F401  (exports the signing secret before bokeh is imported)
-
-# isort: split
 from bokeh.application import Application
 from bokeh.application.handlers import DirectoryHandler
 from bokeh.server.server import Server
 
 from bkapps import session_cleanup
 from bkapps.catalog import CATALOG
-from bkapps.signing import new_session_id
-from web.embed import create_live_session
+from bkapps.session_token import mint_session, token_payload
+from tests.support.servers import TEST_BOKEH_SECRET, free_port
+from web.bokeh_pull import pull_and_change
 
 
 def create_sessions(url: str, count: int) -> None:
+    """Open ``count`` sessions as the site's pull path does (token minted here), and leave them."""
     for _ in range(count):
-        create_live_session(url, new_session_id(TEST_BOKEH_SECRET), {}, timeout=30, customize=None, app_title="x")
+        grant = mint_session(TEST_BOKEH_SECRET, 300, token_payload({}))
+        pull_and_change(url, grant, lambda doc: None, timeout=30, app_title="Sliders")
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 150
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 60
     port = free_port()
     app = Application(DirectoryHandler(filename=str(CATALOG["sliders"].path)))
     server = Server(
         {"/sliders": app},
         port=port,
         address="127.0.0.1",
-        session_ids="signed",
+        secret_key=TEST_BOKEH_SECRET.encode(),
+        sign_sessions=True,
         unused_session_lifetime_milliseconds=1,
         check_unused_sessions_milliseconds=3_600_000,  # cleanup runs only when this bench says
     )
