@@ -14,12 +14,23 @@ try:
     # line instead of a traceback from each worker.
     from web.settings import load_settings
 
-    load_settings()
+    site_settings = load_settings()
     bind = [env_str(os.environ, "WEB_BIND", "127.0.0.1:8000")]
     workers = env_int(os.environ, "WEB_WORKERS", 2, minimum=1)
     threads = env_int(os.environ, "WEB_THREADS", 4, minimum=1)
 except ConfigurationError as error:
     sys.exit(f"web: {error}")
+
+try:
+    # Development: apply the database migrations once, here in the master, before any worker
+    # starts (DATABASE_AUTO_UPGRADE); production runs `flask --app web db upgrade` instead.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from web.database import prepare_database
+
+    prepare_database(site_settings)
+except SQLAlchemyError as error:
+    sys.exit(f"web: cannot prepare the database: {error}")
 
 wsgi_app = "web:create_app()"
 worker_class = "gthread"

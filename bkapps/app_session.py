@@ -8,6 +8,9 @@ in follow the same rules. The page options (the main plot's title...) come from 
 and are applied here once the app has built its document. Invalid arguments get a readable
 message in the page instead of a traceback; so does a browser that arrives for a session the site
 pulled and changed after that session was discarded, instead of a silently default document.
+A private app builds only for a token bound to it (``app`` in the payload): the site binds the
+tokens it mints, and the Bokeh server binds a standalone page's after its login check.
+``session_visitor`` tells an app who opened the session, from the signed token only.
 
 The look of every app comes from one file, ``bkapps/theme.yaml``: directory apps link to it as
 their own ``theme.yaml`` (Bokeh applies that before ``main.py`` runs), and single-module apps,
@@ -27,11 +30,13 @@ from bokeh.model import Model
 from bokeh.models import Div
 from bokeh.themes import Theme
 
+from bkapps.access import Visitor
 from bkapps.catalog import APPS_DIR, CATALOG, MAIN_PLOT_NAME
 from bkapps.lifecycle import AppServerState
+from bkapps.metrics import measured_build
 from bkapps.params import InvalidArgument
 from bkapps.process_identity import describe_process
-from bkapps.session_token import EXPECTS_EXISTING_KEY, OPTIONS_KEY, VISIT_KEY, visit_record
+from bkapps.session_token import APP_KEY, EXPECTS_EXISTING_KEY, OPTIONS_KEY, USER_KEY, VISIT_KEY, visit_record
 
 # BokehJS adds its own arguments (bokeh-autoload-element, bokeh-absolute-url...) to the
 # requests it makes; they are not the app's.
@@ -62,6 +67,14 @@ def session_payload(doc: Document) -> dict[str, Any]:
         return {}
 
 
+def session_visitor(doc: Document) -> Visitor | None:
+    """Who opened this session, as the signed token says; None for an anonymous visitor.
+
+    Only the token counts: it is signed, so a visitor cannot forge it, unlike a query argument.
+    """
+    return Visitor.from_payload(session_payload(doc).get(USER_KEY))
+
+
 def page_options(payload: Mapping[str, Any]) -> dict[str, str]:
     """The raw page options a site page put into the token."""
     options = payload.get(OPTIONS_KEY) or {}
@@ -70,12 +83,16 @@ def page_options(payload: Mapping[str, Any]) -> dict[str, str]:
     return dict(options)
 
 
+@measured_build
 def build_app(doc: Document, name: str, build: Callable[..., None]) -> None:
     """Call ``build(doc, **arguments)`` and apply the page options, or explain why it cannot."""
     spec = CATALOG[name]
     payload = session_payload(doc)
     if payload.get(EXPECTS_EXISTING_KEY):
         show_session_expired(doc, spec.title)
+        return
+    if not spec.public and payload.get(APP_KEY) != name:
+        show_private(doc, spec.title)
         return
     try:
         arguments = spec.parse_arguments(request_arguments(doc))
@@ -112,6 +129,15 @@ def show_session_expired(doc: Document, title: str) -> None:
         '<p><a href="">Reload the page</a> to get a fresh view.</p>'
     )
     _notice(doc, f"{title}: view expired", "session_expired", message)
+
+
+def show_private(doc: Document, title: str) -> None:
+    """Refuse to build a private app for a session whose token was not minted for it."""
+    message = (
+        f"<h2>{html.escape(title)} is private</h2>"
+        "<p>This session was not opened for this app. Open it from the site, signed in.</p>"
+    )
+    _notice(doc, f"{title}: private", "private_app", message)
 
 
 def show_invalid_argument(doc: Document, title: str, error: InvalidArgument) -> None:

@@ -47,11 +47,16 @@ class AppSpec:
     params: tuple[Param, ...] = ()
     options: tuple[Param, ...] = PAGE_OPTIONS
     bokehjs: tuple[str, ...] = ()
+    # A private app needs a signed-in visitor, with one of ``roles`` if it lists any (admins may
+    # open every app); ``bkapps.access`` applies the rule on both sides.
     public: bool = True
+    roles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _APP_NAME.match(self.name):
             raise ValueError(f"app name {self.name!r} must match {_APP_NAME.pattern}")
+        if self.roles and self.public:
+            raise ValueError(f"app {self.name!r} is public: roles would restrict nobody")
         unknown = set(self.bokehjs) - set(BOKEHJS_BUNDLES)
         if unknown:
             raise ValueError(f"app {self.name!r} asks for unknown BokehJS bundles {sorted(unknown)}")
@@ -159,6 +164,16 @@ CATALOG = AppCatalog(
                 IntParam("window", default=120, minimum=10, maximum=2000, help="samples kept in the plot"),
             ),
             bokehjs=("widgets", "tables"),
+        ),
+        AppSpec(
+            name="portfolio",
+            title="Portfolio",
+            description="A simulated portfolio's value over time, for signed-in users only: it greets "
+            "you by name, and admins also get a stress-test control.",
+            source="portfolio",
+            params=(IntParam("days", default=180, minimum=30, maximum=730, help="trading days simulated"),),
+            bokehjs=("widgets",),
+            public=False,
         ),
     ]
 )

@@ -32,6 +32,8 @@ def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) 
         # Each process is a server of its own; the supervisor runs several of them on one
         # socket, so that it can restart them one by one and route pulled sessions to theirs.
         "--num-procs": "1",
+        # One login for the site and the standalone apps: the site's session cookie.
+        "--auth-module": str(APPS_DIR / "auth_module.py"),
     }
     if settings.prefix:
         options["--prefix"] = settings.prefix
@@ -41,6 +43,9 @@ def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) 
         command += ["--allow-websocket-origin", origin]
     if settings.use_xheaders:
         command.append("--use-xheaders")
+    # A standalone page's token (readable in the page) must not carry the HttpOnly login cookie,
+    # neither as a cookie nor inside the Cookie header.
+    command += ["--exclude-cookies", settings.site_login.cookie_name, "--exclude-headers", "Cookie"]
     return command
 
 

@@ -6,7 +6,10 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
 
 * listens on the socket the supervisor bound (shared by every process) and on this process's own
   port, by giving Bokeh's server those sockets instead of letting it bind ``--port`` itself;
-* serves ``/healthz`` (this process: index, pid, open sessions);
+* serves ``/healthz`` (this process: index, pid, open sessions) and ``/stats`` for the site's
+  admin view (``bkapps.process_stats``: sessions created, memory, recent errors);
+* adds to every app a session counter and the handler that puts the site login's visitor into
+  standalone pages' tokens (``bkapps.auth_module``, which ``--auth-module`` also names);
 * makes the discarding of expired sessions cheap (``bkapps.session_cleanup``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
@@ -22,6 +25,7 @@ import sys
 
 from bkapps.config import ConfigurationError
 from bkapps.launcher import build_command, load_settings
+from bkapps.process_stats import STATS_PATH, ProcessStats, stats_handler
 from bkapps.process_identity import process_index
 from bkapps.settings import BokehServerSettings
 from bkapps.supervisor import LISTEN_FDS_ENV
@@ -81,14 +85,31 @@ def health_handler():
     return ProcessHealth
 
 
-def serve_command():
+def serve_command(settings: BokehServerSettings, stats: ProcessStats):
     """Bokeh's ``serve`` subcommand with this product's additions."""
     from bokeh.command.subcommands.serve import Serve
 
+    from bkapps.auth_module import StandaloneIdentity
+    from bkapps.site_login import SiteLoginReader
+
+    reader = SiteLoginReader(settings.site_login)
+
     class ApertureServe(Serve):
+        def customize_applications(self, args, applications):
+            applications = super().customize_applications(args, applications)
+            for route, application in applications.items():
+                name = route.strip("/")
+                application.add(stats.counter_for(name))
+                application.add(StandaloneIdentity(name, reader))
+            return applications
+
         def customize_kwargs(self, args, server_kwargs):
             kwargs = super().customize_kwargs(args, server_kwargs)
-            kwargs["extra_patterns"] = [*kwargs.get("extra_patterns", []), (HEALTH_PATH, health_handler())]
+            kwargs["extra_patterns"] = [
+                *kwargs.get("extra_patterns", []),
+                (HEALTH_PATH, health_handler()),
+                (STATS_PATH, stats_handler(stats, settings.secret_key)),
+            ]
             return kwargs
 
     return ApertureServe
@@ -107,8 +128,10 @@ def main() -> None:
     from bkapps import session_cleanup
 
     session_cleanup.install()
+    stats = ProcessStats()
+    stats.install_error_log()
     parser = argparse.ArgumentParser(prog="bokeh serve")
-    command = serve_command()(parser=parser)
+    command = serve_command(settings, stats)(parser=parser)
     args = parser.parse_args(build_command(settings)[2:])
     command.invoke(args)
 

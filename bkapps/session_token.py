@@ -11,7 +11,9 @@ the server), plus empty ``headers`` and ``cookies``: without them the session wo
 websocket request's own, whose query string BokehJS copies from the page's URL, unvalidated. Our
 own keys: ``options`` (the page's declared options, as strings), ``visit`` (the page request),
 ``expects_existing`` (set on the browser's token of a pulled session, which must never be rebuilt
-as a default one) and ``user`` (the visitor, once the site knows one).
+as a default one), ``user`` (the signed-in visitor, ``bkapps.access.Visitor.as_payload``) and
+``app`` (the app the token was minted for: Bokeh's tokens name no app, and a private app accepts
+only tokens bound to it).
 
 Bokeh checks the signature, and the expiry only when a websocket opens; the payload is readable
 by whoever holds the token (base64, not encrypted).
@@ -29,6 +31,7 @@ from bokeh.util.token import generate_jwt_token, generate_session_id, get_token_
 OPTIONS_KEY = "options"
 VISIT_KEY = "visit"
 USER_KEY = "user"
+APP_KEY = "app"
 EXPECTS_EXISTING_KEY = "expects_existing"
 # A header is visitor-controlled; keep what travels in the token and the page short.
 MAX_USER_AGENT = 120
@@ -63,6 +66,7 @@ def token_payload(
     visit: Mapping[str, str] | None = None,
     user: Mapping[str, Any] | None = None,
     expects_existing: bool = False,
+    app: str | None = None,
 ) -> dict[str, Any]:
     """The token's extra payload for a session started with these (already validated) values."""
     payload: dict[str, Any] = {
@@ -77,6 +81,8 @@ def token_payload(
         payload[USER_KEY] = dict(user)
     if expects_existing:
         payload[EXPECTS_EXISTING_KEY] = True
+    if app:
+        payload[APP_KEY] = app
     return payload
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from bkapps.config import ConfigurationError, Environ, env_bool, env_int, env_list, env_str, is_production
 from bkapps.signing import resolve_bokeh_secret
+from bkapps.site_login import SiteLoginSettings
 
 # The public origins of the pages that open a websocket to the Bokeh server: the Flask site
 # (embeds) and the Bokeh server itself (standalone visits).
@@ -69,6 +70,8 @@ class BokehServerSettings:
     log_level: str
     secret_key: str
     production: bool
+    # The site's login cookie and public URL, for the auth module (``bkapps.auth_module``).
+    site_login: SiteLoginSettings
 
     @classmethod
     def from_environ(cls, environ: Environ) -> BokehServerSettings:
@@ -87,6 +90,7 @@ class BokehServerSettings:
             log_level=env_str(environ, "BOKEH_SERVER_LOG_LEVEL", "info").lower(),
             secret_key=resolve_bokeh_secret(environ),
             production=is_production(environ),
+            site_login=SiteLoginSettings.from_environ(environ),
         )
         settings.validate()
         return settings

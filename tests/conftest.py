@@ -6,6 +6,8 @@ The test process and the servers it starts sign with fixed test secrets.
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET, free_port, running_stack
 
@@ -17,7 +19,7 @@ os.environ.update(
 
 import pytest
 
-from web import create_app
+from web import create_app, database
 
 
 @pytest.fixture
@@ -26,15 +28,27 @@ def closed_port() -> int:
     return free_port()
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory) -> Path:
+    """A SQLite file with every migration applied, made once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("database") / "aperture.db"
+    database.upgrade_schema(create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"}))
+    return path
+
+
 @pytest.fixture
-def app(closed_port):
-    """The site, pointed at a Bokeh server that is not running unless a test says otherwise."""
+def app(closed_port, migrated_database, tmp_path):
+    """The site, pointed at a Bokeh server that is not running unless a test says otherwise,
+    with a database of its own."""
+    database_path = tmp_path / "aperture.db"
+    shutil.copyfile(migrated_database, database_path)
     return create_app(
         {
             "TESTING": True,
             "BOKEH_INTERNAL_URL": f"http://127.0.0.1:{closed_port}",
             "BOKEH_PUBLIC_URL": "http://localhost:5006",
             "BOKEH_PULL_TIMEOUT": 2.0,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
         }
     )
 

@@ -14,11 +14,14 @@ from pathlib import Path
 from flask import Flask
 
 from web import (
+    admin,
     api,
+    auth,
     bokehjs,
     classic,
     content_security,
     dashboard,
+    database,
     errors,
     gallery,
     health,
@@ -26,7 +29,10 @@ from web import (
     origin_check,
     page_context,
     settings,
+    share_links,
+    standalone,
     templating,
+    users_cli,
     wave_match,
 )
 from web.embed import bokeh_embed
@@ -45,6 +51,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     _configure_logging(app)
+    database.init_app(app)
+    auth.init_app(app)
+    users_cli.init_app(app)
     bokeh_embed.init_app(app)
     content_security.init_app(app)
     origin_check.init_app(app)
@@ -60,6 +69,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         classic.bp,
         api.bp,
         bokehjs.bp,
+        auth.bp,
+        share_links.bp,
+        admin.bp,
+        standalone.bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

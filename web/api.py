@@ -15,6 +15,7 @@ from flask import Blueprint, jsonify, request, url_for
 from bkapps.catalog import CATALOG, AppSpec
 from bkapps.iris.data import FEATURES, SPECIES, histogram, shared_iris
 from bkapps.params import IntParam, describe, parse_arguments
+from web.access import access_to
 from web.page_context import standalone_url
 from web.stream_signal import MAX_BATCH_TICKS, samples, tick_at
 
@@ -35,12 +36,14 @@ SIGNAL_PARAMS = (
 
 
 def describe_app(spec: AppSpec) -> dict[str, object]:
-    """A JSON-ready catalog entry: what the app is, what it takes, where to open it."""
+    """A JSON-ready catalog entry: what the app is, what it takes, where to open it, and whether
+    this visitor may (``access``: ``open``, ``login`` or ``forbidden``)."""
     return {
         "name": spec.name,
         "title": spec.title,
         "description": spec.description,
         "public": spec.public,
+        "access": access_to(spec),
         "params": [describe(param) for param in spec.params],
         "page_url": url_for("live_apps.show", name=spec.name),
         "standalone_url": standalone_url(spec.name),

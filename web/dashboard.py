@@ -14,7 +14,8 @@ from bkapps.params import parse_arguments
 
 bp = Blueprint("dashboard", __name__)
 
-DASHBOARD_APPS = ("stream", "iris", "sliders")
+# portfolio is private: anonymous visitors get a tile that says to log in, not an error.
+DASHBOARD_APPS = ("stream", "iris", "sliders", "portfolio")
 
 
 @bp.get("/dashboard")

@@ -181,7 +181,8 @@ class BokehEmbed:
         visit = None
         if has_request_context():
             visit = visit_record(request.base_url, request.remote_addr, request.headers.get("User-Agent", ""))
-        return token_payload(arguments, options=options, visit=visit, user=user)
+        # Bound to the app: a private app accepts no token minted for another one.
+        return token_payload(arguments, options=options, visit=visit, user=user, app=spec.name)
 
     def _live(self, spec: AppSpec, grant: SessionGrant, session_root: str, process: int | None) -> LiveEmbed:
         _need_bundles(spec.bokehjs)

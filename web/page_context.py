@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 
 from bkapps.catalog import CATALOG
+from web.access import access_to
 
 _VERSIONS = {name: version(name) for name in ("flask", "bokeh")}
 
 
 def standalone_url(app_name: str) -> str:
-    """Where the app opens on its own, on the Bokeh server's public URL."""
+    """Where the app opens on its own: the Bokeh server's public URL, or with
+    ``BOKEH_SESSION_IDS=external-signed`` the site's route that mints the session id first."""
+    if current_app.config["BOKEH_SESSION_IDS"] == "external-signed":
+        return url_for("standalone.open_app", name=app_name)
     return f"{current_app.config['BOKEH_PUBLIC_URL']}/{app_name}"
 
 
 def init_app(app: Flask) -> None:
     @app.context_processor
     def site_chrome() -> dict[str, object]:
-        return {"catalog": CATALOG, "versions": _VERSIONS, "standalone_url": standalone_url}
+        return {"catalog": CATALOG, "versions": _VERSIONS, "standalone_url": standalone_url, "access_to": access_to}

@@ -17,11 +17,18 @@ from bkapps.config import (
     env_int,
     env_list,
     env_str,
+    instance_dir,
     is_production,
-    resolve_secret,
 )
-from bkapps.settings import MAX_PORT, allowed_websocket_origins, default_process_count, origin_allowed
+from bkapps.settings import (
+    MAX_PORT,
+    SESSION_ID_MODES,
+    allowed_websocket_origins,
+    default_process_count,
+    origin_allowed,
+)
 from bkapps.signing import resolve_bokeh_secret
+from bkapps.site_login import SiteLoginSettings
 
 # Bokeh's own default lifetime of the tokens it mints; see the README on choosing another.
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300
@@ -67,6 +74,32 @@ def process_urls(environ: Environ, name: str, shared_url: str, count: int) -> tu
     return tuple(urlunsplit(parts._replace(netloc=f"{host}:{base + index}")) for index in range(count))
 
 
+def database_url(environ: Environ) -> str:
+    """``DATABASE_URL`` as SQLAlchemy takes it; default: a SQLite file in the instance folder."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = env_str(environ, "DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{instance_dir(environ).resolve() / 'aperture.db'}"
+    # A plain postgresql:// means psycopg2 to SQLAlchemy; the project installs psycopg 3.
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            url = "postgresql+psycopg://" + url[len(scheme) :]
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ConfigurationError("DATABASE_URL must be an SQLAlchemy URL like postgresql://user@host/db") from None
+    return url
+
+
+def session_ids_mode(environ: Environ) -> str:
+    mode = env_str(environ, "BOKEH_SESSION_IDS", "signed")
+    if mode not in SESSION_ID_MODES:
+        raise ConfigurationError(f"BOKEH_SESSION_IDS must be one of {', '.join(SESSION_ID_MODES)}")
+    return mode
+
+
 def checked_origins(environ: Environ, public_url: str, production: bool) -> tuple[str, ...]:
     """``BOKEH_ALLOW_WEBSOCKET_ORIGIN`` as the Bokeh processes read it; in production the public URL's
     origin must be among them, or its pages would open with an empty app area."""
@@ -85,8 +118,10 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
     internal_url = env_url(environ, "BOKEH_INTERNAL_URL", "http://127.0.0.1:5006")
     public_url = env_url(environ, "BOKEH_PUBLIC_URL", "http://localhost:5006")
     processes = env_int(environ, "BOKEH_PROCESSES", default_process_count(), minimum=1)
+    # The Bokeh server reads the login cookie with the same settings (``bkapps.site_login``).
+    site_login = SiteLoginSettings.from_environ(environ)
     return {
-        "SECRET_KEY": resolve_secret(environ, "FLASK_SECRET_KEY"),
+        "SECRET_KEY": site_login.secret_key,
         "BOKEH_SECRET_KEY": resolve_bokeh_secret(environ),
         # Flask reaches the Bokeh server at the internal URL; browsers are sent to the public one.
         "BOKEH_INTERNAL_URL": internal_url,
@@ -98,6 +133,18 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "BOKEH_PULL_TIMEOUT": env_float(environ, "BOKEH_PULL_TIMEOUT", 5.0, minimum=0.1),
         "BOKEH_TOKEN_LIFETIME": env_int(environ, "BOKEH_TOKEN_LIFETIME", DEFAULT_TOKEN_LIFETIME_SECONDS, minimum=5),
         "BOKEH_HEALTH_INTERVAL": env_float(environ, "BOKEH_HEALTH_INTERVAL", 2.0, minimum=0.1),
+        # external-signed: standalone pages open through the site, which mints their session ids.
+        "BOKEH_SESSION_IDS": session_ids_mode(environ),
+        "SQLALCHEMY_DATABASE_URI": database_url(environ),
+        # Development applies the migrations at startup (the run command); production runs
+        # `flask --app web db upgrade` as a deploy step.
+        "DATABASE_AUTO_UPGRADE": env_bool(environ, "DATABASE_AUTO_UPGRADE", not production),
+        # Failed logins, counted per worker process with the default memory storage.
+        "LOGIN_RATE_LIMIT": env_str(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
+        "LOGIN_RATE_LIMIT_PER_ADDRESS": env_str(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
+        "RATELIMIT_STORAGE_URI": env_str(environ, "RATELIMIT_STORAGE_URI", "memory://"),
+        "SESSION_COOKIE_NAME": site_login.cookie_name,
+        "PERMANENT_SESSION_LIFETIME": site_login.lifetime_seconds,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env_bool(environ, "SESSION_COOKIE_SECURE", production),

@@ -2,9 +2,10 @@
 
 The keyword arguments are the app's query arguments, validated by the catalog like a page's query
 string; ``options`` takes the page options (``{"title": ...}``). The session is a token embed
-(no Bokeh request while the page renders). A call that names no app, passes a bad argument, or
-comes while the Bokeh server is down shows a message in place of the app; the rest of the page
-renders as usual, never a 500.
+(no Bokeh request while the page renders), carrying the visitor. A private app the visitor may
+not open shows "log in to see it" (with a link to log in and come back) instead. A call that
+names no app, passes a bad argument, or comes while the Bokeh server is down shows a message in
+place of the app; the rest of the page renders as usual, never a 500.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from markupsafe import Markup
 
 from bkapps.catalog import CATALOG
 from bkapps.params import InvalidArgument
+from web.access import FORBIDDEN, LOGIN, access_to, login_url_back_here, visitor_payload
 from web.embed import BokehUnavailable, bokeh_embed
+from web.share_links import share_query
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,17 @@ def live_app(name: str, options: Mapping[str, object] | None = None, **arguments
     if spec is None:
         log.warning("template asked for unknown live app %r", name)
         return _unavailable(name, name, "there is no live app of that name")
+    access = access_to(spec)
+    if access == LOGIN:
+        return Markup(
+            '<div class="live-app live-app-private" data-app="{}" role="status">'
+            '“{}” is private: <a href="{}">log in to see it</a>.</div>'
+        ).format(name, spec.title, login_url_back_here())
+    if access == FORBIDDEN:
+        return _unavailable(name, spec.title, "it is not open to your account")
     try:
         values = spec.parse_arguments({key: [str(value)] for key, value in arguments.items()})
-        live = bokeh_embed.token_embed(spec, values, options=options)
+        live = bokeh_embed.token_embed(spec, values, options=options, user=visitor_payload())
     except InvalidArgument as error:
         log.warning("template call of live app %r: %s", name, error)
         return _unavailable(name, spec.title, f"invalid argument {error}")
@@ -48,3 +59,4 @@ def _unavailable(name: str, title: str, reason: str) -> Markup:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["live_app"] = live_app
+    app.jinja_env.globals["share_query"] = share_query

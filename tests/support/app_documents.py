@@ -26,9 +26,13 @@ from bokeh.server.callbacks import NextTickCallback, PeriodicCallback
 from bokeh.util.token import generate_session_id, get_token_payload
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
+from bkapps.auth_module import StandaloneIdentity
 from bkapps.catalog import AppSpec
 from bkapps.session_token import mint_session
-from tests.support.servers import TEST_BOKEH_SECRET
+from bkapps.site_login import DEFAULT_COOKIE_NAME, SiteLoginReader, SiteLoginSettings
+from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
+
+TEST_SITE_LOGIN = SiteLoginSettings(TEST_FLASK_SECRET, DEFAULT_COOKIE_NAME, 3600, "http://localhost:8000")
 
 WAIT_SECONDS = 30.0
 
@@ -81,12 +85,16 @@ class ServedApp:
         handler = handler_type(filename=str(spec.path))
         assert not handler.failed, handler.error_detail
         self.application = Application(handler)
+        # As bkapps.server_process does: the site login's visitor and the app's name go into a
+        # standalone page's token.
+        self.application.add(StandaloneIdentity(spec.name, SiteLoginReader(TEST_SITE_LOGIN)))
         self.server_context = FakeServerContext()
         self.application.on_server_loaded(self.server_context)
 
-    def open(self, query: str = "", user_agent: str = "app-documents-test") -> OpenSession:
-        """A new session as a standalone page request would open it (``process_request`` runs)."""
-        request = self._request(f"/{self.spec.name}" + (f"?{query}" if query else ""), user_agent)
+    def open(self, query: str = "", user_agent: str = "app-documents-test", cookie: str = "") -> OpenSession:
+        """A new session as a standalone page request would open it (``process_request`` runs);
+        ``cookie`` is the request's Cookie header (the site's login)."""
+        request = self._request(f"/{self.spec.name}" + (f"?{query}" if query else ""), user_agent, cookie)
         # The payload travels as JSON inside the session token the server mints.
         return self._open(request, json.loads(json.dumps(self.application.process_request(request))))
 
@@ -103,11 +111,11 @@ class ServedApp:
         return self._open(request, payload)
 
     @staticmethod
-    def _request(uri: str, user_agent: str) -> HTTPServerRequest:
-        return HTTPServerRequest(
-            start_line=RequestStartLine("GET", uri, "HTTP/1.1"),
-            headers=HTTPHeaders({"Host": "localhost:5006", "User-Agent": user_agent}),
-        )
+    def _request(uri: str, user_agent: str, cookie: str = "") -> HTTPServerRequest:
+        headers = HTTPHeaders({"Host": "localhost:5006", "User-Agent": user_agent})
+        if cookie:
+            headers["Cookie"] = cookie
+        return HTTPServerRequest(start_line=RequestStartLine("GET", uri, "HTTP/1.1"), headers=headers)
 
     def _open(self, request: HTTPServerRequest, payload: dict) -> OpenSession:
         session_id = generate_session_id()

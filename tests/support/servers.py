@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -177,6 +178,8 @@ def stack_env(bokeh_port: int, web_port: int, processes: int, **overrides: str) 
     env = {key: value for key, value in os.environ.items() if not key.startswith(("BOKEH_", "APERTURE_", "WEB_"))}
     env.update(
         APERTURE_ENV="development",
+        # Its own instance folder: the stack's SQLite database is made there, never the checkout's.
+        APERTURE_INSTANCE_DIR=tempfile.mkdtemp(prefix="aperture-instance-"),
         BOKEH_SECRET_KEY=TEST_BOKEH_SECRET,
         FLASK_SECRET_KEY=TEST_FLASK_SECRET,
         BOKEH_ADDRESS="127.0.0.1",
@@ -186,6 +189,8 @@ def stack_env(bokeh_port: int, web_port: int, processes: int, **overrides: str) 
         BOKEH_PROCESS_PORT_BASE=str(process_port_base),
         BOKEH_INTERNAL_URL=f"http://127.0.0.1:{bokeh_port}",
         BOKEH_PUBLIC_URL=f"http://127.0.0.1:{bokeh_port}",
+        # The Bokeh server sends visitors of private apps to this site's login page.
+        SITE_PUBLIC_URL=f"http://127.0.0.1:{web_port}",
         BOKEH_PULL_TIMEOUT="3",
         WEB_BIND=f"127.0.0.1:{web_port}",
         WEB_WORKERS="2",
@@ -211,6 +216,7 @@ def running_stack(
     base = int(env["BOKEH_PROCESS_PORT_BASE"])
     ready = [f"http://127.0.0.1:{port}/healthz" for port in range(base, base + processes)]
     with ExitStack() as stack:
+        stack.callback(shutil.rmtree, env["APERTURE_INSTANCE_DIR"], ignore_errors=True)
         bokeh = stack.enter_context(running("bokeh", commands["bokeh"], env, bokeh_url + "/", *ready))
         web = stack.enter_context(running("web", commands["web"], env, web_url + "/healthz"))
         live = Stack(bokeh=bokeh, web=web, bokeh_url=bokeh_url, web_url=web_url, env=env)

@@ -183,7 +183,8 @@ def test_a_token_session_takes_its_arguments_and_options_from_the_token_not_the_
 
 @pytest.mark.parametrize("name", CATALOG.names)
 def test_every_app_applies_the_title_option(serve, name):
-    session = serve(name).open_with_token(token_payload({}, options={"title": "Site title"}))
+    # As the site mints it: bound to the app (private apps accept no other).
+    session = serve(name).open_with_token(token_payload({}, options={"title": "Site title"}, app=name))
     assert session.select(MAIN_PLOT_NAME).title.text == "Site title"
 
 

@@ -1,0 +1,48 @@
+"""Accounts and logins on a running stack, as an administrator and a visitor would make them.
+
+``add_user`` runs the real ``flask --app web users create`` command (in process, through Flask's
+CLI runner) against the stack's database; ``log_in`` posts the login form with its CSRF token
+like a browser, and returns the ``requests`` session that now holds the login cookie.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+
+from tests.support.servers import Stack
+from web import create_app
+from web.settings import database_url
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def add_user(stack: Stack, name: str, *options: str, password: str = PASSWORD) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(stack.env), "DATABASE_AUTO_UPGRADE": True})
+    result = app.test_cli_runner().invoke(args=["users", "create", name, *options], input=f"{password}\n{password}\n")
+    assert result.exit_code == 0, result.output
+
+
+def csrf_token(page: str) -> str:
+    match = _CSRF.search(page)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def log_in(web_url: str, name: str, password: str = PASSWORD, next_path: str = "") -> requests.Session:
+    """A session logged in as ``name`` (asserts the login worked)."""
+    session = requests.Session()
+    response = post_login(session, web_url, name, password, next_path)
+    assert response.status_code == 302, response.text[:500]
+    return session
+
+
+def post_login(
+    session: requests.Session, web_url: str, name: str, password: str, next_path: str = ""
+) -> requests.Response:
+    """Post the login form once, as a browser would; the answer is not followed."""
+    form = session.get(f"{web_url}/login", timeout=30)
+    fields = {"csrf_token": csrf_token(form.text), "name": name, "password": password, "next": next_path}
+    return session.post(f"{web_url}/login", data=fields, allow_redirects=False, timeout=30)

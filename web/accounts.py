@@ -1,0 +1,79 @@
+"""Accounts: create, find, check the password of, and delete the site's users.
+
+The CLI (``web.users_cli``) and the login view use these; nothing else writes the ``users``
+table. Names are lower-cased and follow ``bkapps.access.NAME_PATTERN``; passwords must be at
+least ``MIN_PASSWORD_LENGTH`` characters and are only ever stored hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bkapps.access import NAME_PATTERN
+from web.database import db
+from web.models import User
+
+MIN_PASSWORD_LENGTH = 8
+# Checked when the name is unknown, so that a wrong name takes as long as a wrong password.
+_UNKNOWN_USER_HASH = generate_password_hash("no account has this password")
+
+
+class AccountError(ValueError):
+    """A name, role or password that cannot be used; the message says why."""
+
+
+def normalise_name(name: str) -> str:
+    return name.strip().lower()
+
+
+def find_user(name: str) -> User | None:
+    return db.session.scalar(select(User).where(User.name == normalise_name(name)))
+
+
+def create_user(name: str, password: str, roles: Iterable[str] = ()) -> User:
+    """A new account; raises ``AccountError`` for a bad or taken name, bad role or short password."""
+    name = normalise_name(name)
+    roles = [normalise_name(role) for role in roles]
+    if not NAME_PATTERN.match(name):
+        raise AccountError(
+            "a name is 1 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    for role in roles:
+        if not NAME_PATTERN.match(role):
+            raise AccountError(f"role {role!r} is not a valid name")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if find_user(name) is not None:
+        raise AccountError(f"there is already an account called {name!r}")
+    user = User(name=name)
+    user.roles = roles
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(name: str, password: str) -> User | None:
+    """The account if ``password`` is its password, else None (in about the same time either way)."""
+    user = find_user(name) if NAME_PATTERN.match(normalise_name(name)) else None
+    if user is None:
+        check_password_hash(_UNKNOWN_USER_HASH, password)
+        return None
+    return user if user.check_password(password) else None
+
+
+def delete_user(name: str) -> bool:
+    """Delete the account and its share links; False if there was none of that name."""
+    user = find_user(name)
+    if user is None:
+        return False
+    db.session.delete(user)
+    db.session.commit()
+    return True
+
+
+def all_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.name)))

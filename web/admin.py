@@ -1,0 +1,54 @@
+"""The admin view: sessions per app and per Bokeh process, their memory and recent errors.
+
+``/admin`` (HTML) and ``/api/admin/stats`` (JSON) show the same numbers, gathered from every
+Bokeh process on each request (``web.bokeh_stats``). Admins only: anonymous visitors get the
+login page (HTML) or a 403 (JSON); signed-in non-admins a 403 either way.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+
+from bkapps.catalog import CATALOG
+from web.access import current_visitor, login_redirect
+from web.bokeh_stats import all_process_stats, by_app
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.before_request
+def admins_only() -> None:
+    visitor = current_visitor()
+    if visitor is not None and visitor.is_admin:
+        return
+    if visitor is None and not request.path.startswith("/api/"):
+        abort(login_redirect())
+    abort(403, description="The admin view is for admins.")
+
+
+def gather() -> dict[str, object]:
+    config = current_app.config
+    processes = all_process_stats(
+        config["BOKEH_PROCESS_INTERNAL_URLS"], config["BOKEH_SECRET_KEY"], float(config["BOKEH_PULL_TIMEOUT"])
+    )
+    return {
+        "collected_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "apps": by_app(processes, CATALOG.names),
+        "processes": processes,
+    }
+
+
+@bp.get("/admin")
+def dashboard():
+    """Sessions, memory and errors of the Bokeh processes, as a page."""
+    return render_template("admin.html", stats=gather())
+
+
+@bp.get("/api/admin/stats")
+def stats():
+    """The same numbers as JSON."""
+    response = jsonify(gather())
+    response.cache_control.no_store = True
+    return response
