@@ -1,0 +1,198 @@
+"""Prometheus metrics of one Bokeh server process, answered at ``/metrics`` on each of its ports.
+
+* ``aperture_bokeh_open_sessions{app}``: Bokeh's sessions of each app now (read when scraped);
+* ``aperture_bokeh_sessions_created_total{app,outcome}`` and
+  ``aperture_bokeh_document_build_seconds{app}``: every session's document build
+  (``measured_build`` wraps ``bkapps.app_session.build_app``), ``outcome`` ``built`` or ``error``;
+* ``aperture_bokeh_websocket_messages_{received,sent}_total{app,msgtype}`` (``bkapps.websocket_counts``);
+* ``aperture_bokeh_websockets_refused_total{reason}`` (``bkapps.server_logging``);
+* ``aperture_bokeh_gc_pause_seconds{generation}``: how long each garbage collection held the
+  process (``gc.callbacks``), the pauses that stall every session of a busy server;
+* prometheus_client's process metrics (``process_resident_memory_bytes``...) and Python's.
+
+Every sample carries ``process``, the supervisor's index of this process, so the numbers of the
+process the shared port happened to reach can be told apart.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterable, Iterator
+from functools import wraps
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bkapps.process_identity import process_index
+
+METRICS_PATH = "/metrics"
+# Collections of the young generations take well under a millisecond; full ones of a big heap
+# take up to seconds.
+GC_PAUSE_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+
+OPEN_SESSIONS = Gauge("aperture_bokeh_open_sessions", "Sessions open in this process", ["app"], registry=REGISTRY)
+SESSIONS_CREATED = Counter(
+    "aperture_bokeh_sessions_created",
+    "Sessions whose document this process built",
+    ["app", "outcome"],
+    registry=REGISTRY,
+)
+BUILD_SECONDS = Histogram(
+    "aperture_bokeh_document_build_seconds", "Time to build a session's document", ["app"], registry=REGISTRY
+)
+MESSAGES_RECEIVED = Counter(
+    "aperture_bokeh_websocket_messages_received",
+    "Bokeh protocol messages received from browsers",
+    ["app", "msgtype"],
+    registry=REGISTRY,
+)
+MESSAGES_SENT = Counter(
+    "aperture_bokeh_websocket_messages_sent",
+    "Bokeh protocol messages sent to browsers",
+    ["app", "msgtype"],
+    registry=REGISTRY,
+)
+WEBSOCKETS_REFUSED = Counter(
+    "aperture_bokeh_websockets_refused",
+    "Websockets refused (bad or expired token, origin)",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+def measured_build(build_app: Callable[..., None]) -> Callable[..., None]:
+    """Decorate ``build_app(doc, name, build)``: count the session and time its document build."""
+
+    @wraps(build_app)
+    def measured(doc: Any, name: str, build: Callable[..., None]) -> None:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            build_app(doc, name, build)
+            outcome = "built"
+        finally:
+            BUILD_SECONDS.labels(name).observe(time.perf_counter() - started)
+            SESSIONS_CREATED.labels(name, outcome).inc()
+
+    return measured
+
+
+class GcPauses(Collector):
+    """Times every garbage collection through ``gc.callbacks``, as a histogram per generation.
+
+    The callback runs inside the collector, possibly while another thread holds a metric's lock,
+    so it only adds to plain lists (the GIL and the collector's own exclusion keep them whole);
+    ``collect()`` turns them into samples when scraped.
+    """
+
+    def __init__(self, buckets: Iterable[float] = GC_PAUSE_BUCKETS) -> None:
+        self.bounds = tuple(buckets)
+        self._counts = {generation: [0] * (len(self.bounds) + 1) for generation in range(3)}
+        self._sums = dict.fromkeys(range(3), 0.0)
+        self._started = 0.0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        generation = info.get("generation", 2)
+        slot = next((index for index, bound in enumerate(self.bounds) if pause <= bound), len(self.bounds))
+        self._counts[generation][slot] += 1
+        self._sums[generation] += pause
+
+    def install(self) -> None:
+        if self.callback not in gc.callbacks:
+            gc.callbacks.append(self.callback)
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "aperture_bokeh_gc_pause_seconds", "Time each garbage collection held the process", labels=["generation"]
+        )
+        for generation, counts in self._counts.items():
+            cumulative, buckets = 0, []
+            for bound, count in zip((*self.bounds, float("inf")), counts, strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            family.add_metric([str(generation)], buckets, sum_value=self._sums[generation])
+        yield family
+
+
+GC_PAUSES = GcPauses()
+REGISTRY.register(GC_PAUSES)
+
+
+class WithLabels(Collector):
+    """Another collector's metrics with constant labels added to every sample."""
+
+    def __init__(self, collector: Any, labels: dict[str, str]) -> None:
+        self._collector = collector
+        self._labels = labels
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._collector.collect():
+            metric.samples = [sample._replace(labels={**sample.labels, **self._labels}) for sample in metric.samples]
+            yield metric
+
+
+def exposition(open_sessions: dict[str, int]) -> bytes:
+    """This process's metrics as Prometheus text; ``open_sessions`` maps each app to its sessions now."""
+    for app, count in open_sessions.items():
+        OPEN_SESSIONS.labels(app).set(count)
+    index = process_index()
+    labelled = WithLabels(REGISTRY, {"process": str(index)}) if index is not None else REGISTRY
+    return generate_latest(labelled)  # type: ignore[arg-type]
+
+
+def metrics_handler():
+    """A Tornado handler answering ``exposition`` (``self.application`` is Bokeh's)."""
+    from tornado.web import RequestHandler
+
+    class ProcessMetrics(RequestHandler):
+        def get(self) -> None:
+            sessions = {
+                path.strip("/"): len(list(context.sessions)) for path, context in self.application.applications.items()
+            }
+            self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.set_header("Cache-Control", "no-store")
+            self.write(exposition(sessions))
+
+    return ProcessMetrics
+
+
+def count_received(app: str, msgtype: str) -> None:
+    MESSAGES_RECEIVED.labels(app, msgtype).inc()
+
+
+def count_sent(app: str, msgtype: str) -> None:
+    MESSAGES_SENT.labels(app, msgtype).inc()
+
+
+def count_refused(reason: str) -> None:
+    WEBSOCKETS_REFUSED.labels(reason).inc()
+
+
+def install() -> None:
+    """Start measuring in this server process: GC pauses and websocket messages."""
+    from bkapps import websocket_counts
+
+    GC_PAUSES.install()
+    websocket_counts.install(count_received, count_sent)
