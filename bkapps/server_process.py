@@ -10,6 +10,9 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
   admin view (``bkapps.process_stats``: sessions created, memory, recent errors);
 * adds to every app a session counter and the handler that puts the site login's visitor into
   standalone pages' tokens (``bkapps.auth_module``, which ``--auth-module`` also names);
+* builds every app's document once it runs and answers ``/readyz`` from that (``bkapps.readiness``);
+* drains on SIGTERM: stops accepting, closes websockets with "going away", finishes requests in
+  flight (``bkapps.graceful_shutdown``);
 * makes the discarding of expired sessions cheap (``bkapps.session_cleanup``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
@@ -23,10 +26,12 @@ import os
 import socket
 import sys
 
+from bkapps import graceful_shutdown
 from bkapps.config import ConfigurationError
 from bkapps.launcher import build_command, load_settings
-from bkapps.process_stats import STATS_PATH, ProcessStats, stats_handler
 from bkapps.process_identity import process_index
+from bkapps.process_stats import STATS_PATH, ProcessStats, stats_handler
+from bkapps.readiness import READY_PATH, SelfCheck, readiness_handler
 from bkapps.settings import BokehServerSettings
 from bkapps.supervisor import LISTEN_FDS_ENV
 
@@ -60,8 +65,11 @@ def install_listeners(settings: BokehServerSettings, index: int) -> None:
     bokeh_server.bind_sockets = listeners
 
 
-def health_handler():
-    """A Tornado handler answering this process's liveness as JSON (``self.application`` is Bokeh's)."""
+def health_handler(stats: ProcessStats):
+    """A Tornado handler answering this process's liveness as JSON (``self.application`` is Bokeh's).
+
+    ``sessions_created`` (since the process started) is what the supervisor recycles by.
+    """
     from tornado.web import RequestHandler
 
     from bkapps.process_identity import describe_process
@@ -79,6 +87,7 @@ def health_handler():
                     "pid": os.getpid(),
                     "describe": describe_process(),
                     "sessions": sessions,
+                    "sessions_created": sum(stats.created.values()),
                 }
             )
 
@@ -93,6 +102,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
     from bkapps.site_login import SiteLoginReader
 
     reader = SiteLoginReader(settings.site_login)
+    self_check = SelfCheck(settings.secret_key)
 
     class ApertureServe(Serve):
         def customize_applications(self, args, applications):
@@ -107,10 +117,17 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             kwargs = super().customize_kwargs(args, server_kwargs)
             kwargs["extra_patterns"] = [
                 *kwargs.get("extra_patterns", []),
-                (HEALTH_PATH, health_handler()),
+                (HEALTH_PATH, health_handler(stats)),
                 (STATS_PATH, stats_handler(stats, settings.secret_key)),
+                (READY_PATH, readiness_handler(self_check)),
             ]
             return kwargs
+
+        def customize_server(self, server):
+            graceful_shutdown.install(server)
+            # Once the server runs: can every app build its document? (``/readyz``)
+            server.io_loop.add_callback(self_check.run, server._tornado)
+            return super().customize_server(server)
 
     return ApertureServe
 

@@ -7,8 +7,10 @@ a port of its own (``BOKEH_PROCESS_PORT_BASE + i``), which is how a browser reac
 process that built a pulled session.
 
 It restarts a process that exits (the others keep serving meanwhile, and the shared socket keeps
-accepting), gives up if one keeps failing right after its start, and on SIGTERM or SIGINT stops
-them all: SIGTERM to each, then SIGKILL to whatever is left after ``STOP_SECONDS``. Bokeh's own
+accepting), gives up if one keeps failing right after its start, replaces processes one at a time
+after ``BOKEH_RECYCLE_AFTER_SESSIONS`` sessions or above ``BOKEH_RECYCLE_ABOVE_MB``
+(``bkapps.recycling``), and on SIGTERM or SIGINT stops them all: SIGTERM to each (they drain),
+then SIGKILL to whatever is left after ``STOP_SECONDS``. Bokeh's own
 ``--num-procs`` forks inside the server instead, which leaves nothing to address one process by,
 and orphans the children when its parent is killed.
 """
@@ -26,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 
 from bkapps.process_identity import COUNT_ENV, INDEX_ENV
+from bkapps.recycling import RecyclePolicy, process_health, resident_bytes
 from bkapps.settings import BokehServerSettings
 from bkapps.signing import signing_environment
 
@@ -40,6 +43,8 @@ STOP_SECONDS = 10.0
 # (a port taken, an app that cannot import): stop everything and say so.
 FAST_FAILURE_SECONDS = 10.0
 FAST_FAILURES_TO_GIVE_UP = 5
+# How often the supervisor looks at each process when recycling is on.
+RECYCLE_CHECK_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
@@ -53,6 +58,10 @@ class ServerSlot:
     fast_failures: int = 0
     restarts: int = 0
     exit_codes: list[int] = field(default_factory=list)
+    # Recycling: told to drain (SIGTERM) and not yet exited; then replaced and not yet answering.
+    draining: bool = False
+    replacement_pending: bool = False
+    recycled: int = 0
 
 
 class Supervisor:
@@ -61,6 +70,7 @@ class Supervisor:
     def __init__(self, settings: BokehServerSettings) -> None:
         self.settings = settings
         self.slots = [ServerSlot(index) for index in range(settings.processes)]
+        self.policy = RecyclePolicy(settings.recycle_after_sessions, settings.recycle_above_mb)
         self._sockets: list[socket.socket] = []
         self._stopping = False
 
@@ -119,8 +129,9 @@ class Supervisor:
         log.info("started Bokeh process %d (pid %d)", slot.index, slot.process.pid)
 
     def _supervise(self, selector: selectors.BaseSelector, wakeup: socket.socket) -> int:
+        timeout = RECYCLE_CHECK_SECONDS if self.policy.enabled else None
         while True:
-            for _key, _events in selector.select():
+            for _key, _events in selector.select(timeout):
                 signals = _drain(wakeup)
                 if any(signum in STOP_SIGNALS for signum in signals):
                     log.info("stopping %d Bokeh process(es)", len(self.slots))
@@ -130,12 +141,42 @@ class Supervisor:
                     continue
                 if not self._restart_after_exit(slot):
                     return 1
+            if self.policy.enabled:
+                self._recycle_one_if_due()
+
+    def _process_url(self, slot: ServerSlot) -> str:
+        host = "127.0.0.1" if self.settings.address in ("", "0.0.0.0", "::") else self.settings.address  # noqa: S104
+        return f"http://{host}:{self.settings.process_port(slot.index)}{self.settings.prefix}"
+
+    def _recycle_one_if_due(self) -> None:
+        """Tell at most one process to drain for replacement, and only while every process answers."""
+        healths = {slot.index: process_health(self._process_url(slot)) for slot in self.slots}
+        for slot in self.slots:
+            if slot.replacement_pending and healths[slot.index] is not None:
+                slot.replacement_pending = False
+        busy = any(slot.draining or slot.replacement_pending for slot in self.slots)
+        if busy or any(health is None for health in healths.values()):
+            return
+        for slot in self.slots:
+            health = healths[slot.index]
+            reason = self.policy.reason(int(health.get("sessions_created", 0)), resident_bytes(slot.process.pid))
+            if reason:
+                log.info("recycling Bokeh process %d (pid %d): %s", slot.index, slot.process.pid, reason)
+                slot.draining = True
+                slot.process.send_signal(signal.SIGTERM)
+                return
 
     def _restart_after_exit(self, slot: ServerSlot) -> bool:
         """Restart ``slot``'s exited process; False when it keeps failing at startup."""
         code = slot.process.returncode if slot.process is not None else 0
         slot.exit_codes.append(code)
         lived = time.monotonic() - slot.started_at
+        if slot.draining:
+            log.info("Bokeh process %d drained after %.1f s; starting its replacement", slot.index, lived)
+            slot.draining, slot.replacement_pending = False, True
+            slot.recycled += 1
+            self._start(slot)
+            return True
         slot.fast_failures = slot.fast_failures + 1 if lived < FAST_FAILURE_SECONDS else 0
         if slot.fast_failures >= FAST_FAILURES_TO_GIVE_UP:
             log.error(

@@ -1,0 +1,103 @@
+"""Can this Bokeh process build every app's document? Checked at startup and on demand, not per probe.
+
+Once the server runs, ``SelfCheck.run`` builds one session of each app the way a page's token
+would (Bokeh's own ``create_session_if_needed``, with a token minted with the shared key and the
+app's default arguments), times it, and keeps the result; the session is then left unconnected
+and Bokeh discards it like any other. ``/readyz`` on each process answers from the kept results
+(200 when every app built, 503 naming those that did not); ``/readyz?recheck=1`` builds again
+first. The site's own ``/readyz`` asks every process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from bkapps.session_token import mint_session, token_payload
+
+log = logging.getLogger(__name__)
+
+READY_PATH = "/readyz"
+_TOKEN_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class AppCheck:
+    """One app's latest self-check."""
+
+    ok: bool
+    build_ms: float
+    checked_at: float
+    error: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "build_ms": self.build_ms, "checked_at": self.checked_at, "error": self.error}
+
+
+class SelfCheck:
+    """The latest self-check of each app of a Bokeh server (``BokehTornado``)."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._secret_key = secret_key
+        self.results: dict[str, AppCheck] = {}
+        self.running = False
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.results) and all(check.ok for check in self.results.values())
+
+    async def run(self, tornado_app: Any) -> dict[str, AppCheck]:
+        """Build one session of every app; returns (and keeps) the results."""
+        self.running = True
+        try:
+            for path, context in tornado_app.applications.items():
+                self.results[path.strip("/")] = await self._check(context)
+                # Each build holds the event loop; let the process serve others between them.
+                await asyncio.sleep(0.01)
+        finally:
+            self.running = False
+        failed = [name for name, check in self.results.items() if not check.ok]
+        if failed:
+            log.error("self-check: cannot build %s", ", ".join(failed))
+        else:
+            log.info("self-check: every app builds (%d)", len(self.results))
+        return self.results
+
+    async def _check(self, context: Any) -> AppCheck:
+        payload = token_payload({}, visit={"url": "self-check", "remote_ip": "", "user_agent": "", "opened_at": ""})
+        grant = mint_session(self._secret_key, _TOKEN_SECONDS, payload)
+        started = time.perf_counter()
+        try:
+            session = await context.create_session_if_needed(grant.session_id, None, grant.token)
+            roots = list(session.document.roots)
+            error = "" if roots else "the document has no roots"
+        except Exception as failure:  # an app's own code failing is what this reports
+            error = "".join(traceback.format_exception_only(type(failure), failure)).strip()
+        build_ms = round((time.perf_counter() - started) * 1000, 1)
+        return AppCheck(ok=not error, build_ms=build_ms, checked_at=time.time(), error=error[:300])
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "ready": self.ready,
+            "checking": self.running,
+            "apps": {name: check.as_json() for name, check in self.results.items()},
+        }
+
+
+def readiness_handler(check: SelfCheck):
+    """``/readyz``: the kept self-check results; ``?recheck=1`` runs the check again first."""
+    from tornado.web import RequestHandler
+
+    class Readiness(RequestHandler):
+        async def get(self) -> None:
+            if self.get_argument("recheck", "") == "1" and not check.running:
+                await check.run(self.application)
+            self.set_header("Cache-Control", "no-store")
+            self.set_status(200 if check.ready else 503)
+            self.write(check.report())
+
+    return Readiness
