@@ -54,10 +54,12 @@ class SelfCheck:
         """Build one session of every app; returns (and keeps) the results."""
         self.running = True
         try:
+            results = {}
             for path, context in tornado_app.applications.items():
-                self.results[path.strip("/")] = await self._check(context)
+                results[path.strip("/")] = await self._check(context)
                 # Each build holds the event loop; let the process serve others between them.
                 await asyncio.sleep(0.01)
+            self.results = results
         finally:
             self.running = False
         failed = [name for name, check in self.results.items() if not check.ok]
