@@ -1,8 +1,9 @@
 """Prometheus metrics of one Bokeh server process, answered at ``/metrics`` on each of its ports.
 
 * ``aperture_bokeh_open_sessions{app}``: Bokeh's sessions of each app now (read when scraped);
-* ``aperture_bokeh_sessions_created_total{app,outcome}`` and
-  ``aperture_bokeh_document_build_seconds{app}``: every session's document build
+* ``aperture_bokeh_sessions_created_total{app}``, ``..._destroyed_total{app}``: the counts of
+  Bokeh's session hooks that the admin view's ``/stats`` also reports (``bkapps.process_stats``);
+* ``aperture_bokeh_document_build_seconds{app,outcome}``: every session's document build
   (``measured_build`` wraps ``bkapps.app_session.build_app``), ``outcome`` ``built`` or ``error``;
 * ``aperture_bokeh_websocket_messages_{received,sent}_total{app,msgtype}`` (``bkapps.websocket_counts``);
 * ``aperture_bokeh_websockets_refused_total{reason}`` (``bkapps.server_logging``);
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import wraps
 from typing import Any
 
@@ -31,9 +32,10 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bkapps.process_identity import process_index
@@ -49,14 +51,11 @@ PlatformCollector(registry=REGISTRY)
 GCCollector(registry=REGISTRY)
 
 OPEN_SESSIONS = Gauge("aperture_bokeh_open_sessions", "Sessions open in this process", ["app"], registry=REGISTRY)
-SESSIONS_CREATED = Counter(
-    "aperture_bokeh_sessions_created",
-    "Sessions whose document this process built",
+BUILD_SECONDS = Histogram(
+    "aperture_bokeh_document_build_seconds",
+    "Time to build a session's document",
     ["app", "outcome"],
     registry=REGISTRY,
-)
-BUILD_SECONDS = Histogram(
-    "aperture_bokeh_document_build_seconds", "Time to build a session's document", ["app"], registry=REGISTRY
 )
 MESSAGES_RECEIVED = Counter(
     "aperture_bokeh_websocket_messages_received",
@@ -79,7 +78,7 @@ WEBSOCKETS_REFUSED = Counter(
 
 
 def measured_build(build_app: Callable[..., None]) -> Callable[..., None]:
-    """Decorate ``build_app(doc, name, build)``: count the session and time its document build."""
+    """Decorate ``build_app(doc, name, build)`` to time every document build."""
 
     @wraps(build_app)
     def measured(doc: Any, name: str, build: Callable[..., None]) -> None:
@@ -89,8 +88,7 @@ def measured_build(build_app: Callable[..., None]) -> Callable[..., None]:
             build_app(doc, name, build)
             outcome = "built"
         finally:
-            BUILD_SECONDS.labels(name).observe(time.perf_counter() - started)
-            SESSIONS_CREATED.labels(name, outcome).inc()
+            BUILD_SECONDS.labels(name, outcome).observe(time.perf_counter() - started)
 
     return measured
 
@@ -103,17 +101,20 @@ class GcPauses(Collector):
     ``collect()`` turns them into samples when scraped.
     """
 
-    def __init__(self, buckets: Iterable[float] = GC_PAUSE_BUCKETS) -> None:
+    def __init__(
+        self, buckets: Iterable[float] = GC_PAUSE_BUCKETS, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.bounds = tuple(buckets)
+        self._clock = clock
         self._counts = {generation: [0] * (len(self.bounds) + 1) for generation in range(3)}
         self._sums = dict.fromkeys(range(3), 0.0)
         self._started = 0.0
 
     def callback(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started = self._clock()
             return
-        pause = time.perf_counter() - self._started
+        pause = self._clock() - self._started
         generation = info.get("generation", 2)
         slot = next((index for index, bound in enumerate(self.bounds) if pause <= bound), len(self.bounds))
         self._counts[generation][slot] += 1
@@ -134,6 +135,23 @@ class GcPauses(Collector):
                 buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
             family.add_metric([str(generation)], buckets, sum_value=self._sums[generation])
         yield family
+
+
+class SessionCounts(Collector):
+    """Sessions created and destroyed per app, read when scraped from the two counters
+    (``collections.Counter``, app name to count) that Bokeh's session hooks keep up to date."""
+
+    def __init__(self, created: Mapping[str, int], destroyed: Mapping[str, int]) -> None:
+        self._counts = {"created": created, "destroyed": destroyed}
+
+    def collect(self) -> Iterator[Metric]:
+        for event, counts in self._counts.items():
+            family = CounterMetricFamily(
+                f"aperture_bokeh_sessions_{event}", f"Sessions {event} in this process", labels=["app"]
+            )
+            for app, count in sorted(counts.items()):
+                family.add_metric([app], count)
+            yield family
 
 
 GC_PAUSES = GcPauses()
@@ -190,9 +208,14 @@ def count_refused(reason: str) -> None:
     WEBSOCKETS_REFUSED.labels(reason).inc()
 
 
-def install() -> None:
-    """Start measuring in this server process: GC pauses and websocket messages."""
+def install(sessions_created: Mapping[str, int], sessions_destroyed: Mapping[str, int]) -> None:
+    """Start measuring in this server process: GC pauses and websocket messages; export the
+    session counts of ``bkapps.process_stats``."""
     from bkapps import websocket_counts
 
+    # A "_created" series beside every counter and histogram doubles what is scraped, for a
+    # timestamp Prometheus does not use.
+    disable_created_metrics()
+    REGISTRY.register(SessionCounts(sessions_created, sessions_destroyed))
     GC_PAUSES.install()
     websocket_counts.install(count_received, count_sent)

@@ -13,6 +13,8 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
 * builds every app's document once it runs and answers ``/readyz`` from that (``bkapps.readiness``);
 * drains on SIGTERM: stops accepting, closes websockets with "going away", finishes requests in
   flight (``bkapps.graceful_shutdown``);
+* serves ``/metrics`` (Prometheus: sessions, document builds, websocket messages, GC pauses;
+  ``bkapps.metrics``) and logs each refused websocket in one line (``bkapps.server_logging``);
 * makes the discarding of expired sessions cheap (``bkapps.session_cleanup``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
@@ -26,7 +28,7 @@ import os
 import socket
 import sys
 
-from bkapps import graceful_shutdown
+from bkapps import graceful_shutdown, metrics, server_logging
 from bkapps.config import ConfigurationError
 from bkapps.launcher import build_command, load_settings
 from bkapps.process_identity import process_index
@@ -118,6 +120,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             kwargs["extra_patterns"] = [
                 *kwargs.get("extra_patterns", []),
                 (HEALTH_PATH, health_handler(stats)),
+                (metrics.METRICS_PATH, metrics.metrics_handler()),
                 (STATS_PATH, stats_handler(stats, settings.secret_key)),
                 (READY_PATH, readiness_handler(self_check)),
             ]
@@ -137,6 +140,7 @@ def main() -> None:
     index = process_index()
     if index is None:
         sys.exit("bkapps.server_process: start Bokeh with `python -m bkapps`")
+    server_logging.install(settings.log_format, index, on_refused=metrics.count_refused)
     try:
         install_listeners(settings, index)
     except (ConfigurationError, OSError) as error:
@@ -146,6 +150,7 @@ def main() -> None:
 
     session_cleanup.install()
     stats = ProcessStats()
+    metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()
     parser = argparse.ArgumentParser(prog="bokeh serve")
     command = serve_command(settings, stats)(parser=parser)

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from bkapps.config import ConfigurationError, Environ, env_bool, env_int, env_list, env_str, is_production
+from bkapps.log_format import log_format_setting
 from bkapps.signing import resolve_bokeh_secret
 from bkapps.site_login import SiteLoginSettings
 
@@ -72,6 +73,8 @@ class BokehServerSettings:
     recycle_after_sessions: int
     recycle_above_mb: int
     log_level: str
+    # plain or json, for every line of the supervisor and the server processes
+    log_format: str
     secret_key: str
     production: bool
     # The site's login cookie and public URL, for the auth module (``bkapps.auth_module``).
@@ -94,6 +97,7 @@ class BokehServerSettings:
             recycle_after_sessions=env_int(environ, "BOKEH_RECYCLE_AFTER_SESSIONS", 0),
             recycle_above_mb=env_int(environ, "BOKEH_RECYCLE_ABOVE_MB", 0),
             log_level=env_str(environ, "BOKEH_SERVER_LOG_LEVEL", "info").lower(),
+            log_format=log_format_setting(environ),
             secret_key=resolve_bokeh_secret(environ),
             production=is_production(environ),
             site_login=SiteLoginSettings.from_environ(environ),

@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from bkapps.log_format import log_formatter
 from bkapps.process_identity import COUNT_ENV, INDEX_ENV
 from bkapps.recycling import RecyclePolicy, process_health, resident_bytes
 from bkapps.settings import BokehServerSettings
@@ -76,7 +77,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Serve until a stop signal (exit status 0) or a process that cannot start (1)."""
-        _configure_logging()
+        _configure_logging(self.settings.log_format)
         from tornado.netutil import bind_sockets
 
         try:
@@ -227,10 +228,10 @@ def _drain(wakeup: socket.socket) -> list[int]:
         received.extend(data)
 
 
-def _configure_logging() -> None:
+def _configure_logging(log_format: str) -> None:
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(log_formatter(log_format))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False

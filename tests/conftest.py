@@ -82,3 +82,13 @@ def fragile_stack():
     """A stack of its own for tests that stop, freeze or restart the Bokeh server."""
     with running_stack(BOKEH_PULL_TIMEOUT="2") as live:
         yield live
+
+
+@pytest.fixture(scope="session")
+def accounts(stack):
+    """Two accounts on the shared stack: ``alice`` (no role) and ``ada`` (admin)."""
+    from tests.support.site_accounts import add_user
+
+    add_user(stack, "alice")
+    add_user(stack, "ada", "--admin")
+    return {"user": "alice", "admin": "ada"}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from bkapps.log_format import log_formatter
 from web import (
     admin,
     api,
@@ -26,8 +27,10 @@ from web import (
     gallery,
     health,
     live_apps,
+    metrics,
     origin_check,
     page_context,
+    request_log,
     settings,
     share_links,
     standalone,
@@ -51,6 +54,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     _configure_logging(app)
+    request_log.init_app(app)
+    metrics.init_app(app)
     database.init_app(app)
     auth.init_app(app)
     users_cli.init_app(app)
@@ -84,6 +89,6 @@ def _configure_logging(app: Flask) -> None:
     logger = logging.getLogger("web")
     if app.config["LOG_TO_STDOUT"] and not logger.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(log_formatter(app.config["LOG_FORMAT"]))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -15,7 +15,8 @@ Two paths, one extension (``bokeh_embed``):
 
 The BokehJS a page needs is collected while it renders and written once, at the end of the body
 (``bokehjs_for_page``). While the Bokeh server does not answer (``web.bokeh_monitor``), both paths
-raise ``BokehUnavailable``, which the error pages turn into a 503.
+raise ``BokehUnavailable``, which the error pages turn into a 503. Every embed, made or refused,
+is noted for the request's log line and the metrics (``web.page_record``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bkapps.session_token import (
 )
 from web.bokeh_monitor import BokehMonitor
 from web.bokeh_pull import BokehUnavailable, Change, pull_and_change
+from web.page_record import recorded_embed
 from web.session_markup import bokehjs_tags, session_markup
 
 _EXTENSION = "bokeh_embed"
@@ -103,6 +105,7 @@ class BokehEmbed:
         """The latest look at the Bokeh server (see ``web.bokeh_monitor``)."""
         return self._config.monitor.latest()
 
+    @recorded_embed("token")
     def token_embed(
         self,
         spec: AppSpec,
@@ -118,6 +121,7 @@ class BokehEmbed:
         token = mint_token(session_id, config.secret_key, config.token_lifetime, payload)
         return self._live(spec, SessionGrant(session_id, token), config.public_url, None)
 
+    @recorded_embed("pull")
     def pulled_embed(
         self,
         spec: AppSpec,

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from bkapps.params import InvalidArgument
 from web.embed import BokehUnavailable
+from web.page_record import note_outcome
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger(__name__)
@@ -44,12 +45,14 @@ def error_response(status: int, title: str, message: str, **details: object):
 
 @bp.app_errorhandler(InvalidArgument)
 def invalid_argument(error: InvalidArgument):
+    note_outcome("invalid_argument", argument=error.name)
     return error_response(400, "Invalid query argument", str(error), argument=error.name)
 
 
 @bp.app_errorhandler(BokehUnavailable)
 def bokeh_unavailable(error: BokehUnavailable):
-    log.warning("live app unavailable: %s", error)
+    # The request's own log line says so, with the reason (``web.request_log``).
+    note_outcome("bokeh_unavailable", reason=error.reason)
     response = error_response(503, "Live app unavailable", error.reason, app=error.app_title)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -20,6 +20,7 @@ from bkapps.config import (
     instance_dir,
     is_production,
 )
+from bkapps.log_format import log_format_setting
 from bkapps.settings import (
     MAX_PORT,
     SESSION_ID_MODES,
@@ -149,4 +150,5 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env_bool(environ, "SESSION_COOKIE_SECURE", production),
         "LOG_TO_STDOUT": env_bool(environ, "LOG_TO_STDOUT", True),
+        "LOG_FORMAT": log_format_setting(environ),
     }

@@ -20,7 +20,12 @@ EVERY_TILE_DRAWN = """(apps) => apps.every((app) => {
 })"""
 
 
-@pytest.mark.parametrize("name", CATALOG.names)
+# Open to anonymous visitors; the private ones: test_private_apps_in_browser.py.
+PUBLIC_APPS = [spec.name for spec in CATALOG if spec.public]
+PUBLIC_TILES = [name for name in DASHBOARD_APPS if CATALOG[name].public]
+
+
+@pytest.mark.parametrize("name", PUBLIC_APPS)
 def test_every_app_renders_embedded_and_standalone(stack, page, name):
     page.goto(f"{stack.web_url}/apps/{name}")
     wait_for_canvas(page)
@@ -66,8 +71,9 @@ def test_pressing_the_button_adds_a_number(stack, page):
 
 def test_the_dashboard_shows_every_tile_live(stack, page):
     page.goto(f"{stack.web_url}/dashboard")
-    page.wait_for_function(f"() => window.Bokeh && Bokeh.documents.length === {len(DASHBOARD_APPS)}", timeout=WAIT_MS)
-    page.wait_for_function(EVERY_TILE_DRAWN, arg=list(DASHBOARD_APPS), timeout=WAIT_MS)
+    page.wait_for_function(f"() => window.Bokeh && Bokeh.documents.length === {len(PUBLIC_TILES)}", timeout=WAIT_MS)
+    page.wait_for_function(EVERY_TILE_DRAWN, arg=PUBLIC_TILES, timeout=WAIT_MS)
+    assert page.locator(".live-app-private").count() == len(DASHBOARD_APPS) - len(PUBLIC_TILES)
     assert page.locator(".tile-unavailable").count() == 0
     first_look = model_value(page, "host", f"{column('time')}.length")
     wait_until(page, "host", f"{column('time')}.length > {first_look}")

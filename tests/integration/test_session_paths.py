@@ -130,7 +130,8 @@ def test_forged_tampered_and_expired_tokens_are_refused(stack):
     expired = mint_token(new_session_id(TEST_BOKEH_SECRET), TEST_BOKEH_SECRET, -5, token_payload({}))
     assert refused_reason(embed, expired) is not None
     output = stack.bokeh.output()
-    assert "had invalid signature" in output and "Token is expired" in output
+    assert "websocket refused, GET /sliders/ws (127.0.0.1): Invalid token signature" in output
+    assert "websocket refused, GET /sliders/ws (127.0.0.1): Token is expired" in output
 
 
 def test_pulls_send_their_messages_without_delay(stack, monkeypatch):

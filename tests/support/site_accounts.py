@@ -16,7 +16,7 @@ from web import create_app
 from web.settings import database_url
 
 PASSWORD = "correct horse battery"
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+_CSRF = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 
 
 def add_user(stack: Stack, name: str, *options: str, password: str = PASSWORD) -> None:
@@ -46,3 +46,18 @@ def post_login(
     form = session.get(f"{web_url}/login", timeout=30)
     fields = {"csrf_token": csrf_token(form.text), "name": name, "password": password, "next": next_path}
     return session.post(f"{web_url}/login", data=fields, allow_redirects=False, timeout=30)
+
+
+def create_account(app, name: str, *roles: str, password: str = PASSWORD) -> None:
+    """An account in a test app's database (what ``users create`` does, without the prompt)."""
+    from web.accounts import create_user
+
+    with app.app_context():
+        create_user(name, password, roles)
+
+
+def client_login(client, name: str, password: str = PASSWORD, next_path: str = ""):
+    """Post the login form with the Flask test client, CSRF token included; the answer is not followed."""
+    form = client.get("/login").get_data(as_text=True)
+    fields = {"csrf_token": csrf_token(form), "name": name, "password": password, "next": next_path}
+    return client.post("/login", data=fields)
