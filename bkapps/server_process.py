@@ -15,7 +15,9 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
   flight (``bkapps.graceful_shutdown``);
 * serves ``/metrics`` (Prometheus: sessions, document builds, websocket messages, GC pauses;
   ``bkapps.metrics``) and logs each refused websocket in one line (``bkapps.server_logging``);
-* makes the discarding of expired sessions cheap (``bkapps.session_cleanup``).
+* makes the discarding of expired sessions cheap (``bkapps.session_cleanup``);
+* tunes Python's garbage collector (``bkapps.gc_tuning``, ``BOKEH_GC_TUNING``) and sends
+  websocket messages without Nagle's delay (``bkapps.websocket_nodelay``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
 the process stops with a message instead of binding the shared port a second time.
@@ -28,7 +30,7 @@ import os
 import socket
 import sys
 
-from bkapps import graceful_shutdown, metrics, server_logging
+from bkapps import gc_tuning, graceful_shutdown, metrics, server_logging
 from bkapps.config import ConfigurationError
 from bkapps.launcher import build_command, load_settings
 from bkapps.process_identity import process_index
@@ -90,6 +92,7 @@ def health_handler(stats: ProcessStats):
                     "describe": describe_process(),
                     "sessions": sessions,
                     "sessions_created": sum(stats.created.values()),
+                    "gc": gc_tuning.summary(),
                 }
             )
 
@@ -127,6 +130,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             return kwargs
 
         def customize_server(self, server):
+            gc_tuning.freeze_after_start(server.io_loop)
             graceful_shutdown.install(server)
             # Once the server runs: can every app build its document? (``/readyz``)
             server.io_loop.add_callback(self_check.run, server._tornado)
@@ -146,9 +150,11 @@ def main() -> None:
     except (ConfigurationError, OSError) as error:
         sys.exit(f"bkapps: Bokeh process {index}: {error}")
 
-    from bkapps import session_cleanup
+    from bkapps import session_cleanup, websocket_nodelay
 
-    session_cleanup.install()
+    tuning = gc_tuning.install(settings.gc_tuning)
+    session_cleanup.install(collect=tuning.collect_everything)
+    websocket_nodelay.install()
     stats = ProcessStats()
     metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()

@@ -12,7 +12,8 @@ sessions froze it for over three seconds, and every page embedding an app meanwh
 
 * gives ``bokeh.document.document`` a ``gc`` whose ``collect()`` schedules one collection shortly
   afterwards on the running event loop, however many sessions ask meanwhile (outside an event
-  loop it collects at once, as before; everything else is the real ``gc``);
+  loop it collects at once, as before; everything else is the real ``gc``); the collection is
+  ``install``'s ``collect`` (``gc_tuning`` passes one that also visits frozen objects);
 * replaces ``DocumentModuleManager.destroy`` with the same cleanup minus the referrer scan.
 
 Bokeh's document lifecycle handler also collects, but only for documents that registered
@@ -26,6 +27,7 @@ import asyncio
 import gc
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,9 @@ DEFAULT_DELAY_SECONDS = 1.0
 class CoalescingCollector:
     """Stands in for the ``gc`` module; ``collect()`` is deferred and merged on an event loop."""
 
-    def __init__(self, delay: float = DEFAULT_DELAY_SECONDS) -> None:
+    def __init__(self, delay: float = DEFAULT_DELAY_SECONDS, collect: Callable[[int], int] = gc.collect) -> None:
         self.delay = delay
+        self._collect = collect
         self.requested = 0
         self.collections = 0
         self._scheduled: asyncio.TimerHandle | None = None
@@ -58,7 +61,7 @@ class CoalescingCollector:
 
     def _collect_now(self, generation: int) -> int:
         self.collections += 1
-        return gc.collect(generation)
+        return self._collect(generation)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(gc, name)
@@ -72,7 +75,9 @@ def destroy_modules_without_referrer_scan(manager: Any) -> None:
     manager._modules = []
 
 
-def install(delay: float = DEFAULT_DELAY_SECONDS) -> CoalescingCollector | None:
+def install(
+    delay: float = DEFAULT_DELAY_SECONDS, collect: Callable[[int], int] = gc.collect
+) -> CoalescingCollector | None:
     """Make session discards cheap; returns the collector, or None if Bokeh's internals moved."""
     from bokeh.document import document, modules
 
@@ -81,7 +86,7 @@ def install(delay: float = DEFAULT_DELAY_SECONDS) -> CoalescingCollector | None:
     if getattr(document, "gc", None) is not gc or not expected:
         log.warning("Bokeh's session cleanup internals changed; sessions are discarded the slow way")
         return None
-    collector = CoalescingCollector(delay)
+    collector = CoalescingCollector(delay, collect)
     document.gc = collector  # type: ignore[attr-defined]
     manager.destroy = destroy_modules_without_referrer_scan
     return collector

@@ -68,6 +68,8 @@ class BokehServerSettings:
     unused_session_lifetime_ms: int
     check_unused_sessions_ms: int
     use_xheaders: bool
+    # Tune Python's garbage collector in each Bokeh process (bkapps.gc_tuning).
+    gc_tuning: bool
     # Replace a process (one at a time, draining it first) after this many sessions or above this
     # resident memory; 0 turns either off (bkapps.supervisor).
     recycle_after_sessions: int
@@ -94,6 +96,7 @@ class BokehServerSettings:
             unused_session_lifetime_ms=env_int(environ, "BOKEH_UNUSED_SESSION_LIFETIME_MS", 15000, minimum=1),
             check_unused_sessions_ms=env_int(environ, "BOKEH_CHECK_UNUSED_SESSIONS_MS", 17000, minimum=1),
             use_xheaders=env_bool(environ, "BOKEH_USE_XHEADERS", False),
+            gc_tuning=env_bool(environ, "BOKEH_GC_TUNING", True),
             recycle_after_sessions=env_int(environ, "BOKEH_RECYCLE_AFTER_SESSIONS", 0),
             recycle_above_mb=env_int(environ, "BOKEH_RECYCLE_ABOVE_MB", 0),
             log_level=env_str(environ, "BOKEH_SERVER_LOG_LEVEL", "info").lower(),

@@ -59,3 +59,10 @@ def test_destroying_a_session_still_removes_its_modules(installed):
     assert not any(name in sys.modules for name in names)
     assert installed.requested == 1
     app.unload()
+
+
+def test_the_merged_collection_is_the_one_install_was_given():
+    collected = []
+    collector = session_cleanup.CoalescingCollector(delay=0.01, collect=lambda generation: collected.append(generation))
+    collector.collect()
+    assert collected == [2]

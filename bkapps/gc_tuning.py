@@ -1,0 +1,116 @@
+"""Keep Python's cycle collector from pausing a Bokeh server process for long.
+
+A full collection visits every tracked object on the server's only thread, and CPython starts one
+whenever a quarter as many objects as the last one kept have been promoted since: with many live
+sessions, a long pause every few seconds. ``install()`` (unless ``BOKEH_GC_TUNING`` is off) raises
+the young threshold (fewer short-lived objects promoted), and freezes what the process holds once
+its apps are loaded and after every full collection, so a full collection visits only what is new
+since the last one. Frozen cycles (a discarded session's document) are never freed, so the
+collection after discards (``bkapps.session_cleanup``) is ``collect_everything()``: thaw, collect,
+freeze. Either way ``GcTuning`` records the pauses (``/healthz`` shows them).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Any
+
+YOUNG_THRESHOLD = 10_000
+# Seconds after the server starts (its apps' on_server_loaded hooks run first thing) until what
+# the process holds is frozen. Not critical: anything loaded later is frozen after the next full
+# collection.
+FREEZE_AFTER_START_SECONDS = 1.0
+OLDEST = 2
+DEFAULT_THRESHOLDS = gc.get_threshold()
+
+
+class GcTuning:
+    """The collector's settings for this process, and how long its collections paused it.
+
+    Registered in ``gc.callbacks``: called at the start and the stop of every collection.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.collections = [0, 0, 0]
+        self.longest_ms = [0.0, 0.0, 0.0]
+        self.total_ms = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info["generation"]
+        elapsed = (time.perf_counter() - self._started) * 1000
+        self.collections[generation] += 1
+        self.total_ms[generation] += elapsed
+        self.longest_ms[generation] = max(self.longest_ms[generation], elapsed)
+        if self.enabled and generation == OLDEST:
+            # The collection is over; what survived it need not be visited again.
+            gc.freeze()
+
+    def collect_everything(self, generation: int = OLDEST) -> int:
+        """A full collection that frozen objects take part in too (they are frozen again after)."""
+        if not self.enabled:
+            return gc.collect(generation)
+        gc.unfreeze()
+        try:
+            return gc.collect()
+        finally:
+            gc.freeze()
+
+    def summary(self) -> dict[str, Any]:
+        """For ``/healthz``: full collections and their pauses, young ones, frozen objects."""
+        return {
+            "tuned": self.enabled,
+            "full_collections": self.collections[OLDEST],
+            "longest_full_ms": round(self.longest_ms[OLDEST], 1),
+            "full_ms": round(self.total_ms[OLDEST], 1),
+            "young_collections": self.collections[0] + self.collections[1],
+            "longest_young_ms": round(max(self.longest_ms[:OLDEST]), 1),
+            "frozen_objects": gc.get_freeze_count(),
+        }
+
+
+def freeze_loaded() -> None:
+    """Collect once, then freeze everything that is left: the process as its apps loaded it."""
+    gc.collect()
+    gc.freeze()
+
+
+_installed: GcTuning | None = None
+
+
+def freeze_after_start(io_loop: Any, delay: float = FREEZE_AFTER_START_SECONDS) -> None:
+    """If the installed tuning is on, ``freeze_loaded()`` on the server's loop ``delay`` s from now."""
+    if _installed is not None and _installed.enabled:
+        io_loop.call_later(delay, freeze_loaded)
+
+
+def install(enabled: bool = True) -> GcTuning:
+    """Record collection pauses and, if ``enabled``, tune the collector (see the module docstring)."""
+    global _installed
+    uninstall()
+    _installed = GcTuning(enabled)
+    gc.callbacks.append(_installed)
+    if enabled:
+        _, middle, oldest = gc.get_threshold()
+        gc.set_threshold(YOUNG_THRESHOLD, middle, oldest)
+    return _installed
+
+
+def uninstall() -> None:
+    """Undo ``install()``: default thresholds, nothing frozen, no recording."""
+    global _installed
+    if _installed is not None:
+        gc.callbacks.remove(_installed)
+        _installed = None
+        gc.set_threshold(*DEFAULT_THRESHOLDS)
+        gc.unfreeze()
+
+
+def summary() -> dict[str, Any]:
+    """The installed tuning's summary (empty if ``install()`` did not run in this process)."""
+    return _installed.summary() if _installed is not None else {}

@@ -1,0 +1,84 @@
+"""The Bokeh processes' garbage collector settings (bkapps.gc_tuning)."""
+
+import gc
+import weakref
+
+import pytest
+
+from bkapps import gc_tuning
+
+
+class Node:
+    """An object in a reference cycle with itself: only the cycle collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture
+def tuning():
+    # Whatever a test did to this process's collector is undone afterwards.
+    yield lambda enabled: gc_tuning.install(enabled)
+    gc_tuning.uninstall()
+    assert gc.get_threshold() == gc_tuning.DEFAULT_THRESHOLDS and gc.get_freeze_count() == 0
+
+
+class RecordingLoop:
+    def __init__(self) -> None:
+        self.scheduled = []
+
+    def call_later(self, delay, callback):
+        self.scheduled.append((delay, callback))
+
+
+def test_off_leaves_the_collector_as_it_is_but_records_its_pauses(tuning):
+    installed = tuning(False)
+    assert gc.get_threshold() == gc_tuning.DEFAULT_THRESHOLDS
+    gc.collect()
+    summary = gc_tuning.summary()
+    assert summary["tuned"] is False and summary["full_collections"] >= 1
+    assert summary["longest_full_ms"] >= 0 and summary["frozen_objects"] == 0
+    loop = RecordingLoop()
+    gc_tuning.freeze_after_start(loop)
+    assert loop.scheduled == []
+    assert installed.collect_everything() >= 0 and gc.get_freeze_count() == 0
+
+
+def test_on_raises_the_young_threshold_and_freezes_after_a_full_collection(tuning):
+    tuning(True)
+    assert gc.get_threshold()[0] == gc_tuning.YOUNG_THRESHOLD
+    assert gc.get_threshold()[1:] == gc_tuning.DEFAULT_THRESHOLDS[1:]
+    gc.collect()
+    assert gc.get_freeze_count() > 0, "what survived the full collection is frozen"
+    assert gc_tuning.summary()["tuned"] is True
+
+
+def test_frozen_cycles_are_freed_only_by_collect_everything(tuning):
+    installed = tuning(True)
+    node = Node()
+    alive = weakref.ref(node)
+    gc.collect()  # node survives it, so it is frozen
+    del node
+    gc.collect()
+    assert alive() is not None, "a plain collection skips frozen objects"
+    installed.collect_everything()
+    assert alive() is None
+    assert gc.get_freeze_count() > 0, "and the survivors are frozen again"
+
+
+def test_what_the_apps_loaded_is_frozen_once_the_server_has_started(tuning):
+    tuning(True)
+    loop = RecordingLoop()
+    gc_tuning.freeze_after_start(loop)
+    ((delay, freeze),) = loop.scheduled
+    assert delay == gc_tuning.FREEZE_AFTER_START_SECONDS
+    gc.unfreeze()
+    freeze()
+    assert gc.get_freeze_count() > 0
+
+
+def test_installing_again_replaces_the_recorder(tuning):
+    first = tuning(True)
+    second = tuning(False)
+    assert first not in gc.callbacks and second in gc.callbacks
+    assert gc.get_threshold() == gc_tuning.DEFAULT_THRESHOLDS and gc.get_freeze_count() == 0
