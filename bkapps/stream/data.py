@@ -1,15 +1,16 @@
 """The numbers behind the ``stream`` app: this machine's CPU, memory and processes (psutil, no Bokeh).
 
-Load percentages come from the difference between two readings of the CPU time counters, and
-each meter keeps its own previous reading: psutil's ``cpu_percent()`` without an interval shares
-one previous reading among all its callers in the process, so concurrent sessions would measure
-each other's intervals.
+One ``MachineReading`` of the counters serves every session (the app reads them once per server,
+see ``app_hooks.py``). Load percentages come from the difference between two readings, and each
+session's meters keep their own previous reading: a session sampling every second shows the load
+of its last second, whatever the other sessions' rates.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -22,10 +23,30 @@ ACTIVITY_LABELS = {
     "live_sessions": "Open sessions of this app",
     "sessions_created": "Sessions created",
     "sessions_destroyed": "Sessions ended (hook ran)",
-    "threads": "Session threads running",
+    "threads": "Sampler threads running",
+    "subscriptions": "Sessions fed by the sampler",
     "periodic_callbacks": "Periodic callbacks",
-    "pending_jobs": "Pool jobs pending",
+    "pending_jobs": "Process scans running",
 }
+
+
+@dataclass(frozen=True)
+class MachineReading:
+    """The machine's CPU time counters (whole and per core) and memory use at one moment."""
+
+    time: float
+    cpu_times: Any
+    core_times: Sequence[Any]
+    memory_percent: float
+
+
+def read_machine(
+    cpu_times: Callable[..., Any] = psutil.cpu_times,
+    memory: Callable[[], Any] = psutil.virtual_memory,
+    clock: Callable[[], float] = time.time,
+) -> MachineReading:
+    """Read the counters now (cheap: no interval, no sleeping)."""
+    return MachineReading(clock(), cpu_times(), tuple(cpu_times(percpu=True)), memory().percent)
 
 
 def _total_time(times: Any) -> float:
@@ -47,43 +68,35 @@ def busy_percent(before: Any, after: Any) -> float:
 
 
 class HostMeter:
-    """Samples this machine's CPU load (since the previous sample) and memory use."""
+    """Turns readings into rows of CPU load (since this meter's previous row) and memory use."""
 
-    def __init__(
-        self,
-        cpu_times: Callable[[], Any] = psutil.cpu_times,
-        memory: Callable[[], Any] = psutil.virtual_memory,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._cpu_times = cpu_times
-        self._memory = memory
-        self._clock = clock
-        self._last = cpu_times()
+    def __init__(self, first: MachineReading) -> None:
+        self._last = first
 
-    def sample(self) -> dict[str, list[float]]:
-        """One row for ``ColumnDataSource.stream``: time (ms since the epoch), cpu and memory in %."""
-        now = self._cpu_times()
-        cpu = busy_percent(self._last, now)
-        self._last = now
-        return {"time": [self._clock() * 1000], "cpu": [cpu], "memory": [round(self._memory().percent, 1)]}
+    def row(self, reading: MachineReading) -> dict[str, list[float]] | None:
+        """One row for ``ColumnDataSource.stream`` (time in ms since the epoch, cpu and memory in
+        %), or None if ``reading`` is no newer than the previous row's."""
+        if reading.time <= self._last.time:
+            return None
+        cpu = busy_percent(self._last.cpu_times, reading.cpu_times)
+        self._last = reading
+        return {"time": [reading.time * 1000], "cpu": [cpu], "memory": [round(reading.memory_percent, 1)]}
 
 
 class CoreLoadMeter:
-    """Measures the load of each CPU core since the previous measurement."""
+    """The load of each CPU core since this meter's previous measurement."""
 
-    def __init__(self, per_core_times: Callable[[], Sequence[Any]] = lambda: psutil.cpu_times(percpu=True)) -> None:
-        self._per_core_times = per_core_times
-        self._last = per_core_times()
+    def __init__(self, first: MachineReading) -> None:
+        self._last = first.core_times
 
     @property
     def labels(self) -> list[str]:
         return [f"cpu{index}" for index in range(len(self._last))]
 
-    def measure(self) -> list[float]:
-        """Percent load of each core since the previous call (runs in the app's thread)."""
-        now = self._per_core_times()
-        loads = [busy_percent(before, after) for before, after in zip(self._last, now, strict=True)]
-        self._last = now
+    def measure(self, reading: MachineReading) -> list[float]:
+        """Percent load of each core between the previous reading and ``reading``."""
+        loads = [busy_percent(before, after) for before, after in zip(self._last, reading.core_times, strict=True)]
+        self._last = reading.core_times
         return loads
 
 
@@ -99,7 +112,7 @@ def largest_by_memory(rows: Sequence[tuple[int, int, str]], limit: int) -> dict[
 
 def top_processes(limit: int = TOP_PROCESSES) -> dict[str, list]:
     """The processes of this machine using the most memory. Slow (it reads every process), so
-    the app runs it on a thread pool."""
+    the app runs it on a thread pool, once for all its sessions."""
     rows = []
     for process in psutil.process_iter(["pid", "name", "memory_info"]):
         info = process.info

@@ -2,18 +2,18 @@
 
 Every way a Bokeh server app can push data, in one page:
 
-* a periodic callback samples CPU and memory and ``stream()``s each sample into the main plot,
-  keeping the last ``window`` samples (``rollover``);
-* a background thread measures each core's load and hands every result to the document only
-  through ``add_next_tick_callback``;
-* an unlocked periodic callback (``without_document_lock``) runs the slow process scan on the
+* a periodic callback ``stream()``s a row of CPU and memory into the main plot at the session's
+  rate, keeping the last ``window`` samples (``rollover``);
+* a background thread hands the per-core counters to the document only through
+  ``add_next_tick_callback``;
+* an unlocked periodic callback (``without_document_lock``) waits for the process scan on the
   server's thread pool; the result lands through a locked next-tick callback;
-* Pause stops all three; the rate slider retimes the sampling and the thread.
+* Pause stops all three; the rate slider retimes the sampling and the thread's deliveries.
 
-The numbers are real: the machine is the one running the Bokeh server (read with psutil), and the
-activity table is this server's own count of sessions, threads and callbacks. ``app_hooks.py``
-stops a session's thread and drops its pool jobs when the session ends. Query arguments ``rate``
-(ms) and ``window`` (samples), e.g. http://localhost:5006/stream?rate=250&window=240.
+The numbers are real (psutil, on the machine running the Bokeh server), and read once per server
+for all sessions (``app_hooks.py``); the activity table is this server's own count of sessions,
+threads and callbacks. Query arguments ``rate`` (ms) and ``window`` (samples), e.g.
+http://localhost:5006/stream?rate=250&window=240.
 """
 
 from bokeh.document import without_document_lock
@@ -25,23 +25,23 @@ from bkapps.app_session import build_app
 from bkapps.catalog import CATALOG
 from bkapps.lifecycle import app_lifecycle
 
-from .data import CoreLoadMeter, HostMeter, activity_columns, top_processes
+from .data import CoreLoadMeter, HostMeter, activity_columns
 from .views import cores_plot, host_plot, table
 
 RATE = CATALOG["stream"].param("rate")
 PROCESS_SCAN_MS = 2000
 ABOUT = (
-    "<p><b>Live, real data</b> from the machine running the Bokeh server (psutil): CPU and memory are "
-    "sampled by a periodic callback and streamed into the plot, which keeps the last {window} samples; "
-    "the per-core load comes from a background thread; the process list from a thread pool. "
-    "The table on the right is this Bokeh server's own count of sessions, threads and callbacks.</p>"
+    "<p><b>Live, real data</b> from the machine running the Bokeh server (psutil), read once for all "
+    "sessions: CPU and memory are streamed into the plot by a periodic callback, which keeps the last "
+    "{window} samples; the per-core load comes from a background thread; the process list from a thread "
+    "pool. The table on the right is this Bokeh server's own count of sessions, threads and callbacks.</p>"
 )
 
 
 def build(doc, rate, window):
     state, session = app_lifecycle(doc)
-    server_context = doc.session_context.server_context
-    host_meter, core_meter = HostMeter(), CoreLoadMeter()
+    feeds = state.data
+    host_meter, core_meter = HostMeter(feeds.machine.latest), CoreLoadMeter(feeds.machine.latest)
     core_labels = core_meter.labels
 
     pause = Toggle(label="Pause", name="pause", active=False, width=120)
@@ -52,7 +52,7 @@ def build(doc, rate, window):
     host = ColumnDataSource(data=dict(time=[], cpu=[], memory=[]), name="host")
     cores = ColumnDataSource(data=dict(core=core_labels, load=[0.0] * len(core_labels)), name="cores")
     processes = ColumnDataSource(data=dict(pid=[], name=[], rss_mb=[]), name="processes")
-    activity = ColumnDataSource(data=activity_columns(state.activity(server_context)), name="server_activity")
+    activity = ColumnDataSource(data=activity_columns(state.activity()), name="server_activity")
 
     plot = host_plot(host)
     core_bars = cores_plot(cores, core_labels)
@@ -60,34 +60,37 @@ def build(doc, rate, window):
     activity_table = table(activity, "activity_table", {"label": "This Bokeh server", "value": ""})
 
     def sample():
-        host.stream(host_meter.sample(), rollover=window)
-        activity.data = activity_columns(state.activity(server_context))
+        new_row = host_meter.row(feeds.machine.latest)
+        if new_row is not None:
+            host.stream(new_row, rollover=window)
 
-    def show_core_loads(loads):
-        cores.data = dict(core=core_labels, load=loads)
+    def show_core_loads(reading):
+        cores.data = dict(core=core_labels, load=core_meter.measure(reading))
 
     def show_processes(columns):
         processes.data = columns
+        counts = activity_columns(state.activity())
+        # Unchanged counts would still be sent to the browser.
+        if counts["value"] != activity.data["value"]:
+            activity.data = counts
 
     @without_document_lock
     async def scan_processes():
-        # Runs without the document lock, so other callbacks go on while the pool works. A scan
-        # still running (a slow machine) is not queued behind again.
-        if not session.pending_jobs:
-            await session.run_blocking(doc, top_processes, show_processes)
+        # Runs without the document lock, so other callbacks go on while the pool works.
+        await session.fetch(doc, feeds.processes, show_processes)
 
     running = {}
 
     def start():
-        running["sample"] = doc.add_periodic_callback(sample, rate_slider.value)
-        running["scan"] = doc.add_periodic_callback(scan_processes, PROCESS_SCAN_MS)
-        producer.resume()
+        running["sample"] = session.add_periodic_callback(doc, sample, rate_slider.value)
+        running["scan"] = session.add_periodic_callback(doc, scan_processes, PROCESS_SCAN_MS)
+        core_feed.resume()
 
     def stop():
         for callback in running.values():
-            doc.remove_periodic_callback(callback)
+            session.remove_periodic_callback(doc, callback)
         running.clear()
-        producer.pause()
+        core_feed.pause()
 
     def pause_or_resume(attr, old, paused):
         pause.label = "Resume" if paused else "Pause"
@@ -97,10 +100,10 @@ def build(doc, rate, window):
             start()
 
     def retime(attr, old, period_ms):
-        producer.period = period_ms / 1000
+        core_feed.period = period_ms / 1000
         if "sample" in running:
-            doc.remove_periodic_callback(running.pop("sample"))
-            running["sample"] = doc.add_periodic_callback(sample, period_ms)
+            session.remove_periodic_callback(doc, running.pop("sample"))
+            running["sample"] = session.add_periodic_callback(doc, sample, period_ms)
 
     pause.on_change("active", pause_or_resume)
     rate_slider.on_change("value", retime)
@@ -113,7 +116,7 @@ def build(doc, rate, window):
         name="layout",
     )
 
-    producer = session.start_producer(doc, core_meter.measure, show_core_loads, period=rate / 1000)
+    core_feed = session.subscribe(feeds.machine, doc, show_core_loads, period=rate / 1000)
     start()
     doc.add_root(layout)
     doc.title = "Stream"

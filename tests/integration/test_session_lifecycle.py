@@ -1,4 +1,4 @@
-"""Ended sessions clean up on a real Bokeh server: threads end, callbacks stop, the hooks run.
+"""Ended sessions clean up on a real Bokeh server: subscriptions end, callbacks stop, the hooks run.
 
 A stack of its own (one Bokeh process, so that one watcher sees every session) discards unused
 sessions within about 0.7 s. A session of the ``stream`` app follows the server's activity table
@@ -38,7 +38,7 @@ def visit_like_a_browser(url: str) -> None:
             pass
 
 
-def test_ended_sessions_stop_their_threads_and_callbacks(quick_expiry_stack):
+def test_ended_sessions_leave_the_sampler_and_stop_their_callbacks(quick_expiry_stack):
     stack = quick_expiry_stack
     with followed_session(f"{stack.bokeh_url}/stream", arguments={"rate": 100}) as watcher:
         start = activity(watcher.document)
@@ -54,6 +54,7 @@ def test_ended_sessions_stop_their_threads_and_callbacks(quick_expiry_stack):
                 "sessions_created": start["sessions_created"] + STREAM_SESSIONS,
                 "sessions_destroyed": start["sessions_destroyed"] + STREAM_SESSIONS,
                 "threads": 1,
+                "subscriptions": 1,
                 "periodic_callbacks": 2,
                 "pending_jobs": 0,
             }

@@ -8,7 +8,9 @@ the token payload, which for a standalone visit includes what the app's ``proces
 returns. ``close()`` destroys the document and runs ``on_session_destroyed``.
 
 Nothing runs callbacks on its own here: tests call them (``periodic_callbacks``,
-``run_next_ticks``), which makes every step of a live app observable.
+``run_next_ticks``), which makes every step of a live app observable. The server hooks run on an
+event loop of the app's own, which stands for the server's: it runs only while a test waits for
+what a server-wide thread hands over (``wait_for_next_tick``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bokeh.document import Document
 from bokeh.server.callbacks import NextTickCallback, PeriodicCallback
 from bokeh.util.token import generate_session_id, get_token_payload
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+from tornado.ioloop import IOLoop
 
 from bkapps.auth_module import StandaloneIdentity
 from bkapps.catalog import AppSpec
@@ -42,6 +45,8 @@ class FakeServerContext:
 
     def __init__(self) -> None:
         self.open: dict[str, OpenSession] = {}
+        # The event loop the hooks ran on (the server's, in a real server).
+        self.loop = IOLoop(make_current=False)
 
     @property
     def sessions(self) -> list[OpenSession]:
@@ -89,7 +94,7 @@ class ServedApp:
         # standalone page's token.
         self.application.add(StandaloneIdentity(spec.name, SiteLoginReader(TEST_SITE_LOGIN)))
         self.server_context = FakeServerContext()
-        self.application.on_server_loaded(self.server_context)
+        self.server_context.loop.run_sync(lambda: self.application.on_server_loaded(self.server_context))
 
     def open(self, query: str = "", user_agent: str = "app-documents-test", cookie: str = "") -> OpenSession:
         """A new session as a standalone page request would open it (``process_request`` runs);
@@ -141,6 +146,7 @@ class ServedApp:
         for session in self.server_context.sessions:
             self.close(session)
         self.application.on_server_unloaded(self.server_context)
+        self.server_context.loop.close(all_fds=True)
 
 
 def periodic_callbacks(doc: Document) -> list[PeriodicCallback]:
@@ -159,11 +165,12 @@ def run_callback(callback) -> None:
 
 
 def wait_for_next_tick(doc: Document, seconds: float = WAIT_SECONDS) -> None:
-    """Wait until another thread has handed the document a next-tick callback."""
+    """Run the server's loop until something (a server-wide thread) handed the document a next-tick callback."""
+    loop = doc.session_context.server_context.loop
     deadline = time.monotonic() + seconds
     while not next_tick_callbacks(doc):
         assert time.monotonic() < deadline, f"no next-tick callback within {seconds:g} s"
-        time.sleep(0.01)
+        loop.run_sync(lambda: asyncio.sleep(0.01))
 
 
 def run_next_ticks(doc: Document) -> int:

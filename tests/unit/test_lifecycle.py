@@ -5,107 +5,63 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from tornado.ioloop import IOLoop
 
-from bkapps.lifecycle import AppServerState, SessionResources, post_next_tick
+from bkapps.lifecycle import AppServerState
 
 WAIT_SECONDS = 30
 
 
 class NextTickOnlyDocument:
-    """A document a thread may reach only through ``add_next_tick_callback``; anything else fails."""
+    """A document reached only through ``add_next_tick_callback`` and periodic callbacks."""
 
     def __init__(self) -> None:
+        self.session_context = object()
         self.handed_over = []
-        self.delivered = threading.Event()
+        self.periodic = []
 
     def add_next_tick_callback(self, callback):
         self.handed_over.append(callback)
-        self.delivered.set()
+
+    def add_periodic_callback(self, callback, period_ms):
+        handle = (callback, period_ms)
+        self.periodic.append(handle)
+        return handle
+
+    def remove_periodic_callback(self, handle):
+        self.periodic.remove(handle)
 
 
-class DestroyedDocument:
-    def add_next_tick_callback(self, callback):
-        # What Bokeh raises once Document.destroy() has torn down its callback machinery.
-        raise AttributeError("'DocumentCallbackManager' object has no attribute '_change_callbacks'")
+class ServerContext:
+    def __init__(self):
+        self.sessions = []
 
 
-def test_a_producer_hands_results_over_as_next_tick_callbacks_and_stops_with_its_session():
-    doc, delivered = NextTickOnlyDocument(), []
-    resources = SessionResources("session-1", "test-session-1")
-    thread = resources.start_producer(doc, produce=lambda: 42, deliver=delivered.append, period=0.01)
-    assert doc.delivered.wait(WAIT_SECONDS)
-    assert delivered == [], "results are delivered on the event loop, not by the thread"
-    doc.handed_over[0]()
-    assert delivered == [42]
-
-    resources.stop()
-
-    assert not thread.is_alive() and thread.name == "test-session-1"
-    assert resources.threads == []
-
-
-def test_a_paused_producer_resumes_and_still_stops_with_its_session():
-    doc = NextTickOnlyDocument()
-    resources = SessionResources("session-2", "test-session-2")
-    thread = resources.start_producer(doc, produce=lambda: 1, deliver=print, period=0.01)
-    thread.pause()
-    assert thread.paused
-    thread.resume()
-    doc.delivered.clear()
-    assert doc.delivered.wait(WAIT_SECONDS)
-    thread.pause()
-    resources.stop()
-    assert not thread.is_alive()
-
-
-def test_a_producer_ends_when_its_document_is_already_destroyed():
-    resources = SessionResources("session-3", "test-session-3")
-    thread = resources.start_producer(DestroyedDocument(), produce=lambda: 1, deliver=print, period=0.01)
-    thread.join(WAIT_SECONDS)
-    assert not thread.is_alive()
-    assert post_next_tick(DestroyedDocument(), print) is False
-
-
-def test_stopping_a_session_cancels_its_queued_pool_jobs_and_drops_running_ones():
+@pytest.fixture
+def state():
     pool = ThreadPoolExecutor(max_workers=1)
-    release = threading.Event()
-    doc, delivered = NextTickOnlyDocument(), []
-    resources = SessionResources("session-4", "test-session-4", executor=pool)
-
-    async def session_ends_while_jobs_wait():
-        running = asyncio.ensure_future(
-            resources.run_blocking(doc, lambda: release.wait(WAIT_SECONDS), delivered.append)
-        )
-        queued = asyncio.ensure_future(resources.run_blocking(doc, lambda: "never run", delivered.append))
-        while resources.pending_jobs < 2:
-            await asyncio.sleep(0.005)
-        resources.stop()
-        release.set()
-        await asyncio.gather(running, queued)
-
-    try:
-        asyncio.run(asyncio.wait_for(session_ends_while_jobs_wait(), WAIT_SECONDS))
-    finally:
-        pool.shutdown(cancel_futures=True)
-    assert doc.handed_over == [] and delivered == []
-    assert resources.pending_jobs == 0
+    state = AppServerState.install(ServerContext(), "demo", executor=pool)
+    yield state
+    state.close()
 
 
-def test_a_finished_pool_job_is_delivered_next_tick():
-    doc, delivered = NextTickOnlyDocument(), []
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        resources = SessionResources("session-5", "test-session-5", executor=pool)
-        asyncio.run(resources.run_blocking(doc, lambda: "result", delivered.append))
-    assert delivered == []
-    doc.handed_over[0]()
-    assert delivered == ["result"]
+@pytest.fixture
+def fan_out(state):
+    """``state.fan_out`` as ``on_server_loaded`` calls it: on the server's (here: a test's) loop."""
+    loop = IOLoop(make_current=False)
+
+    def start(produce):
+        async def on_the_loop():
+            return state.fan_out(produce, tick=0.005)
+
+        return loop.run_sync(on_the_loop)
+
+    yield start
+    state.close()
+    loop.close(all_fds=True)
 
 
 def test_server_state_lives_on_the_server_context_and_counts_sessions():
-    class ServerContext:
-        def __init__(self):
-            self.sessions = []
-
     context = ServerContext()
     with pytest.raises(RuntimeError, match="on_server_loaded hook has not run"):
         AppServerState.of(context)
@@ -118,10 +74,81 @@ def test_server_state_lives_on_the_server_context_and_counts_sessions():
     assert state.resources("a" * 44) is resources
     state.session_destroyed("a" * 44)
     assert resources.stopped
-    assert state.activity(context)["live_sessions"] == 1
+    assert state.activity()["live_sessions"] == 1
     assert (state.sessions_created, state.sessions_destroyed) == (2, 1)
 
     state.close()
     assert state.live_sessions == 0
     with pytest.raises(RuntimeError):
         pool.submit(print)
+
+
+def test_periodic_callbacks_are_counted_as_sessions_add_remove_and_end(state):
+    first, second = NextTickOnlyDocument(), NextTickOnlyDocument()
+    resources = state.session_created("first")
+    handle = resources.add_periodic_callback(first, print, 100)
+    resources.add_periodic_callback(first, print, 2000)
+    state.session_created("second").add_periodic_callback(second, print, 500)
+    assert state.activity()["periodic_callbacks"] == 3
+
+    resources.remove_periodic_callback(first, handle)
+    assert state.activity()["periodic_callbacks"] == 2 and len(first.periodic) == 1
+
+    # Bokeh removes a destroyed session's callbacks itself; the count follows.
+    state.session_destroyed("first")
+    assert state.activity()["periodic_callbacks"] == 1
+
+
+def test_a_session_end_cancels_its_subscriptions_and_the_producer_goes_on(state, fan_out):
+    producer = fan_out(lambda: "reading")
+    resources = state.session_created("s")
+    subscription = resources.subscribe(producer, NextTickOnlyDocument(), print, period=1)
+    other = state.session_created("t").subscribe(producer, NextTickOnlyDocument(), print, period=1)
+    assert resources.subscriptions == [subscription]
+    assert state.activity()["subscriptions"] == 2 and state.activity()["threads"] == 1
+
+    state.session_destroyed("s")
+
+    assert state.activity()["subscriptions"] == 1 and producer.is_alive()
+    assert subscription.released and not other.released
+    with pytest.raises(RuntimeError, match="already stopped"):
+        resources.subscribe(producer, NextTickOnlyDocument(), print, period=1)
+
+
+def test_closing_the_state_stops_its_producers(state, fan_out):
+    producer = fan_out(lambda: 1)
+    state.session_created("s").subscribe(producer, NextTickOnlyDocument(), print, period=1)
+    state.close()
+    assert not producer.is_alive()
+    assert state.activity()["threads"] == state.activity()["subscriptions"] == 0
+
+
+def test_a_shared_result_is_delivered_next_tick_and_not_after_the_session_ended(state):
+    release = threading.Event()
+    job = state.shared_job(lambda: release.wait(WAIT_SECONDS) and "scanned", max_age=3600)
+    staying_doc, leaving_doc = NextTickOnlyDocument(), NextTickOnlyDocument()
+    staying, leaving = state.session_created("staying"), state.session_created("leaving")
+    delivered = []
+
+    async def one_session_ends_while_the_job_runs():
+        waits = [
+            asyncio.ensure_future(staying.fetch(staying_doc, job, delivered.append)),
+            asyncio.ensure_future(leaving.fetch(leaving_doc, job, delivered.append)),
+        ]
+        while state.activity()["pending_jobs"] == 0:
+            await asyncio.sleep(0.001)
+        state.session_destroyed("leaving")
+        release.set()
+        await asyncio.gather(*waits)
+
+    asyncio.run(asyncio.wait_for(one_session_ends_while_the_job_runs(), WAIT_SECONDS))
+    assert leaving_doc.handed_over == [] and delivered == []
+    (deliver,) = staying_doc.handed_over
+    deliver()
+    assert delivered == ["scanned"] and state.activity()["pending_jobs"] == 0
+
+
+def test_pool_jobs_need_the_state_to_have_a_pool():
+    state = AppServerState("demo")
+    with pytest.raises(RuntimeError, match="executor"):
+        state.shared_job(print, max_age=1)

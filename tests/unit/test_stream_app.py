@@ -1,16 +1,20 @@
 """The ``stream`` app's document, built as the Bokeh server builds it, driven step by step.
 
 The harness never runs callbacks on its own, so each test can see where data comes from: a
-periodic callback, a next-tick callback a thread handed over, or a pool job's result.
+periodic callback, a next-tick callback the server-wide thread handed over, or the shared pool
+job's result. The thread itself is real and runs from the app's ``on_server_loaded``.
 """
 
+import asyncio
 import threading
+import time
 
 import pytest
 
 from bkapps.catalog import CATALOG
 from bkapps.lifecycle import AppServerState
 from tests.support.app_documents import (
+    WAIT_SECONDS,
     ServedApp,
     next_tick_callbacks,
     periodic_callbacks,
@@ -29,8 +33,12 @@ def stream_app():
     app.unload()
 
 
-def session_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name.startswith("stream-session-")]
+def state_of(app) -> AppServerState:
+    return AppServerState.of(app.server_context)
+
+
+def app_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("stream-")]
 
 
 def callback_with_period(doc, period):
@@ -43,15 +51,26 @@ def activity(session) -> dict[str, int]:
     return dict(zip(data["metric"], data["value"], strict=True))
 
 
-def test_the_periodic_callback_streams_and_rolls_over(stream_app):
+def wait_for_a_new_reading(app) -> None:
+    """Run the server's loop until the thread's next reading has reached it."""
+    machine = state_of(app).data.machine
+    seen = machine.latest
+    deadline = time.monotonic() + WAIT_SECONDS
+    while machine.latest is seen:
+        assert time.monotonic() < deadline, f"the sampler thread read nothing new within {WAIT_SECONDS:g} s"
+        app.server_context.loop.run_sync(lambda: asyncio.sleep(0.01))
+
+
+def test_the_periodic_callback_streams_each_new_reading_and_rolls_over(stream_app):
     session = stream_app.open("rate=100&window=10")
     host = session.select("host")
     sample = callback_with_period(session.document, 100)
     for count in range(1, 16):
+        wait_for_a_new_reading(stream_app)
         run_callback(sample)
         assert len(host.data["time"]) == min(count, 10)
     times = host.data["time"]
-    assert times == sorted(times)
+    assert times == sorted(times) and len(set(times)) == len(times)
     assert all(0 <= value <= 100 for value in host.data["cpu"] + host.data["memory"])
 
 
@@ -60,7 +79,7 @@ def test_thread_results_arrive_only_through_next_tick_callbacks(stream_app):
     cores = session.select("cores")
     loads_before = cores.data["load"]
     wait_for_next_tick(session.document)
-    # The thread has measured and handed over a callback, but the document is as it was.
+    # The thread has read the counters and handed over a callback, but the document is as it was.
     assert cores.data["load"] is loads_before
     assert run_next_ticks(session.document) >= 1
     assert cores.data["load"] is not loads_before
@@ -82,53 +101,84 @@ def test_the_process_scan_runs_unlocked_on_the_pool_and_lands_next_tick(stream_a
     assert processes.data["rss_mb"] == sorted(processes.data["rss_mb"], reverse=True)
 
 
+def test_sessions_share_one_process_scan(stream_app):
+    first, second = stream_app.open(), stream_app.open()
+    for session in (first, second):
+        run_callback(callback_with_period(session.document, SCAN_MS))
+        run_next_ticks(session.document)
+    # One scan's columns, delivered to both (a second scan would have made new lists).
+    assert first.select("processes").data["pid"] is second.select("processes").data["pid"]
+
+
 def test_pause_resume_and_rate_control_the_callbacks_and_the_thread(stream_app):
     session = stream_app.open("rate=400")
     doc = session.document
-    (thread,) = AppServerState.of(stream_app.server_context).resources(session.id).threads
+    (feed,) = state_of(stream_app).resources(session.id).subscriptions
     assert sorted(callback.period for callback in periodic_callbacks(doc)) == [400, SCAN_MS]
+    assert feed.period == 0.4
 
     session.select("rate").value = 1500
     assert sorted(callback.period for callback in periodic_callbacks(doc)) == [1500, SCAN_MS]
-    assert thread.period == 1.5
+    assert feed.period == 1.5
 
     session.select("pause").active = True
-    assert periodic_callbacks(doc) == [] and thread.paused
+    assert periodic_callbacks(doc) == [] and feed.paused
     assert session.select("pause").label == "Resume"
+    assert state_of(stream_app).activity()["periodic_callbacks"] == 0
 
     session.select("pause").active = False
     assert sorted(callback.period for callback in periodic_callbacks(doc)) == [1500, SCAN_MS]
-    assert not thread.paused
+    assert not feed.paused
 
 
-def test_the_activity_table_shows_this_servers_sessions(stream_app):
+def test_the_activity_table_shows_this_servers_counts(stream_app):
     first = stream_app.open()
     second = stream_app.open()
-    run_callback(callback_with_period(second.document, 500))
+    refresh = callback_with_period(second.document, SCAN_MS)
+    run_callback(refresh)
+    run_next_ticks(second.document)
     assert activity(second) == {
         "live_sessions": 2,
         "sessions_created": 2,
         "sessions_destroyed": 0,
-        "threads": 2,
+        "threads": 1,
+        "subscriptions": 2,
         "periodic_callbacks": 4,
         "pending_jobs": 0,
     }
+    live_callbacks = sum(len(periodic_callbacks(session.document)) for session in stream_app.server_context.sessions)
+    assert activity(second)["periodic_callbacks"] == live_callbacks
+
     stream_app.close(first)
-    run_callback(callback_with_period(second.document, 500))
+    run_callback(refresh)
+    run_next_ticks(second.document)
     assert activity(second)["live_sessions"] == 1 and activity(second)["sessions_destroyed"] == 1
+    assert activity(second)["subscriptions"] == activity(second)["threads"] == 1
+    assert activity(second)["periodic_callbacks"] == len(periodic_callbacks(second.document)) == 2
 
 
-def test_destroying_sessions_stops_their_threads_and_runs_the_hook(stream_app):
-    threads_before = len(session_threads())
+def test_one_thread_serves_every_session_and_ended_sessions_leave_it(stream_app):
+    threads_before = app_threads()
     sessions = [stream_app.open("rate=100") for _ in range(3)]
-    assert len(session_threads()) == threads_before + 3
+    assert app_threads() == threads_before, "a session must not start threads of its own"
     for session in sessions:
         wait_for_next_tick(session.document)
+    machine = state_of(stream_app).data.machine
+    assert machine.subscribers == 3
 
     for session in sessions:
         stream_app.close(session)
 
-    assert len(session_threads()) == threads_before
-    state = AppServerState.of(stream_app.server_context)
-    assert (state.sessions_destroyed, state.live_sessions) == (3, 0)
+    assert machine.subscribers == 0 and machine.is_alive()
+    state = state_of(stream_app)
+    assert (state.sessions_destroyed, state.live_sessions, state.periodic_callbacks) == (3, 0, 0)
     assert stream_app.server_context.sessions == []
+
+
+def test_unloading_the_app_stops_its_thread():
+    app = ServedApp(CATALOG["stream"])
+    machine = state_of(app).data.machine
+    app.open()
+    app.unload()
+    assert not machine.is_alive()
+    assert machine.subscribers == 0

@@ -9,9 +9,11 @@ from bkapps.stream.data import (
     ACTIVITY_LABELS,
     CoreLoadMeter,
     HostMeter,
+    MachineReading,
     activity_columns,
     busy_percent,
     largest_by_memory,
+    read_machine,
     top_processes,
 )
 
@@ -36,20 +38,45 @@ def test_busy_percent_between_two_readings(before, after, percent):
     assert busy_percent(before, after) == percent
 
 
-def test_host_meter_samples_one_row_since_its_previous_reading():
-    readings = iter([times(user=0, idle=0), times(user=1, idle=3), times(user=5, idle=3)])
-    Memory = namedtuple("Memory", "percent")
-    meter = HostMeter(cpu_times=lambda: next(readings), memory=lambda: Memory(41.25), clock=lambda: 2.5)
-    assert meter.sample() == {"time": [2500.0], "cpu": [25.0], "memory": [41.2]}
-    assert meter.sample()["cpu"] == [100.0]
+def reading(at: float, cpu=None, cores=(), memory=50.0) -> MachineReading:
+    return MachineReading(time=at, cpu_times=cpu or times(), core_times=tuple(cores), memory_percent=memory)
 
 
-def test_core_meter_measures_every_core_of_this_machine():
-    meter = CoreLoadMeter()
-    loads = meter.measure()
-    assert len(loads) == len(meter.labels) == len(psutil.cpu_times(percpu=True))
-    assert all(0.0 <= load <= 100.0 for load in loads)
+def test_host_meter_makes_one_row_per_new_reading_with_the_load_since_its_previous_row():
+    meter = HostMeter(reading(1.0, times(user=0, idle=0)))
+    assert meter.row(reading(2.5, times(user=1, idle=3), memory=41.25)) == {
+        "time": [2500.0],
+        "cpu": [25.0],
+        "memory": [41.2],
+    }
+    assert meter.row(reading(3.0, times(user=5, idle=3)))["cpu"] == [100.0]
+
+
+def test_host_meter_skips_a_reading_no_newer_than_its_last_row():
+    meter = HostMeter(reading(1.0))
+    assert meter.row(reading(2.0)) is not None
+    assert meter.row(reading(2.0)) is None
+    assert meter.row(reading(1.5)) is None
+
+
+def test_meters_of_two_sessions_each_measure_their_own_interval():
+    first = reading(0.0, cores=[times(user=0, idle=0)])
+    middle = reading(1.0, cores=[times(user=4, idle=0)])
+    last = reading(2.0, cores=[times(user=4, idle=4)])
+    every_second, every_two_seconds = CoreLoadMeter(first), CoreLoadMeter(first)
+    assert every_second.measure(middle) == [100.0]
+    assert every_second.measure(last) == [0.0]
+    assert every_two_seconds.measure(last) == [50.0]
+
+
+def test_a_reading_of_this_machine_has_every_core():
+    now = read_machine()
+    meter = CoreLoadMeter(now)
+    assert len(meter.labels) == len(now.core_times) == len(psutil.cpu_times(percpu=True))
     assert meter.labels[0] == "cpu0"
+    later = read_machine()
+    assert all(0.0 <= load <= 100.0 for load in meter.measure(later))
+    assert 0.0 < later.memory_percent < 100.0 and later.time >= now.time
 
 
 def test_largest_by_memory_keeps_the_biggest_first_in_mebibytes():
