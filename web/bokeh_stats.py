@@ -4,6 +4,9 @@ Each process answers ``/stats`` on its own port (``bkapps.process_stats``), the 
 already holds as ``BOKEH_PROCESS_INTERNAL_URLS``. They are asked in parallel, each with the
 pull timeout and a credential signed with the shared Bokeh key; a process that does not answer
 is reported as such, the others still are. ``by_app`` adds the processes' numbers up per app.
+The numbers a process also exports to Prometheus (sessions, memory) are read from its
+``/metrics``, with what only that has (document builds, websocket messages, GC pauses); ``/stats``
+adds the recent errors and the uptime.
 """
 
 from __future__ import annotations
@@ -15,7 +18,23 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bkapps.process_stats import CREDENTIAL_HEADER, STATS_PATH, stats_credential
+
+# Served by every Bokeh process (``bkapps.metrics``), with no credential: counts only.
+METRICS_PATH = "/metrics"
+# The per-app samples of /metrics the admin view shows, and the name it gives each.
+_PER_APP = {
+    "aperture_bokeh_open_sessions": "open_sessions",
+    "aperture_bokeh_sessions_created_total": "sessions_created",
+    "aperture_bokeh_sessions_destroyed_total": "sessions_destroyed",
+    "aperture_bokeh_document_build_seconds_count": "document_builds",
+    "aperture_bokeh_document_build_seconds_sum": "build_seconds",
+    "aperture_bokeh_websocket_messages_received_total": "messages_received",
+    "aperture_bokeh_websocket_messages_sent_total": "messages_sent",
+}
+_GC = {"aperture_bokeh_gc_pause_seconds_count": "collections", "aperture_bokeh_gc_pause_seconds_sum": "pause_seconds"}
 
 
 def process_stats(url: str, bokeh_secret: str, timeout: float) -> dict[str, Any]:
@@ -31,7 +50,49 @@ def process_stats(url: str, bokeh_secret: str, timeout: float) -> dict[str, Any]
         return {"url": url, "reachable": False, "reason": f"HTTP {error.code}"}
     except (OSError, ValueError) as error:
         return {"url": url, "reachable": False, "reason": str(getattr(error, "reason", error)) or type(error).__name__}
-    return {"url": url, "reachable": True, **report}
+    return with_metrics({"url": url, "reachable": True, **report}, process_metrics(url, timeout))
+
+
+def process_metrics(url: str, timeout: float) -> dict[str, Any] | None:
+    """The numbers of one process's Prometheus ``/metrics`` (``metrics_numbers``); None if it fails."""
+    try:
+        with urllib.request.urlopen(url + METRICS_PATH, timeout=timeout) as response:  # noqa: S310
+            return metrics_numbers(response.read().decode())
+    except (OSError, ValueError):
+        return None
+
+
+def metrics_numbers(text: str) -> dict[str, Any]:
+    """What the admin view shows from a Bokeh process's ``/metrics`` text (``bkapps.metrics``):
+    per app its sessions, document builds and websocket messages, and the process's memory, GC
+    pauses per generation and refused websockets."""
+    numbers: dict[str, Any] = {"apps": {}, "gc": {}, "websockets_refused": 0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels, value = sample.labels, sample.value
+            if sample.name in _PER_APP and labels.get("outcome", "built") == "built":
+                app = numbers["apps"].setdefault(labels["app"], dict.fromkeys(_PER_APP.values(), 0))
+                app[_PER_APP[sample.name]] += value
+            elif sample.name in _GC:
+                numbers["gc"].setdefault(labels["generation"], {})[_GC[sample.name]] = value
+            elif sample.name == "aperture_bokeh_websockets_refused_total":
+                numbers["websockets_refused"] += int(value)
+            elif sample.name == "process_resident_memory_bytes":
+                numbers["rss_bytes"] = int(value)
+    for app in numbers["apps"].values():
+        builds = app["document_builds"]
+        app["build_ms_mean"] = round(app.pop("build_seconds") * 1000 / builds, 1) if builds else None
+        for name in ("open_sessions", "sessions_created", "sessions_destroyed", "document_builds"):
+            app[name] = int(app[name])
+    return numbers
+
+
+def with_metrics(report: dict[str, Any], numbers: dict[str, Any] | None) -> dict[str, Any]:
+    """``report`` (from ``/stats``) with the numbers ``/metrics`` has taking the place of its own."""
+    if numbers is None:
+        return report
+    apps = {name: {**counts, **numbers["apps"].get(name, {})} for name, counts in report.get("apps", {}).items()}
+    return {**report, "apps": apps, "rss_bytes": numbers.get("rss_bytes", report.get("rss_bytes")), "metrics": numbers}
 
 
 def all_process_stats(urls: Sequence[str], bokeh_secret: str, timeout: float) -> list[dict[str, Any]]:

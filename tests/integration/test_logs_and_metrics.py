@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bkapps.session_token import mint_token, new_session_id, token_payload
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
+from web.bokeh_stats import process_metrics
 
 WAIT_SECONDS = 30.0
 BOKEH_FAMILIES = {
@@ -147,6 +148,9 @@ def test_bokeh_metrics_move_when_a_browser_opens_a_session(stack):
         ("aperture_bokeh_websocket_messages_sent_total", {"msgtype": "PULL-DOC-REPLY"}),
     ):
         assert value(during, name, **labels, **extra) == value(before, name, **labels, **extra) + 1, name
+    # The admin view reads the same numbers through its own parser.
+    builds = value(during, "aperture_bokeh_document_build_seconds_count", **labels, outcome="built")
+    assert process_metrics(url, 10)["apps"]["iris"]["document_builds"] == builds
 
 
 @pytest.fixture(scope="module")
