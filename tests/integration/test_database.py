@@ -1,0 +1,94 @@
+"""The migrations and the account tables on a fresh SQLite file and on a real PostgreSQL server."""
+
+import itertools
+import os
+
+import pytest
+import requests
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+from tests.support.postgres import PostgresUnavailable, another_database, running_postgres
+from tests.support.servers import running_stack
+from tests.support.site_accounts import PASSWORD, add_user, csrf_token, log_in
+from web import create_app
+from web.database import MIGRATIONS_DIR, db
+
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    try:
+        with running_postgres() as url:
+            yield url
+    except PostgresUnavailable as reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {reason}")
+        pytest.skip(f"PostgreSQL cannot be started here: {reason}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """The URL of an empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/fresh.db"
+    return another_database(request.getfixturevalue("postgres_server"), f"aperture_{next(_numbers)}")
+
+
+def site_on(url: str):
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "DATABASE_AUTO_UPGRADE": True})
+
+
+def test_the_migrations_build_the_models_schema_and_come_down_again(empty_database):
+    app = site_on(empty_database)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        assert {"users", "share_links", "alembic_version"} <= set(inspect(db.engine).get_table_names())
+        with db.engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), db.metadata) == [], (
+                "models and migrations agree"
+            )
+        downgrade(directory=str(MIGRATIONS_DIR), revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        upgrade(directory=str(MIGRATIONS_DIR))
+        assert "users" in inspect(db.engine).get_table_names()
+        db.engine.dispose()
+
+
+def test_accounts_and_their_share_links_on_a_migrated_database(empty_database):
+    from web.accounts import AccountError, create_user, delete_user, find_user
+    from web.models import ShareLink
+
+    app = site_on(empty_database)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "alice"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        with pytest.raises(AccountError):
+            create_user("ALICE", PASSWORD)
+        alice = find_user("alice")
+        link = ShareLink(token="t" * 43, owner=alice, app="iris")
+        link.arguments = {"bins": 7}
+        db.session.add(link)
+        db.session.commit()
+        assert find_user("alice").share_links[0].arguments == {"bins": "7"}
+        assert delete_user("alice")
+        assert db.session.query(ShareLink).count() == 0, "an account's links go with it"
+        db.engine.dispose()
+
+
+def test_the_site_runs_on_postgresql_from_a_fresh_database(postgres_server):
+    """gunicorn's master applies the migrations at startup; logins and share links then work."""
+    url = another_database(postgres_server, f"aperture_site_{next(_numbers)}")
+    with running_stack(processes=1, DATABASE_URL=url) as stack:
+        add_user(stack, "alice")
+        alice = log_in(stack.web_url, "alice")
+        page = alice.get(f"{stack.web_url}/apps/sliders?N=30", timeout=30).text
+        fields = {"csrf_token": csrf_token(page), "app": "sliders", "query": "N=30"}
+        links = alice.post(f"{stack.web_url}/s", data=fields, timeout=30)
+        assert "/s/" in links.text
+        assert "web: cannot prepare the database" not in stack.web.output()
+        assert requests.get(f"{stack.web_url}/healthz", timeout=30).status_code == 200
