@@ -2,9 +2,11 @@
 
 A token page contacts no Bokeh server, so it cannot learn from its own request that Bokeh is
 down. Each worker process probes the Bokeh server's ``/healthz`` in a background thread every
-``BOKEH_HEALTH_INTERVAL`` seconds instead, and live pages answer 503 while the last probe failed.
-The first look in a worker probes at once (a refused connection answers in microseconds, a
-frozen server within the probe timeout), so a worker never serves a page on a guess.
+``BOKEH_HEALTH_INTERVAL`` seconds instead, and live pages answer 503 while the Bokeh server is
+down: at once when it refuses connections, after ``SLOW_PROBES_TO_FAIL`` probes in a row that
+time out when it is frozen (one slow answer from a busy server is not an outage). The first look
+in a worker probes at once (a refused connection answers in microseconds, a frozen server within
+the probe timeout), so a worker never serves a page on a guess.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ class Probe:
     reason: str
     latency_ms: float
     checked_at: float
+    timed_out: bool = False
 
 
 def probe(url: str, timeout: float) -> Probe:
     """GET ``url`` and say whether it answered 200 within ``timeout`` seconds, and if not why."""
     started = time.perf_counter()
-    reachable, reason = False, "the Bokeh server cannot be reached"
+    reachable, reason, timed_out = False, "the Bokeh server cannot be reached", False
     try:
         # The URL comes from settings, which accept http(s) only.
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
@@ -39,12 +42,16 @@ def probe(url: str, timeout: float) -> Probe:
     except urllib.error.HTTPError as error:
         reason = f"the Bokeh server answered HTTP {error.code}"
     except TimeoutError:
-        reason = f"the Bokeh server did not answer within {timeout:g} s"
+        reason, timed_out = f"the Bokeh server did not answer within {timeout:g} s", True
     except (OSError, urllib.error.URLError) as error:
         if isinstance(getattr(error, "reason", None), TimeoutError):
-            reason = f"the Bokeh server did not answer within {timeout:g} s"
+            reason, timed_out = f"the Bokeh server did not answer within {timeout:g} s", True
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
-    return Probe(reachable, reason, latency_ms, time.time())
+    return Probe(reachable, reason, latency_ms, time.time(), timed_out)
+
+
+# A busy server may answer one probe late; this many late probes in a row mean it is frozen.
+SLOW_PROBES_TO_FAIL = 2
 
 
 class BokehMonitor:
@@ -58,6 +65,7 @@ class BokehMonitor:
         self._lock = threading.Lock()
         self._owner_pid: int | None = None
         self._wake = threading.Event()
+        self._late_in_a_row = 0
 
     def latest(self) -> Probe:
         """The latest probe; the first call in a process probes now and starts the thread."""
@@ -70,6 +78,11 @@ class BokehMonitor:
             assert self._latest is not None
             return self._latest
 
+    @property
+    def published(self) -> Probe | None:
+        """What ``latest()`` answers now, without probing or starting anything."""
+        return self._latest
+
     def refresh(self) -> None:
         """Ask the thread to probe again now (after a pull failed, say)."""
         self._wake.set()
@@ -79,4 +92,12 @@ class BokehMonitor:
         while self._owner_pid == pid:
             self._wake.wait(self.interval)
             self._wake.clear()
-            self._latest = probe(self.url, self.timeout)
+            self.record(probe(self.url, self.timeout))
+
+    def record(self, result: Probe) -> None:
+        """Publish ``result``, unless it is the first late answer of a server that was up."""
+        self._late_in_a_row = self._late_in_a_row + 1 if result.timed_out else 0
+        was_up = self._latest is not None and self._latest.reachable
+        if result.timed_out and was_up and self._late_in_a_row < SLOW_PROBES_TO_FAIL:
+            return
+        self._latest = result

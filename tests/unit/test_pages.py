@@ -93,3 +93,20 @@ def test_unexpected_errors_are_a_plain_500(app):
     assert response.status_code == 500
     page = response.get_data(as_text=True)
     assert "secret internals" not in page and "Traceback" not in page
+
+
+def test_one_late_probe_of_a_busy_bokeh_server_is_not_an_outage():
+    from web.bokeh_monitor import BokehMonitor, Probe
+
+    monitor = BokehMonitor("http://127.0.0.1:1/healthz", interval=60, timeout=1)
+    up = Probe(True, "", 5.0, 0.0)
+    late = Probe(False, "the Bokeh server did not answer within 1 s", 1000.0, 1.0, timed_out=True)
+    refused = Probe(False, "the Bokeh server cannot be reached", 0.1, 2.0)
+    monitor.record(up)
+    monitor.record(late)
+    assert monitor.published is up, "one late answer keeps the server up"
+    monitor.record(late)
+    assert monitor.published is late, "two in a row: frozen"
+    monitor.record(up)
+    monitor.record(refused)
+    assert monitor.published is refused, "a refused connection is an outage at once"
