@@ -20,12 +20,15 @@ from functools import lru_cache
 from pathlib import Path
 
 import bokeh
+from bokeh.core.templates import JS_RESOURCES
 from bokeh.embed.bundle import bundle_for_objs_and_resources
 from bokeh.model import Model
 from bokeh.resources import Resources
 from bokeh.settings import settings as bokeh_settings
 from flask import Blueprint, Response, abort, request, send_from_directory
 from markupsafe import Markup
+
+from web.content_security import csp_nonce
 
 BOKEHJS_PREFIX = f"/bokehjs/{bokeh.__version__}"
 ONE_YEAR_SECONDS = 365 * 24 * 3600
@@ -65,7 +68,13 @@ def bokehjs_resources(models: Sequence[Model]) -> Markup:
     """The ``<script>``/``<link>`` tags that load, from this site, the BokehJS ``models`` need."""
     # Bokeh's "server" mode is the one that takes a URL root; here the "server" is this site.
     resources = Resources(mode="server", root_url=f"{request.script_root}{BOKEHJS_PREFIX}/")
-    js_tags, css_tags = bundle_for_objs_and_resources(models, resources)
+    bundle = bundle_for_objs_and_resources(models, resources)
     # Bokeh renders these tags from our prefix and its own file names; nothing of the request
-    # but the script root, which the WSGI server sets.
-    return Markup(js_tags + css_tags)  # noqa: S704
+    # but the script root, which the WSGI server sets. Its inline line setting BokehJS's log
+    # level to the default is left out; other inline code gets this page's script nonce.
+    _, css_tags = bundle
+    tags = Markup(JS_RESOURCES.render(js_files=bundle.js_files, js_raw=[], hashes=bundle.hashes) + css_tags)  # noqa: S704
+    for code in bundle.js_raw:
+        if not code.startswith("Bokeh.set_log_level("):
+            tags += Markup('<script nonce="{}">{}</script>').format(csp_nonce(), Markup(code))  # noqa: S704
+    return tags

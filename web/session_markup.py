@@ -73,7 +73,9 @@ def bokehjs_tags(static_root: str, bundles: tuple[str, ...]) -> Markup:
         mode="server", root_url=static_root + "/", path_versioner=StaticHandler.append_version, components=components
     )
     # Bokeh renders these from our settings and its own file names.
-    return Markup(JS_RESOURCES.render(js_files=resources.js_files, js_raw=resources.js_raw))  # noqa: S704
+    # Without Bokeh's inline line that sets BokehJS's log level to its default: inline scripts
+    # need the page's nonce, and these tags are cached across pages.
+    return Markup(JS_RESOURCES.render(js_files=resources.js_files, js_raw=[]))  # noqa: S704
 
 
 def session_markup(session_root: str, app_path: str, token: str, expires_at: int = 0) -> Markup:

@@ -2,18 +2,22 @@
 
 ``python deploy/nginx/front.py`` (``make run-front``, the front container of docker-compose) writes
 ``$FRONT_RUNTIME_DIR/nginx.conf`` from ``aperture.conf.template`` beside this file, checks it with
-``nginx -t`` and replaces itself with nginx (no daemon, logs on stdout/stderr), so the process
-manager that started it stops it. ``--render-only`` prints the configuration instead.
+``nginx -t`` and runs nginx in the foreground (logs on stdout/stderr), so the process manager
+that started it stops it. Upstreams given by name (containers) are looked up again every few
+seconds and nginx reloads when one moves. ``--render-only`` prints the configuration instead.
 
 Standard library only: the front's container has Python but not the project's packages.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
 import re
 import shutil
+import signal
+import socket
 import string
 import subprocess
 import sys
@@ -26,6 +30,7 @@ PROJECT_ROOT = HERE.parent.parent
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
 _LISTEN = re.compile(r"^([0-9.]+:|\[[0-9a-fA-F:]+\]:)?\d{1,5}$")
 _SIZE = re.compile(r"^\d+[kKmM]?$")
+RESOLVE_INTERVAL_SECONDS = 5.0
 
 PROXY_HEADERS = (
     "proxy_set_header Host $http_host;",
@@ -197,7 +202,55 @@ def main(argv: list[str] | None = None) -> None:
     if checked.returncode != 0:
         sys.exit(f"front: nginx refuses {config}:\n{checked.stderr}")
     sys.stdout.flush()
-    os.execv(nginx, [*command, "-g", "daemon off;"])  # noqa: S606 (nginx, with our arguments)
+    names = upstream_names(settings)
+    if not names:
+        os.execv(nginx, [*command, "-g", "daemon off;"])  # noqa: S606 (nginx, with our arguments)
+    sys.exit(run_following_addresses([*command, "-g", "daemon off;"], names))
+
+
+def upstream_names(settings: Mapping[str, object]) -> list[str]:
+    """The upstreams' host names (not IP addresses), which nginx resolves only when it (re)loads."""
+    names = []
+    for server in (*settings["web"], *settings["bokeh"]):
+        host = server.rsplit(":", 1)[0].strip("[]")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            names.append(host)
+    return sorted(set(names))
+
+
+def addresses(names: list[str]) -> dict[str, tuple[str, ...]]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = tuple(sorted({info[4][0] for info in socket.getaddrinfo(name, None)}))
+        except OSError:
+            found[name] = ()
+    return found
+
+
+def run_following_addresses(command: list[str], names: list[str]) -> int:
+    """Run nginx, and reload it when an upstream's name resolves to new addresses.
+
+    A container that is recreated (a new image, ``docker-compose up -d web``) comes back on
+    another address, which nginx would never look up again; a reload re-resolves every name.
+    """
+    nginx = subprocess.Popen(command)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, lambda received, _frame: nginx.send_signal(received))
+    known = addresses(names)
+    while True:
+        try:
+            return nginx.wait(timeout=RESOLVE_INTERVAL_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        current = addresses(names)
+        # A name that does not resolve (its container stopped) would make the reload fail.
+        if current != known and all(current.values()):
+            print(f"front: upstream addresses changed ({current}); reloading nginx", file=sys.stderr, flush=True)
+            nginx.send_signal(signal.SIGHUP)
+            known = current
 
 
 if __name__ == "__main__":

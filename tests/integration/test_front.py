@@ -1,0 +1,165 @@
+"""The front door (nginx, ``make run-front``), tried from outside as a visitor or an attacker would.
+
+One origin serves the site, BokehJS and the embedded apps' websockets; the standalone apps open on
+the front's second port. Slow clients, oversized requests and a flood of standalone sessions are
+measured in counts: requests answered, refused, sessions the Bokeh processes built.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.support.bokeh_client import browser_session, embedded_session
+from tests.support.front import running_front_stack
+
+BOKEHJS = "/static/js/bokeh.min.js"
+# deploy/nginx/front.py defaults
+STANDALONE_RATE, STANDALONE_BURST = 2, 10
+
+
+@pytest.fixture(scope="module")
+def front():
+    with running_front_stack() as live:
+        yield live
+
+
+def process_sessions(front, app: str) -> int:
+    """Sessions of ``app`` open in all Bokeh processes together (each process's own /healthz)."""
+    total = 0
+    for url in front.stack.process_urls:
+        total += requests.get(f"{url}/healthz", timeout=10).json()["sessions"].get(app, 0)
+    return total
+
+
+def test_site_pages_and_their_sessions_go_through_one_origin(front):
+    page = requests.get(f"{front.site_url}/apps/sliders?N=41", timeout=30)
+    assert page.status_code == 200
+    embed = embedded_session(page.text)
+    assert embed.absolute_url == f"{front.site_url}/bokeh/sliders"
+    assert embed.app_path == "/bokeh/sliders"
+    assert f'src="{front.site_url}/bokeh{BOKEHJS}?v=' in page.text
+    with browser_session(embed) as doc:
+        assert len(doc.select_one({"name": "wave"}).data["x"]) == 41
+
+
+def test_pulled_sessions_are_routed_to_the_process_that_built_them(front):
+    seen = set()
+    for _ in range(12):
+        page = requests.get(f"{front.site_url}/apps/sliders/match?N=55", timeout=30)
+        assert page.status_code == 200
+        embed = embedded_session(page.text)
+        prefix = f"{front.site_url}/bokeh-process/"
+        assert embed.absolute_url.startswith(prefix)
+        process = int(embed.absolute_url[len(prefix) :].split("/")[0])
+        assert embed.app_path == f"/bokeh-process/{process}/sliders"
+        seen.add(process)
+        with browser_session(embed) as doc:
+            # The site's change is there: this websocket reached the process that was pulled from.
+            assert len(doc.select_one({"name": "target_wave"}).data["x"]) == 55
+    assert seen <= set(range(front.processes))
+
+
+def test_bokehjs_is_compressed_and_cached_for_a_year(front):
+    page = requests.get(f"{front.site_url}/apps/iris", timeout=30)
+    url = next(part.split('"')[0] for part in page.text.split('src="')[1:] if BOKEHJS in part.split('"')[0])
+    assert "?v=" in url
+    response = requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=30, stream=True)
+    compressed = response.raw.read()
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    plain = gzip.decompress(compressed)
+    assert len(compressed) < len(plain) / 3
+    # The site's own copy for the classic pages: compressed too.
+    classic = requests.get(f"{front.site_url}/classic/iris", timeout=30).text
+    own = next(part.split('"')[0] for part in classic.split('src="')[1:] if "/bokehjs/" in part)
+    response = requests.get(f"{front.site_url}{own}", headers={"Accept-Encoding": "gzip"}, timeout=30, stream=True)
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(response.raw.read()) == plain
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/bokeh/static/js/compiler.js", "/bokeh/static/lib/bokeh.d.ts", "/bokeh/sliders", "/bokeh/healthz"],
+)
+def test_the_site_origin_serves_only_bundles_and_websockets_of_bokeh(front, path):
+    assert requests.get(front.site_url + path, timeout=10).status_code == 404
+
+
+def test_standalone_apps_open_on_the_fronts_second_port(front):
+    page = requests.get(f"{front.standalone_url}/sliders", timeout=30)
+    assert page.status_code == 200
+    assert page.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert requests.get(f"{front.standalone_url}/healthz", timeout=10).status_code == 404
+    assert requests.get(f"{front.standalone_url}/static/js/compiler.js", timeout=10).status_code == 404
+
+
+def trickling_client(url: str) -> socket.socket:
+    """A connection that sends the start of a request and then nothing more (a slow client)."""
+    parts = urlsplit(url)
+    connection = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: " + parts.netloc.encode() + b"\r\nX-Slow: ")
+    return connection
+
+
+def test_slow_clients_wait_in_the_front_not_in_gunicorn(front):
+    env = front.stack.env
+    threads = int(env.get("WEB_WORKERS", "2")) * int(env.get("WEB_THREADS", "4"))
+    slow = [trickling_client(front.site_url) for _ in range(3 * threads)]
+    try:
+        answered = 0
+        with requests.Session() as session:
+            for _ in range(20):
+                if session.get(f"{front.site_url}/healthz", timeout=5).status_code == 200:
+                    answered += 1
+        assert answered == 20
+    finally:
+        for connection in slow:
+            connection.close()
+
+
+def test_oversized_requests_are_refused_before_the_site(front):
+    marker = "oversized-probe"
+    body = requests.post(f"{front.site_url}/{marker}-body", data=b"x" * (2 * 1024 * 1024), timeout=30)
+    header = requests.get(f"{front.site_url}/{marker}-header", headers={"X-Big": "y" * 20_000}, timeout=30)
+    assert body.status_code == 413
+    assert header.status_code in (400, 431)
+    assert requests.get(f"{front.site_url}/healthz", timeout=10).status_code == 200
+    # gunicorn never saw either request.
+    assert marker not in front.stack.web.output()
+
+
+def test_a_standalone_session_flood_leaves_embedded_pages_working(front):
+    before = process_sessions(front, "sliders")
+    flood_size, pages = 120, 10
+
+    def standalone_visit(_):
+        return requests.get(f"{front.standalone_url}/sliders", timeout=60).status_code
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        flood = pool.map(standalone_visit, range(flood_size))
+        embedded = []
+        for _ in range(pages):
+            page = requests.get(f"{front.site_url}/apps/sliders?N=23", timeout=30)
+            assert page.status_code == 200
+            with browser_session(embedded_session(page.text)) as doc:
+                embedded.append(len(doc.select_one({"name": "wave"}).data["x"]))
+        statuses = list(flood)
+    elapsed = time.monotonic() - started
+    accepted, refused = statuses.count(200), statuses.count(429)
+    assert embedded == [23] * pages
+    assert accepted + refused == flood_size
+    # nginx lets through the burst, then the rate; everything else is refused before Bokeh.
+    assert accepted <= STANDALONE_BURST + math.ceil(STANDALONE_RATE * elapsed) + 1
+    assert refused >= flood_size - (STANDALONE_BURST + math.ceil(STANDALONE_RATE * elapsed) + 1)
+    # Sessions are discarded after a while, never created beyond what was let through.
+    assert process_sessions(front, "sliders") - before <= accepted + pages
