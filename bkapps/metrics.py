@@ -12,12 +12,14 @@
 * prometheus_client's process metrics (``process_resident_memory_bytes``...) and Python's.
 
 Every sample carries ``process``, the supervisor's index of this process, so the numbers of the
-process the shared port happened to reach can be told apart.
+process the shared port happened to reach can be told apart. With ``METRICS_BEARER_TOKEN`` set,
+``/metrics`` answers only requests that carry it (the Bokeh ports are public).
 """
 
 from __future__ import annotations
 
 import gc
+import hmac
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import wraps
@@ -180,12 +182,25 @@ def exposition(open_sessions: dict[str, int]) -> bytes:
     return generate_latest(labelled)  # type: ignore[arg-type]
 
 
-def metrics_handler():
-    """A Tornado handler answering ``exposition`` (``self.application`` is Bokeh's)."""
+def bearer_token_matches(authorization: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` (any request does when it is empty)."""
+    if not token:
+        return True
+    return hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode())
+
+
+def metrics_handler(token: str = ""):
+    """A Tornado handler answering ``exposition`` (``self.application`` is Bokeh's); with a
+    ``token``, only to requests that carry it (``METRICS_BEARER_TOKEN``)."""
     from tornado.web import RequestHandler
 
     class ProcessMetrics(RequestHandler):
         def get(self) -> None:
+            if not bearer_token_matches(self.request.headers.get("Authorization"), token):
+                self.set_status(401)
+                self.set_header("WWW-Authenticate", "Bearer")
+                self.finish()
+                return
             sessions = {
                 path.strip("/"): len(list(context.sessions)) for path, context in self.application.applications.items()
             }

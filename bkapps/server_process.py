@@ -123,7 +123,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             kwargs["extra_patterns"] = [
                 *kwargs.get("extra_patterns", []),
                 (HEALTH_PATH, health_handler(stats)),
-                (metrics.METRICS_PATH, metrics.metrics_handler()),
+                (metrics.METRICS_PATH, metrics.metrics_handler(settings.metrics_token)),
                 (STATS_PATH, stats_handler(stats, settings.secret_key)),
                 (READY_PATH, readiness_handler(self_check)),
             ]

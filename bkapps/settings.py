@@ -77,6 +77,8 @@ class BokehServerSettings:
     log_level: str
     # plain or json, for every line of the supervisor and the server processes
     log_format: str
+    # When set, /metrics answers only requests with "Authorization: Bearer <this>"
+    metrics_token: str
     secret_key: str
     production: bool
     # The site's login cookie and public URL, for the auth module (``bkapps.auth_module``).
@@ -101,6 +103,7 @@ class BokehServerSettings:
             recycle_above_mb=env_int(environ, "BOKEH_RECYCLE_ABOVE_MB", 0),
             log_level=env_str(environ, "BOKEH_SERVER_LOG_LEVEL", "info").lower(),
             log_format=log_format_setting(environ),
+            metrics_token=env_str(environ, "METRICS_BEARER_TOKEN", ""),
             secret_key=resolve_bokeh_secret(environ),
             production=is_production(environ),
             site_login=SiteLoginSettings.from_environ(environ),

@@ -31,7 +31,10 @@ def admins_only() -> None:
 def gather() -> dict[str, object]:
     config = current_app.config
     processes = all_process_stats(
-        config["BOKEH_PROCESS_INTERNAL_URLS"], config["BOKEH_SECRET_KEY"], float(config["BOKEH_PULL_TIMEOUT"])
+        config["BOKEH_PROCESS_INTERNAL_URLS"],
+        config["BOKEH_SECRET_KEY"],
+        float(config["BOKEH_PULL_TIMEOUT"]),
+        config["METRICS_BEARER_TOKEN"],
     )
     return {
         "collected_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),

@@ -37,7 +37,7 @@ _PER_APP = {
 _GC = {"aperture_bokeh_gc_pause_seconds_count": "collections", "aperture_bokeh_gc_pause_seconds_sum": "pause_seconds"}
 
 
-def process_stats(url: str, bokeh_secret: str, timeout: float) -> dict[str, Any]:
+def process_stats(url: str, bokeh_secret: str, timeout: float, metrics_token: str = "") -> dict[str, Any]:
     """One process's ``/stats``, or ``{"reachable": False, "reason": ...}``."""
     # The URL comes from settings, which accept http(s) only.
     request = urllib.request.Request(  # noqa: S310
@@ -50,13 +50,17 @@ def process_stats(url: str, bokeh_secret: str, timeout: float) -> dict[str, Any]
         return {"url": url, "reachable": False, "reason": f"HTTP {error.code}"}
     except (OSError, ValueError) as error:
         return {"url": url, "reachable": False, "reason": str(getattr(error, "reason", error)) or type(error).__name__}
-    return with_metrics({"url": url, "reachable": True, **report}, process_metrics(url, timeout))
+    return with_metrics({"url": url, "reachable": True, **report}, process_metrics(url, timeout, metrics_token))
 
 
-def process_metrics(url: str, timeout: float) -> dict[str, Any] | None:
-    """The numbers of one process's Prometheus ``/metrics`` (``metrics_numbers``); None if it fails."""
+def process_metrics(url: str, timeout: float, token: str = "") -> dict[str, Any] | None:
+    """The numbers of one process's Prometheus ``/metrics`` (``metrics_numbers``); None if it fails.
+    ``token``: ``METRICS_BEARER_TOKEN``, if set."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # The URL comes from settings, which accept http(s) only.
+    request = urllib.request.Request(url + METRICS_PATH, headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(url + METRICS_PATH, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return metrics_numbers(response.read().decode())
     except (OSError, ValueError):
         return None
@@ -95,9 +99,11 @@ def with_metrics(report: dict[str, Any], numbers: dict[str, Any] | None) -> dict
     return {**report, "apps": apps, "rss_bytes": numbers.get("rss_bytes", report.get("rss_bytes")), "metrics": numbers}
 
 
-def all_process_stats(urls: Sequence[str], bokeh_secret: str, timeout: float) -> list[dict[str, Any]]:
+def all_process_stats(
+    urls: Sequence[str], bokeh_secret: str, timeout: float, metrics_token: str = ""
+) -> list[dict[str, Any]]:
     with ThreadPoolExecutor(max_workers=max(1, len(urls))) as pool:
-        return list(pool.map(lambda url: process_stats(url, bokeh_secret, timeout), urls))
+        return list(pool.map(lambda url: process_stats(url, bokeh_secret, timeout, metrics_token), urls))
 
 
 def by_app(processes: Sequence[dict[str, Any]], app_names: Sequence[str]) -> dict[str, dict[str, int]]:

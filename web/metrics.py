@@ -11,15 +11,17 @@
 gunicorn runs several worker processes: each writes its numbers to files in
 ``PROMETHEUS_MULTIPROC_DIR``, which ``gunicorn.conf.py`` creates empty at each start, and this
 view adds them up (prometheus_client's multiprocess mode). Without that variable (``flask run``,
-tests) the process's own numbers are answered.
+tests) the process's own numbers are answered. With ``METRICS_BEARER_TOKEN`` set, only a scraper
+that sends it gets an answer (the Bokeh processes' ``/metrics`` ask for the same token).
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -56,6 +58,8 @@ bp = Blueprint("metrics", __name__)
 @bp.get("/metrics")
 def metrics():
     """Every metric of the site in Prometheus's text format."""
+    if not bearer_token_matches(request.headers.get("Authorization"), current_app.config["METRICS_BEARER_TOKEN"]):
+        return Response(status=401, headers={"WWW-Authenticate": "Bearer"})
     if os.environ.get(MULTIPROCESS_DIR_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -64,6 +68,13 @@ def metrics():
     response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def bearer_token_matches(authorization: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` (any request does when it is empty)."""
+    if not token:
+        return True
+    return hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode())
 
 
 def observe(response: Response) -> Response:

@@ -151,4 +151,6 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "SESSION_COOKIE_SECURE": env_bool(environ, "SESSION_COOKIE_SECURE", production),
         "LOG_TO_STDOUT": env_bool(environ, "LOG_TO_STDOUT", True),
         "LOG_FORMAT": log_format_setting(environ),
+        # When set, /metrics (the site's and the Bokeh processes') needs "Authorization: Bearer <this>".
+        "METRICS_BEARER_TOKEN": env_str(environ, "METRICS_BEARER_TOKEN", ""),
     }

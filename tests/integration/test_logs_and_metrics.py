@@ -153,9 +153,13 @@ def test_bokeh_metrics_move_when_a_browser_opens_a_session(stack):
     assert process_metrics(url, 10)["apps"]["iris"]["document_builds"] == builds
 
 
+METRICS_TOKEN = "scraper-token-0123456789"
+
+
 @pytest.fixture(scope="module")
 def json_stack():
-    with running_stack(processes=1, LOG_FORMAT="json") as live:
+    """One Bokeh process, JSON log lines, and /metrics only for a scraper with the token."""
+    with running_stack(processes=1, LOG_FORMAT="json", METRICS_BEARER_TOKEN=METRICS_TOKEN) as live:
         yield live
 
 
@@ -184,3 +188,15 @@ def test_json_lines_on_both_sides(json_stack):
     (entry,) = wait_for(refusal, "the refusal's JSON line")
     assert entry["reason"] == "expired" and entry["process"] == 0 and entry["level"] == "WARNING"
     assert any(entry.get("logger") == "bkapps.supervisor" for entry in json_lines(json_stack.bokeh))
+
+
+def test_with_a_token_metrics_answer_only_the_scraper_that_sends_it(json_stack):
+    (process_url,) = json_stack.process_urls
+    for url in (json_stack.web_url, process_url, json_stack.bokeh_url):
+        refused = requests.get(f"{url}/metrics", timeout=30)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+        scraped = requests.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30)
+        assert scraped.status_code == 200 and "aperture_" in scraped.text
+    # The admin view sends it too.
+    assert process_metrics(process_url, 10) is None
+    assert "iris" in process_metrics(process_url, 10, METRICS_TOKEN)["apps"]

@@ -136,3 +136,11 @@ def test_this_bokeh_still_has_the_methods_counted():
     """Fails when a Bokeh upgrade moves or reshapes what websocket_counts wraps."""
     assert websocket_counts._has_shape(ProtocolHandler.handle, ["self", "message", "connection"])
     assert websocket_counts._has_shape(WSHandler.send_message, ["self", "message"])
+
+
+def test_the_metrics_token_is_checked_only_when_set():
+    assert metrics.bearer_token_matches(None, "")
+    assert metrics.bearer_token_matches("Bearer t0ken", "t0ken")
+    assert not metrics.bearer_token_matches(None, "t0ken")
+    assert not metrics.bearer_token_matches("Bearer other", "t0ken")
+    assert not metrics.bearer_token_matches("t0ken", "t0ken")

@@ -48,3 +48,11 @@ def test_bokeh_unavailable_is_counted_per_app(client, monitor_reports):
     assert client.get("/apps/sliders").status_code == 503
     assert value("aperture_web_bokeh_unavailable_total", app="sliders", kind="token") == before + 1
     assert value("aperture_web_embeds_total", app="sliders", kind="token") == embeds
+
+
+def test_with_a_token_only_a_scraper_that_sends_it_gets_an_answer(app, client):
+    app.config["METRICS_BEARER_TOKEN"] = "scraper-token"
+    refused = client.get("/metrics")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
+    assert client.get("/metrics", headers={"Authorization": "Bearer another"}).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer scraper-token"}).status_code == 200
