@@ -59,7 +59,9 @@ def policy(bokeh_origins: tuple[str, ...], nonce: str, allow_eval: bool) -> str:
         "connect-src": f"'self' {all_origins}",
         "object-src": "'none'",
         "base-uri": "'self'",
-        "form-action": "'self'",
+        # The login form may end on the Bokeh server: a standalone private app sends its visitors
+        # to the site's login, which redirects back there (browsers apply form-action to redirects).
+        "form-action": f"'self' {http_origins}",
         "frame-ancestors": "'self'",
     }
     return "; ".join(f"{name} {value}".strip() for name, value in directives.items())

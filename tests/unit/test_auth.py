@@ -115,3 +115,11 @@ def test_a_deleted_account_is_logged_out_at_its_next_request(app, client, alice)
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     settings = SiteLoginSettings(app.config["SECRET_KEY"], app.config["SESSION_COOKIE_NAME"], 3600, "http://x")
     assert cookie is None or SiteLoginReader(settings).visitor(cookie.value) is None
+
+
+def test_the_login_form_may_end_on_the_bokeh_server(client):
+    # A standalone private app sends visitors to this form, which redirects back to the Bokeh
+    # server; browsers apply the CSP's form-action to that redirect too.
+    policy = client.get("/login").headers["Content-Security-Policy"]
+    form_action = next(part for part in policy.split("; ") if part.startswith("form-action"))
+    assert "http://localhost:5006" in form_action.split()
