@@ -36,7 +36,7 @@ format: install
 
 # Each script prints our way next to the naive way; BENCH_SECONDS is the length of each
 # throughput row (6 rows), the rest is bounded by counts.
-BENCH_SECONDS ?= 20
+BENCH_SECONDS ?= 15
 bench: install
 	$(BIN)/python bench/live_page_views.py --seconds $(BENCH_SECONDS)
 	$(BIN)/python bench/page_ttfb.py

@@ -13,9 +13,9 @@ Three ways, each asking for ``N=37`` and a retitled plot:
 Run with 1 Bokeh process and with one per core. For each: page views/s, the ratio to the tutorial
 pattern, latency of the whole view, how many sessions kept the page's arguments and title, errors,
 and the CPU the Bokeh processes and the site's gunicorn workers spent per view. Unused sessions
-are discarded within 1-3 s (``QUICK_CLEANUP``), so each row pays for its own.
+are discarded within 5-7 s (``QUICK_CLEANUP``), so each row pays for its own.
 
-Usage: ``python bench/live_page_views.py [--seconds 20] [--clients 8] [--processes 1 2]``.
+Usage: ``python bench/live_page_views.py [--seconds 15] [--clients 8] [--processes 1 2]``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_stack import QUICK_CLEANUP, BenchStack, Way, cpu_seconds, running_bench_stack
+from bench_stack import QUICK_CLEANUP, BenchStack, Way, cpu_seconds, machine_load, running_bench_stack
 from browser_like import PageView, http_client, page_view
 
 WARM_UP_SECONDS = 3.0
@@ -45,6 +45,8 @@ class Run:
 
     views: list[PageView] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
+    # The first message of each kind of error, to say what failed.
+    first_errors: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     bokeh_cpu: float = 0.0
     web_cpu: float = 0.0
@@ -82,7 +84,9 @@ async def hammer(way: Way, clients: int, seconds: float) -> Run:
             try:
                 run.views.append(await page_view(http, way.url, way.check))
             except Exception as error:  # counted and shown: a failed view is a result too
-                run.errors[type(error).__name__] += 1
+                kind = type(error).__name__
+                run.errors[kind] += 1
+                run.first_errors.setdefault(kind, str(error)[:160])
                 await asyncio.sleep(0.05)
 
     started = time.monotonic()
@@ -136,7 +140,7 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
     )
     for (processes, name), run in results.items():
         if run.errors:
-            print(f"  errors, {name} with {processes} process(es): {dict(run.errors)}")
+            print(f"  errors, {name} with {processes} process(es): {dict(run.errors)}; first: {run.first_errors}")
 
 
 def print_targets(results: dict[tuple[int, str], Run], processes: int) -> None:
@@ -165,11 +169,12 @@ def print_targets(results: dict[tuple[int, str], Run], processes: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per row")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per row")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, os.cpu_count() or 2])
     args = parser.parse_args()
     client_started = time.process_time()
+    load_before = machine_load()
     results: dict[tuple[int, str], Run] = {}
     for processes in args.processes:
         with running_bench_stack(processes, **QUICK_CLEANUP) as bench:
@@ -177,7 +182,10 @@ def main() -> None:
                 results[(processes, way.name)] = measure(bench, way, args.clients, args.seconds)
     print_table(results, args.clients, args.seconds)
     print_targets(results, max(args.processes))
-    print(f"(this client used {time.process_time() - client_started:.0f} s of CPU on the same machine)")
+    print(
+        f"(this client used {time.process_time() - client_started:.0f} s of CPU on the same machine; "
+        f"before: {load_before}; after: {machine_load()})"
+    )
 
 
 if __name__ == "__main__":

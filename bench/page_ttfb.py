@@ -7,7 +7,7 @@ sending it to the first byte of the answer. First with nothing else running, the
 clients (a process of their own) keep every Bokeh process busy opening sessions, as visitors'
 browsers do. No session of the measured pages is opened. Bokeh processes: one per core.
 
-Usage: ``python bench/page_ttfb.py [--samples 30] [--busy-clients 4]``.
+Usage: ``python bench/page_ttfb.py [--samples 20] [--busy-clients 4]``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ import os
 import statistics
 import sys
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_stack import POINTS, QUICK_CLEANUP, running_bench_stack
+from bench_stack import POINTS, QUICK_CLEANUP, machine_load, running_bench_stack
 from browser_like import open_session
 
 from bkapps.session_token import mint_session, token_payload
@@ -36,8 +38,8 @@ TARGET_MS = 25.0
 PAUSE_SECONDS = 0.02
 
 
-def first_byte_seconds(url: str) -> float:
-    """Seconds from sending a ``GET`` for ``url`` to reading the status line and headers."""
+def first_byte_seconds(url: str) -> tuple[float, int]:
+    """Seconds from sending a ``GET`` for ``url`` to reading the status line and headers; the status."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
@@ -47,9 +49,7 @@ def first_byte_seconds(url: str) -> float:
         response = connection.getresponse()
         elapsed = time.perf_counter() - started
         response.read()
-        if response.status != 200:
-            raise RuntimeError(f"GET {url}: HTTP {response.status}")
-        return elapsed
+        return elapsed, response.status
     finally:
         connection.close()
 
@@ -76,26 +76,44 @@ def busy_load(app_url: str, origin: str, clients: int, stop, opened) -> None:
     asyncio.run(run())
 
 
-def sample(pages: dict[str, str], count: int) -> dict[str, list[float]]:
+@dataclass
+class Samples:
+    """First-byte times of the answers that were pages (200), and the statuses of the others."""
+
+    seconds: list[float] = field(default_factory=list)
+    failures: Counter = field(default_factory=Counter)
+
+
+def sample(pages: dict[str, str], count: int) -> dict[str, Samples]:
     """``count`` first-byte times of each page, the pages taken in turn."""
-    times: dict[str, list[float]] = {name: [] for name in pages}
+    samples = {name: Samples() for name in pages}
     for _ in range(count):
         for name, url in pages.items():
-            times[name].append(first_byte_seconds(url))
+            seconds, status = first_byte_seconds(url)
+            if status == 200:
+                samples[name].seconds.append(seconds)
+            else:
+                samples[name].failures[status] += 1
             time.sleep(PAUSE_SECONDS)
-    return times
+    return samples
 
 
-def percentile_ms(values: list[float], quantile: float) -> float:
-    ordered = sorted(values)
+def percentile_ms(samples: Samples, quantile: float) -> float:
+    ordered = sorted(samples.seconds)
+    if not ordered:
+        return float("nan")
     if quantile == 0.5:
         return statistics.median(ordered) * 1000
     return ordered[min(len(ordered) - 1, int(len(ordered) * quantile))] * 1000
 
 
+def _statuses(samples: Samples) -> str:
+    return " ".join(f"{count}×{status}" for status, count in sorted(samples.failures.items())) or "0"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=30, help="requests per page, idle and busy each")
+    parser.add_argument("--samples", type=int, default=20, help="requests per page, idle and busy each")
     parser.add_argument("--busy-clients", type=int, default=4, help="clients opening sessions meanwhile")
     args = parser.parse_args()
     processes = os.cpu_count() or 2
@@ -130,16 +148,21 @@ def main() -> None:
         f"Page TTFB at one client, {args.samples} requests per page, {processes} Bokeh processes; "
         f"busy: {args.busy_clients} other clients opening {busy_rate:.1f} sessions/s"
     )
-    print(f"{'page':<10}{'idle p50 ms':>13}{'busy p50 ms':>13}{'busy p95 ms':>13}{'busy p50 vs token':>19}")
+    print(
+        f"{'page':<10}{'idle p50 ms':>13}{'busy p50 ms':>13}{'busy p95 ms':>13}{'busy p50 vs token':>19}"
+        f"{'not 200 (idle, busy)':>24}"
+    )
     token_busy = percentile_ms(busy["token"], 0.5)
     for name in pages:
         busy_p50 = percentile_ms(busy[name], 0.5)
         print(
             f"{name:<10}{percentile_ms(idle[name], 0.5):>13.1f}{busy_p50:>13.1f}"
             f"{percentile_ms(busy[name], 0.95):>13.1f}{busy_p50 / token_busy:>18.2f}×"
+            f"{_statuses(idle[name]) + ', ' + _statuses(busy[name]):>24}"
         )
     verdict = "reached" if token_busy <= TARGET_MS else "MISSED"
     print(f"target: token page TTFB p50 ≤ {TARGET_MS:g} ms while Bokeh is busy: {token_busy:.1f} ms ({verdict})")
+    print(f"({machine_load()})")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ records the time from navigation start to the first plot canvas BokehJS has draw
 ``tests/support/bokeh_page.wait_for_canvas``, polled at every animation frame). Bokeh processes:
 one per core. Prints the medians and their ratio.
 
-Usage: ``python bench/time_to_plot.py [--loads 12]`` (needs /usr/bin/chromium; never downloads one).
+Usage: ``python bench/time_to_plot.py [--loads 10]`` (needs /usr/bin/chromium; never downloads one).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_stack import machine_load
 from playwright.sync_api import sync_playwright
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -52,7 +53,7 @@ def time_to_plot_ms(browser, url: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--loads", type=int, default=12, help="measured loads of each page")
+    parser.add_argument("--loads", type=int, default=10, help="measured loads of each page")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         sys.exit(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
@@ -79,6 +80,7 @@ def main() -> None:
     ratio = statistics.median(times["embedded"]) / statistics.median(times["standalone"])
     verdict = "reached" if ratio <= TARGET_RATIO else "MISSED"
     print(f"target: embedded ≤ {TARGET_RATIO:g}× standalone: {ratio:.2f}× ({verdict})")
+    print(f"({machine_load()})")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Bots, link previews, prefetching and ``HEAD`` requests load a page and never open its session.
 For each way of embedding (the tutorial pattern, the site's token path and pull path) this loads
 the page K times without opening any session, waits until the Bokeh processes have discarded every
-session those views made (unused sessions are discarded within 1-3 s here, ``QUICK_CLEANUP``,
+session those views made (unused sessions are discarded within 5-7 s here, ``QUICK_CLEANUP``,
 instead of 15-32 s; the discarding itself is what is measured), and divides the CPU time the Bokeh
 processes used meanwhile, less their idle use, by K (so a way that costs nothing reads ± noise).
 
@@ -11,7 +11,7 @@ Then a few of those pages are opened late, the way BokehJS would, after their se
 discarded: does the browser get the session its page promised (arguments and the site's title),
 a notice that the view expired, or silently a default one? Bokeh processes: one per core.
 
-Usage: ``python bench/unfollowed_pages.py [--pages 60] [--late 10]``.
+Usage: ``python bench/unfollowed_pages.py [--pages 40] [--late 10]``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_stack import QUICK_CLEANUP, BenchStack, Way, cpu_seconds, running_bench_stack
+from bench_stack import QUICK_CLEANUP, BenchStack, Way, cpu_seconds, machine_load, running_bench_stack
 from browser_like import fetch, http_client, open_session, origin_of, session_of_page, shows_expiry_notice
 
 CLIENTS = 4
@@ -99,7 +99,7 @@ def measure(bench: BenchStack, way: Way, count: int, late: int) -> Result:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=60, help="page views per way")
+    parser.add_argument("--pages", type=int, default=40, help="page views per way")
     parser.add_argument("--late", type=int, default=10, help="pages opened after their session was discarded")
     args = parser.parse_args()
     processes = os.cpu_count() or 2
@@ -123,6 +123,7 @@ def main() -> None:
         "target: arguments and customisation kept for a browser that comes after the unused-session "
         f"lifetime: token path {token.late_kept}/{token.late} ({verdict})"
     )
+    print(f"({machine_load()})")
 
 
 if __name__ == "__main__":
