@@ -212,14 +212,17 @@ def metrics_handler(token: str = ""):
 
 
 def count_received(app: str, msgtype: str) -> None:
+    """One message of type ``msgtype`` received by a websocket of ``app``."""
     MESSAGES_RECEIVED.labels(app, msgtype).inc()
 
 
 def count_sent(app: str, msgtype: str) -> None:
+    """One message of type ``msgtype`` sent on a websocket of ``app``."""
     MESSAGES_SENT.labels(app, msgtype).inc()
 
 
 def count_refused(reason: str) -> None:
+    """One websocket refused, for ``reason`` (``bkapps.server_logging.REASONS``, ``origin``)."""
     WEBSOCKETS_REFUSED.labels(reason).inc()
 
 

@@ -33,6 +33,7 @@ from prometheus_client import (
 )
 
 from bkapps.catalog import CATALOG
+from web.page_record import init_app as page_record_init
 from web.page_record import page_record
 
 MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -99,6 +100,8 @@ def _elapsed(started: float) -> float:
 
 
 def init_app(app: Flask) -> None:
+    """Count and time every request, and serve ``/metrics``."""
+    page_record_init(app)
     app.after_request(observe)
     app.register_blueprint(bp)
     # Every app's series exist from the start at 0, so that a rate or an alert on them has

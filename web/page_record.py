@@ -4,7 +4,7 @@ The embed extension's two ways in (``token_embed``, ``pulled_embed``) are decora
 ``recorded_embed``, so every embed a view or a template makes is noted with its app, validated
 arguments, path (token or pull), how it ended and how long it took; the error pages add the
 outcome they answered (``note_outcome``). The request log (``web.request_log``) and the metrics
-(``web.metrics``) read ``page_record()`` when the response is ready.
+(``web.metrics``) read ``page_record()`` when the response is ready; each calls ``init_app``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from flask import g, has_request_context
+from flask import Flask, g, has_request_context
 
 from web.bokeh_pull import BokehUnavailable
 
@@ -55,9 +55,17 @@ def page_record() -> PageRecord | None:
 
 
 def start_record() -> None:
-    """Start timing the request (a ``before_request`` hook, so the view's time counts)."""
+    """Start the request's record, and its timer (``init_app`` makes it the first hook)."""
     if has_request_context():
         setattr(g, _RECORD, PageRecord())
+
+
+def init_app(app: Flask) -> None:
+    """Start every request's record before any other ``before_request`` hook runs (once, however
+    many users of the record ask)."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    if start_record not in hooks:
+        hooks.insert(0, start_record)
 
 
 def note_outcome(outcome: str, **details: Any) -> None:

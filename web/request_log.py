@@ -19,7 +19,8 @@ from typing import Any
 from flask import Flask, Response, request
 
 from bkapps.log_format import FIELDS, IN_MESSAGE, plain_value
-from web.page_record import PageRecord, page_record, start_record
+from web.page_record import PageRecord, page_record
+from web.page_record import init_app as page_record_init
 
 log = logging.getLogger("web.request")
 
@@ -76,7 +77,8 @@ def log_request(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(start_record)
+    """Log every request's line when its response is ready."""
+    page_record_init(app)
     app.after_request(log_request)
 
 

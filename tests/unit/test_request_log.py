@@ -5,6 +5,7 @@ import logging
 import pytest
 
 from bkapps.log_format import PlainFormatter
+from web.page_record import start_record
 from web.request_log import gunicorn_log_config
 
 
@@ -75,3 +76,8 @@ def test_gunicorn_logs_json_without_an_access_log():
     config = gunicorn_log_config("json")
     assert config["formatters"]["json"]["()"] == "bkapps.log_format.JsonFormatter"
     assert config["loggers"]["gunicorn.access"]["handlers"] == []
+
+
+def test_the_record_starts_before_any_other_hook_and_once(app):
+    hooks = app.before_request_funcs[None]
+    assert hooks[0] is start_record and hooks.count(start_record) == 1
