@@ -94,6 +94,18 @@ def database_url(environ: Environ) -> str:
     return url
 
 
+def rate_limit(environ: Environ, name: str, default: str) -> str:
+    """A Flask-Limiter limit like ``5 per minute`` (checked now, not at the first login)."""
+    from limits import parse_many
+
+    text = env_str(environ, name, default)
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a limit like '5 per minute', not {text!r}") from None
+    return text
+
+
 def session_ids_mode(environ: Environ) -> str:
     mode = env_str(environ, "BOKEH_SESSION_IDS", "signed")
     if mode not in SESSION_ID_MODES:
@@ -141,8 +153,8 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         # `flask --app web db upgrade` as a deploy step.
         "DATABASE_AUTO_UPGRADE": env_bool(environ, "DATABASE_AUTO_UPGRADE", not production),
         # Failed logins, counted per worker process with the default memory storage.
-        "LOGIN_RATE_LIMIT": env_str(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
-        "LOGIN_RATE_LIMIT_PER_ADDRESS": env_str(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
+        "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
+        "LOGIN_RATE_LIMIT_PER_ADDRESS": rate_limit(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
         "RATELIMIT_STORAGE_URI": env_str(environ, "RATELIMIT_STORAGE_URI", "memory://"),
         "SESSION_COOKIE_NAME": site_login.cookie_name,
         "PERMANENT_SESSION_LIFETIME": site_login.lifetime_seconds,

@@ -1,0 +1,58 @@
+"""The settings of accounts and logins: database URL, rate limits, cookie, session ids."""
+
+import pytest
+
+from bkapps.config import ConfigurationError
+from tests.support.servers import TEST_FLASK_SECRET
+from web.settings import database_url, load_settings
+
+
+def settings(tmp_path, **values):
+    return load_settings({"APERTURE_INSTANCE_DIR": str(tmp_path), "FLASK_SECRET_KEY": TEST_FLASK_SECRET, **values})
+
+
+def test_the_default_database_is_sqlite_in_the_instance_folder(tmp_path):
+    assert settings(tmp_path)["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path.resolve()}/aperture.db"
+    assert settings(tmp_path)["DATABASE_AUTO_UPGRADE"] is True
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:p@db/aperture", "postgresql+psycopg://u:p@db/aperture"),
+        ("postgres://u@db/aperture", "postgresql+psycopg://u@db/aperture"),
+        ("postgresql+psycopg://u@db/x", "postgresql+psycopg://u@db/x"),
+        ("sqlite:////var/lib/aperture.db", "sqlite:////var/lib/aperture.db"),
+    ],
+)
+def test_database_urls_use_the_installed_driver(url, expected):
+    assert database_url({"DATABASE_URL": url}) == expected
+
+
+def test_a_bad_database_url_or_limit_stops_startup_with_its_name(tmp_path):
+    with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+        settings(tmp_path, DATABASE_URL="not a url")
+    with pytest.raises(ConfigurationError, match="LOGIN_RATE_LIMIT"):
+        settings(tmp_path, LOGIN_RATE_LIMIT="lots")
+    with pytest.raises(ConfigurationError, match="BOKEH_SESSION_IDS"):
+        settings(tmp_path, BOKEH_SESSION_IDS="unsigned")
+
+
+def test_production_migrates_as_a_deploy_step_and_sends_the_cookie_over_https_only(tmp_path):
+    production = settings(
+        tmp_path, APERTURE_ENV="production", BOKEH_SECRET_KEY="b" * 40, BOKEH_ALLOW_WEBSOCKET_ORIGIN="localhost:5006"
+    )
+    assert production["DATABASE_AUTO_UPGRADE"] is False
+    assert production["SESSION_COOKIE_SECURE"] is True
+
+
+def test_the_login_cookie_settings_are_shared_with_the_bokeh_side(tmp_path):
+    from bkapps.site_login import SiteLoginSettings
+
+    values = {"SESSION_COOKIE_NAME": "site_login", "SESSION_LIFETIME_HOURS": "2"}
+    site = settings(tmp_path, **values)
+    bokeh = SiteLoginSettings.from_environ({"FLASK_SECRET_KEY": TEST_FLASK_SECRET, **values})
+    assert site["SESSION_COOKIE_NAME"] == bokeh.cookie_name == "site_login"
+    assert site["PERMANENT_SESSION_LIFETIME"] == bokeh.lifetime_seconds == 7200
+    assert site["SECRET_KEY"] == bokeh.secret_key
+    assert (site["SESSION_COOKIE_HTTPONLY"], site["SESSION_COOKIE_SAMESITE"]) == (True, "Lax")
