@@ -1,7 +1,6 @@
 """Accounts, private apps, share links and the admin view against the real servers (two Bokeh
 processes and gunicorn, started from the Procfile), with HTTP clients and Bokeh's own client."""
 
-import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
