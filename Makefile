@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench screenshot clean
+.PHONY: install run run-front base-image test lint format bench screenshot clean
 
 install: $(STAMP)
 
@@ -20,6 +20,15 @@ $(STAMP): setup.cfg pyproject.toml
 
 run: install
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+
+# The same two servers behind nginx (Debian's package), as in docker-compose: the site on :8080,
+# the standalone apps on :5006.
+run-front: install
+	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile deploy/Procfile.front --env deploy/front.env
+
+# The local Debian base image for `docker-compose build` where no registry can be reached.
+base-image:
+	deploy/base-image/build
 
 test: install
 	$(BIN)/ruff check .

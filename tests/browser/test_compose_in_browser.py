@@ -1,0 +1,111 @@
+"""``docker-compose up`` really run (podman's Docker API), used through its front door in Chromium.
+
+The images are built (on a base image made by ``deploy/base-image/build``), the project comes up
+on free ports, its healthchecks are run by hand until every service passes; then a live page and
+a standalone app are used in Chromium, a Bokeh replica is killed, and ``docker-compose down -v``
+must leave no container, network or volume of the project. The tests run in this order.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.support.bokeh_client import embedded_session
+from tests.support.bokeh_page import model_value, wait_for_canvas, wait_until
+from tests.support.compose import ComposeProject, container_engine
+
+SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front"]
+REPLICAS = 3
+Y_COLUMN = "(model.data instanceof Map ? model.data.get('y') : model.data.y)"
+WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
+    (window.cspViolations = window.cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI);
+});"""
+
+
+@pytest.fixture(scope="module")
+def project():
+    with container_engine() as docker_host:
+        compose = ComposeProject(docker_host)
+        try:
+            compose.build()
+            compose.compose("up", "-d", timeout=600)
+            compose.wait_healthy(SERVICES)
+            yield compose
+        finally:
+            compose.down()
+
+
+def move_first_slider_and_see_python_answer(page) -> None:
+    """The wave has no JS callback: only the app's Python callback can move it."""
+    handle = page.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(4):
+        handle.press("ArrowRight")
+    wait_until(page, "offset", "model.value > 0")
+    offset = model_value(page, "offset", "model.value")
+    wait_until(page, "wave", f"Math.abs({Y_COLUMN}[0] - {offset}) < 1e-9")
+
+
+def pulled_process(project: ComposeProject) -> int:
+    page = requests.get(f"{project.site_url}/apps/sliders/match", timeout=30)
+    assert page.status_code == 200, page.text
+    prefix = f"{project.site_url}/bokeh-process/"
+    return int(embedded_session(page.text).absolute_url[len(prefix) :].split("/")[0])
+
+
+def test_every_service_is_healthy_and_the_site_sees_bokeh(project):
+    health = requests.get(f"{project.site_url}/healthz", timeout=10).json()
+    assert health["status"] == "ok"
+    assert health["bokeh"]["reachable"] is True
+    assert health["websocket_origins"]["not_allowed"] == []
+
+
+def test_an_embedded_app_through_the_front_runs_python(project, page):
+    page.add_init_script(WATCH_CSP)
+    page.goto(f"{project.site_url}/apps/sliders?N=100")
+    wait_for_canvas(page)
+    assert model_value(page, "wave", f"{Y_COLUMN}.length") == 100
+    move_first_slider_and_see_python_answer(page)
+    assert page.evaluate("() => window.cspViolations || []") == []
+
+
+def test_a_standalone_app_opens_on_the_standalone_port(project, page):
+    page.goto(f"{project.standalone_url}/sliders")
+    wait_for_canvas(page)
+    assert model_value(page, "main_plot", "model.title.text") == "my sine wave"
+
+
+def test_killing_a_replica_keeps_open_pages_and_new_pages_go_to_survivors(project, browser):
+    context = browser.new_context()
+    try:
+        open_page = context.new_page()
+        open_page.set_default_timeout(30_000)
+        open_page.goto(f"{project.site_url}/apps/sliders/match")
+        wait_for_canvas(open_page)
+        live = open_page.evaluate("() => document.querySelector('.bk-session').nextElementSibling.textContent")
+        holder = next(index for index in range(REPLICAS) if f"/bokeh-process/{index}/sliders" in live)
+        victim = (holder + 1) % REPLICAS
+
+        project.compose("kill", f"bokeh-{victim}")
+
+        # The page open on another replica keeps running Python.
+        move_first_slider_and_see_python_answer(open_page)
+        # New token pages are drawn (nginx skips the dead replica), new pulled pages are pulled
+        # from the survivors only while the victim stays down.
+        for _ in range(3):
+            fresh = context.new_page()
+            fresh.goto(f"{project.site_url}/apps/sliders?N=60")
+            wait_for_canvas(fresh)
+            assert model_value(fresh, "wave", f"{Y_COLUMN}.length") == 60
+            fresh.close()
+        processes = [pulled_process(project) for _ in range(6)]
+        if not project.healthy(f"bokeh-{victim}"):
+            assert victim not in processes
+    finally:
+        context.close()
+
+
+def test_compose_down_leaves_no_container_network_or_volume(project):
+    project.down()
+    assert project.leftovers() == {"container": [], "network": [], "volume": []}
