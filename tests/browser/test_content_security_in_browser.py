@@ -1,0 +1,58 @@
+"""Every page of the site under its Content-Security-Policy in Chromium: no violation, plots drawn.
+
+Run against the two ways the product starts: the site and Bokeh on their own ports (``make run``)
+and both behind the front (``make run-front``), where BokehJS and the websockets share the
+site's origin.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from tests.support.bokeh_page import wait_for_canvas
+from tests.support.front import running_front_stack
+
+WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
+    (window.cspViolations = window.cspViolations || []).push(`${e.violatedDirective} ${e.blockedURI}`);
+});"""
+# Pages that draw a plot once their scripts ran.
+PLOTTING = re.compile(r"^/(apps/|dashboard|classic/)")
+
+
+@pytest.fixture(scope="module")
+def front():
+    with running_front_stack() as live:
+        yield live
+
+
+def site_pages(site_url: str) -> list[str]:
+    """Every page the site's navigation links to, and the gallery itself."""
+    gallery = requests.get(site_url + "/", timeout=30).text
+    nav = gallery.split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0]
+    return ["/", *dict.fromkeys(re.findall(r'href="(/[^"]*)"', nav))]
+
+
+def assert_no_violation_on_every_page(page, site_url: str) -> None:
+    console_reports = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and console_reports.append(message))
+    page.add_init_script(WATCH_CSP)
+    pages = site_pages(site_url)
+    assert len(pages) >= 6
+    for path in pages:
+        response = page.goto(site_url + path)
+        assert response.status in (200, 302, 303) or response.request.redirected_from, path
+        if PLOTTING.match(path) and response.url.startswith(site_url + path.split("?")[0]):
+            wait_for_canvas(page)
+        assert page.evaluate("() => window.cspViolations || []") == [], path
+    assert [message.text for message in console_reports] == []
+
+
+def test_no_page_breaks_its_content_security_policy(stack, page):
+    assert_no_violation_on_every_page(page, stack.web_url)
+
+
+def test_no_page_breaks_its_content_security_policy_behind_the_front(front, page):
+    assert_no_violation_on_every_page(page, front.site_url)
