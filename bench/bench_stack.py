@@ -9,6 +9,7 @@ origins. Everything is stopped when the ``with`` block ends.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -82,6 +83,15 @@ class BenchStack:
         for url in self.product.process_urls:
             total += sum(requests.get(f"{url}/healthz", timeout=10).json()["sessions"].values())
         return total
+
+    def sessions_built(self, app: str = "sliders") -> int:
+        """Sessions of ``app`` the Bokeh processes have built so far (their ``/metrics``)."""
+        pattern = re.compile(rf'^aperture_bokeh_sessions_created_total{{app="{app}",[^}}]*}} ([0-9.e+]+)$', re.M)
+        return sum(
+            int(float(count))
+            for url in self.product.process_urls
+            for count in pattern.findall(requests.get(f"{url}/metrics", timeout=10).text)
+        )
 
     def wait_until_no_sessions(self, seconds: float = 60.0) -> float:
         """Wait until every session was discarded; returns how long that took."""

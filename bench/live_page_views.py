@@ -50,6 +50,7 @@ class Run:
     seconds: float = 0.0
     bokeh_cpu: float = 0.0
     web_cpu: float = 0.0
+    sessions_built: int = 0
 
     @property
     def per_second(self) -> float:
@@ -100,8 +101,9 @@ def measure(bench: BenchStack, way: Way, clients: int, seconds: float) -> Run:
     bench.wait_until_no_sessions()
     bokeh = bench.bokeh_processes()
     web = bench.web_processes(tutorial=way.name == "tutorial")
-    bokeh_before, web_before = cpu_seconds(bokeh), cpu_seconds(web)
+    bokeh_before, web_before, built_before = cpu_seconds(bokeh), cpu_seconds(web), bench.sessions_built()
     run = asyncio.run(hammer(way, clients, seconds))
+    run.sessions_built = bench.sessions_built() - built_before
     # The sessions this run made are discarded (and paid for) before the CPU is read.
     bench.wait_until_no_sessions()
     time.sleep(1.0)
@@ -117,7 +119,7 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
     )
     header = (
         f"{'Bokeh procs':<12}{'way':<10}{'views/s':>8}{'vs tutorial':>13}{'p50 ms':>8}{'p95 ms':>8}"
-        f"{'kept':>17}{'errors':>8}{'Bokeh CPU ms/view':>19}{'site CPU ms/view':>18}"
+        f"{'kept':>17}{'errors':>8}{'builds/view':>13}{'Bokeh CPU ms/view':>19}{'site CPU ms/view':>18}"
         f"{'CPU-bound views/s':>19}{'vs tutorial':>13}"
     )
     print(header)
@@ -131,12 +133,14 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
         print(
             f"{processes:<12}{name:<10}{run.per_second:>8.1f}{run.per_second / base:>12.2f}×"
             f"{run.latency_ms(0.5):>8.0f}{run.latency_ms(0.95):>8.0f}{kept:>17}{sum(run.errors.values()):>8}"
+            f"{run.sessions_built / per_view:>13.2f}"
             f"{run.bokeh_cpu / per_view * 1000:>19.1f}{run.web_cpu / per_view * 1000:>18.1f}"
             f"{run.ceiling(cores):>19.1f}{run.ceiling(cores) / base_ceiling:>12.2f}×"
         )
     print(
-        f"CPU-bound views/s: what {cores} cores would serve if the servers had them to themselves "
-        "(cores ÷ Bokeh and site CPU per view); the machine is shared, so views/s is lower and noisier."
+        "builds/view: sessions the Bokeh processes built per view (their /metrics). CPU-bound views/s: "
+        f"what {cores} cores would serve if the servers had them to themselves (cores ÷ Bokeh and site "
+        "CPU per view); the machine is shared, so views/s is lower and noisier."
     )
     for (processes, name), run in results.items():
         if run.errors:
