@@ -31,7 +31,7 @@ from browser_like import fetch, http_client, open_session, origin_of, session_of
 
 CLIENTS = 4
 IDLE_SECONDS = 3.0
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.5
 # The collection Bokeh runs after discarding sessions comes up to a second later (session_cleanup).
 SETTLE_SECONDS = 2.0
 TARGET_MS = 2.0
