@@ -182,6 +182,9 @@ class Run:
     rss_after: int = 0
     client_lag_ms: list[float] = field(default_factory=list)
     server_gc: dict = field(default_factory=dict)
+    server_cpu_percent: float = 0.0
+    # This machine's 1-minute load average during the run: other work competes for the cores.
+    load_average: float = 0.0
 
     def percentile(self, values: list[float], fraction: float) -> float:
         ordered = sorted(values)
@@ -239,11 +242,14 @@ async def drive(run: Run, url: str, port: int, seconds: float) -> None:
     await asyncio.sleep(SETTLE_SECONDS)
     run.rss_open = process.memory_info().rss
     run.client_lag_ms.clear()
+    cpu_before = sum(process.cpu_times()[:2])
     run.tally.measuring = True
     started = time.monotonic()
     await asyncio.sleep(seconds)
     run.tally.measuring = False
     run.measured_seconds = time.monotonic() - started
+    run.server_cpu_percent = 100 * (sum(process.cpu_times()[:2]) - cpu_before) / run.measured_seconds
+    run.load_average = os.getloadavg()[0]
     run.server_gc = healthz(url).get("gc", {})
     stop.set()
     await watcher
@@ -297,6 +303,7 @@ def rows(run: Run) -> dict[str, float]:
         "update lag p99 (ms)": run.percentile(lags, 0.99),
         "update lag max (ms)": max(lags, default=float("nan")),
         "updates received (%)": 100 * run.tally.updates / max(1, run.expected),
+        "server CPU while measured (%)": run.server_cpu_percent,
         "server full collections": run.server_gc.get("full_collections", float("nan")),
         "longest full collection (ms)": run.server_gc.get("longest_full_ms", float("nan")),
         "RSS before (MiB)": run.rss_before / MEBIBYTE,
@@ -305,6 +312,7 @@ def rows(run: Run) -> dict[str, float]:
         "RSS after the end (MiB)": run.rss_after / MEBIBYTE,
         "memory per session (KiB)": (run.rss_open - run.rss_before) / opened / 1024,
         "client loop lag p99 (ms)": run.percentile(run.client_lag_ms, 0.99),
+        "machine load average": run.load_average,
     }
 
 

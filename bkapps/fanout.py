@@ -49,7 +49,9 @@ def post_next_tick(doc: Document, callback: Callable[[], Any]) -> bool:
 class Subscription:
     """One session's share of a ``FanOutThread``: a delivery every ``period`` seconds unless paused.
 
-    Used on the server's event loop only, like the document it delivers to.
+    At most one delivery is on its way at a time: a server that falls behind skips turns instead
+    of queueing callbacks (and memory) for every session. Used on the server's event loop only,
+    like the document it delivers to.
     """
 
     def __init__(self, doc: Document, deliver: Callable[[Any], Any], period: float) -> None:
@@ -58,6 +60,7 @@ class Subscription:
         self._doc: Document | None = doc
         self._deliver = deliver
         self._due = 0.0  # the first delivery comes with the next result
+        self._on_its_way = False
 
     def pause(self) -> None:
         self.paused = True
@@ -75,14 +78,20 @@ class Subscription:
         """Deliver ``result`` if this subscription's turn has come; False once its session is gone."""
         if self._doc is None:
             return False
-        if self.paused or now < self._due:
+        if self.paused or self._on_its_way or now < self._due:
             return True
         # Keep to the period on average (a turn a tick late does not delay the next ones), but
         # start afresh rather than deliver twice in a row to catch up.
         self._due += self.period
         if self._due <= now:
             self._due = now + self.period
-        return post_next_tick(self._doc, partial(self._deliver, result))
+        self._on_its_way = True
+        return post_next_tick(self._doc, partial(self._hand_over, result))
+
+    def _hand_over(self, result: Any) -> None:
+        self._on_its_way = False
+        if self._deliver is not None:
+            self._deliver(result)
 
     def release(self) -> None:
         """Drop the references to the session (the document and its callback)."""

@@ -43,6 +43,8 @@ class SessionResources:
         self._stopped = False
         self._periodic: set[Any] = set()
         self._subscriptions: list[tuple[FanOutThread, Subscription]] = []
+        # Shared jobs whose result is on its way to the document (at most one each).
+        self._undelivered: set[SharedJob] = set()
 
     @property
     def stopped(self) -> bool:
@@ -79,13 +81,19 @@ class SessionResources:
         """Wait for ``job``'s shared result and deliver it with the document locked.
 
         Await it from a callback decorated with ``without_document_lock``, so that other callbacks
-        of the session keep running meanwhile. A session that ends meanwhile gets nothing.
+        of the session keep running meanwhile. A session that ends meanwhile gets nothing, and
+        one whose previous result has not been applied yet (a busy server) gets no second one.
         """
-        if self.stopped:
+        if self.stopped or job in self._undelivered:
             return
         result = await job.result()
-        if not self.stopped:
-            post_next_tick(doc, partial(deliver, result))
+        if not self.stopped and job not in self._undelivered:
+            self._undelivered.add(job)
+            post_next_tick(doc, partial(self._hand_over, job, deliver, result))
+
+    def _hand_over(self, job: SharedJob, deliver: Callable[[Any], Any], result: Any) -> None:
+        self._undelivered.discard(job)
+        deliver(result)
 
     def stop(self) -> None:
         """Cancel the subscriptions; Bokeh has removed the periodic callbacks (stop uncounts them)."""

@@ -64,12 +64,24 @@ def run_loop_until(loop, condition, what: str) -> None:
 def test_results_reach_a_session_only_as_next_tick_callbacks_on_the_loop(loop, producer):
     doc, delivered = NextTickOnlyDocument(), []
     producer.subscribe(doc, delivered.append, period=0)
-    run_loop_until(loop, lambda: doc.count >= 2, "two deliveries")
+    run_loop_until(loop, lambda: doc.count == 1, "a delivery")
     assert delivered == [], "nothing runs the session's code but its next-tick callbacks"
     assert doc.callers == {threading.current_thread()}, "only the loop's thread calls the document"
     doc.handed_over[0]()
+    run_loop_until(loop, lambda: doc.count == 2, "a second delivery")
     doc.handed_over[1]()
     assert delivered[0] < delivered[1] <= producer.latest
+
+
+def test_a_session_whose_delivery_has_not_run_gets_no_other(loop, producer):
+    doc = NextTickOnlyDocument()
+    producer.subscribe(doc, print, period=0)
+    run_loop_until(loop, lambda: doc.count == 1, "a delivery")
+    seen = producer.latest
+    run_loop_until(loop, lambda: producer.latest >= seen + 3, "three more rounds")
+    assert doc.count == 1, "a busy server queues nothing more for the session"
+    doc.handed_over[0]()
+    run_loop_until(loop, lambda: doc.count == 2, "the next delivery, once the first has run")
 
 
 def test_without_the_loop_running_nothing_is_delivered(producer):
@@ -86,7 +98,10 @@ def test_each_subscription_gets_results_at_its_own_period(loop, producer):
     fast, slow = NextTickOnlyDocument(), NextTickOnlyDocument()
     producer.subscribe(fast, print, period=0)
     producer.subscribe(slow, print, period=3600)
-    run_loop_until(loop, lambda: fast.count >= 5, "five deliveries to the fast subscription")
+    for count in range(1, 6):
+        run_loop_until(loop, lambda count=count: fast.count == count, "a delivery to the fast subscription")
+        fast.handed_over[-1]()
+        slow.handed_over[-1]()
     assert slow.count == 1, "the first result, then nothing for an hour"
 
 
@@ -95,7 +110,9 @@ def test_a_paused_subscription_gets_nothing_until_it_resumes(loop, producer):
     producer.subscribe(fast, print, period=0)
     subscription = producer.subscribe(paused, print, period=0)
     subscription.pause()
-    run_loop_until(loop, lambda: fast.count >= 3, "three rounds")
+    for count in range(1, 4):
+        run_loop_until(loop, lambda count=count: fast.count == count, "a round")
+        fast.handed_over[-1]()
     assert paused.count == 0
 
     subscription.resume()

@@ -143,9 +143,13 @@ def test_a_shared_result_is_delivered_next_tick_and_not_after_the_session_ended(
 
     asyncio.run(asyncio.wait_for(one_session_ends_while_the_job_runs(), WAIT_SECONDS))
     assert leaving_doc.handed_over == [] and delivered == []
+    # Until the result has been applied, asking again hands nothing more over.
+    asyncio.run(staying.fetch(staying_doc, job, delivered.append))
     (deliver,) = staying_doc.handed_over
     deliver()
     assert delivered == ["scanned"] and state.activity()["pending_jobs"] == 0
+    asyncio.run(staying.fetch(staying_doc, job, delivered.append))
+    assert len(staying_doc.handed_over) == 2
 
 
 def test_pool_jobs_need_the_state_to_have_a_pool():
