@@ -4,8 +4,9 @@
 ``bokeh serve`` (a subclass of its ``Serve`` subcommand, through the customisation hooks Bokeh
 provides) with the command line ``bkapps.launcher.build_command`` makes, and:
 
-* listens on the socket the supervisor bound (shared by every process) and on this process's own
-  port, by giving Bokeh's server those sockets instead of letting it bind ``--port`` itself;
+* listens on ``BOKEH_PORT`` with ``SO_REUSEPORT`` (every process does, and the kernel spreads
+  connections over them) and on this process's own port, by giving Bokeh's server those sockets
+  instead of letting it bind ``--port`` itself;
 * serves ``/healthz`` (this process: index, pid, open sessions) and ``/stats`` for the site's
   admin view (``bkapps.process_stats``: sessions created, memory, recent errors);
 * adds to every app a session counter and the handler that puts the site login's visitor into
@@ -20,7 +21,7 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
   websocket messages without Nagle's delay (``bkapps.websocket_nodelay``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
-the process stops with a message instead of binding the shared port a second time.
+the process stops with a message instead of listening on one port only.
 """
 
 from __future__ import annotations
@@ -37,21 +38,12 @@ from bkapps.process_identity import process_index
 from bkapps.process_stats import STATS_PATH, ProcessStats, stats_handler
 from bkapps.readiness import READY_PATH, SelfCheck, readiness_handler
 from bkapps.settings import BokehServerSettings
-from bkapps.supervisor import LISTEN_FDS_ENV
 
 HEALTH_PATH = "/healthz"
 
 
-def inherited_sockets(environ=os.environ) -> list[socket.socket]:
-    """The listening sockets the supervisor passed down (``APERTURE_LISTEN_FDS``)."""
-    fds = [int(fd) for fd in environ.get(LISTEN_FDS_ENV, "").split(",") if fd.strip()]
-    if not fds:
-        raise ConfigurationError(f"{LISTEN_FDS_ENV} is not set: start Bokeh with `python -m bkapps`")
-    return [socket.socket(fileno=fd) for fd in fds]
-
-
 def install_listeners(settings: BokehServerSettings, index: int) -> None:
-    """Make Bokeh's server listen on the shared sockets plus this process's own port."""
+    """Make Bokeh's server listen on the shared port (with ``SO_REUSEPORT``) plus this process's own."""
     import bokeh.server.server as bokeh_server
     from tornado.netutil import bind_sockets
 
@@ -60,7 +52,7 @@ def install_listeners(settings: BokehServerSettings, index: int) -> None:
             "this Bokeh version no longer binds its port through bokeh.server.server.bind_sockets; "
             "bkapps.server_process must be updated for it"
         )
-    shared = inherited_sockets()
+    shared = bind_sockets(settings.port, settings.address, reuse_port=True)
     own = bind_sockets(settings.process_port(index), settings.address)
 
     def listeners(address: str | None, port: int) -> tuple[list[socket.socket], int]:

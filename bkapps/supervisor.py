@@ -1,13 +1,14 @@
-"""Run ``BOKEH_PROCESSES`` Bokeh server processes on one listening socket, and keep them running.
+"""Run ``BOKEH_PROCESSES`` Bokeh server processes on one port, and keep them running.
 
-The supervisor binds ``BOKEH_PORT`` once and hands the socket to every process it starts
-(``python -m bkapps.server_process``), so the kernel spreads connections over them: token
-sessions may land on any process, which builds them from the token. Each process also listens on
-a port of its own (``BOKEH_PROCESS_PORT_BASE + i``), which is how a browser reaches the very
-process that built a pulled session.
+Every process it starts (``python -m bkapps.server_process``) listens on ``BOKEH_PORT`` with
+``SO_REUSEPORT``, so the kernel spreads connections evenly over them: token sessions may land on
+any process, which builds them from the token. (One socket shared by all processes spread them
+badly: in a burst of websockets the first process to wake accepted nearly all of them.) Each
+process also listens on a port of its own (``BOKEH_PROCESS_PORT_BASE + i``), which is how a
+browser reaches the very process that built a pulled session.
 
-It restarts a process that exits (the others keep serving meanwhile, and the shared socket keeps
-accepting), gives up if one keeps failing right after its start, replaces processes one at a time
+It restarts a process that exits (the others keep serving the port meanwhile), gives up if one
+keeps failing right after its start, replaces processes one at a time
 after ``BOKEH_RECYCLE_AFTER_SESSIONS`` sessions or above ``BOKEH_RECYCLE_ABOVE_MB``
 (``bkapps.recycling``), and on SIGTERM or SIGINT stops them all: SIGTERM to each (they drain),
 then SIGKILL to whatever is left after ``STOP_SECONDS``. Bokeh's own
@@ -35,7 +36,6 @@ from bkapps.signing import signing_environment
 
 log = logging.getLogger("bkapps.supervisor")
 
-LISTEN_FDS_ENV = "APERTURE_LISTEN_FDS"
 # Bokeh adds this variable's origins to --allow-websocket-origin on its own; it must not
 # widen what BOKEH_ALLOW_WEBSOCKET_ORIGIN allows behind the settings' back.
 BOKEH_OWN_ORIGIN_ENV = "BOKEH_ALLOW_WS_ORIGIN"
@@ -72,7 +72,6 @@ class Supervisor:
         self.settings = settings
         self.slots = [ServerSlot(index) for index in range(settings.processes)]
         self.policy = RecyclePolicy(settings.recycle_after_sessions, settings.recycle_above_mb)
-        self._sockets: list[socket.socket] = []
         self._stopping = False
 
     def run(self) -> int:
@@ -80,13 +79,13 @@ class Supervisor:
         _configure_logging(self.settings.log_format)
         from tornado.netutil import bind_sockets
 
+        # Fail with one line, before starting anything, when another program holds the port.
         try:
-            self._sockets = bind_sockets(self.settings.port, self.settings.address)
+            for probe in bind_sockets(self.settings.port, self.settings.address, reuse_port=True):
+                probe.close()
         except OSError as error:
             log.error("cannot listen on %s:%s: %s", self.settings.address, self.settings.port, error.strerror)
             return 1
-        for listener in self._sockets:
-            listener.set_inheritable(True)
         selector, wakeup = self._install_signal_handlers()
         try:
             for slot in self.slots:
@@ -94,8 +93,6 @@ class Supervisor:
             status = self._supervise(selector, wakeup)
         finally:
             self._stop_all(selector, wakeup)
-            for listener in self._sockets:
-                listener.close()
         return status
 
     def _install_signal_handlers(self) -> tuple[selectors.BaseSelector, socket.socket]:
@@ -114,18 +111,8 @@ class Supervisor:
     def _start(self, slot: ServerSlot) -> None:
         env = {key: value for key, value in os.environ.items() if key != BOKEH_OWN_ORIGIN_ENV}
         env.update(signing_environment(self.settings.secret_key))
-        env.update(
-            {
-                INDEX_ENV: str(slot.index),
-                COUNT_ENV: str(len(self.slots)),
-                LISTEN_FDS_ENV: ",".join(str(listener.fileno()) for listener in self._sockets),
-            }
-        )
-        slot.process = subprocess.Popen(
-            [sys.executable, "-m", "bkapps.server_process"],
-            env=env,
-            pass_fds=[listener.fileno() for listener in self._sockets],
-        )
+        env.update({INDEX_ENV: str(slot.index), COUNT_ENV: str(len(self.slots))})
+        slot.process = subprocess.Popen([sys.executable, "-m", "bkapps.server_process"], env=env)
         slot.started_at = time.monotonic()
         log.info("started Bokeh process %d (pid %d)", slot.index, slot.process.pid)
 

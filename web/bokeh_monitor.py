@@ -4,7 +4,7 @@ A token page contacts no Bokeh server, so it cannot learn from its own request t
 down. Each worker process probes the Bokeh server's ``/healthz`` in a background thread every
 ``BOKEH_HEALTH_INTERVAL`` seconds instead, and live pages answer 503 while the Bokeh server is
 down: at once when it refuses connections, after ``SLOW_PROBES_TO_FAIL`` probes in a row that
-time out when it is frozen (one slow answer from a busy server is not an outage). The first look
+time out when it is frozen (a few slow answers from a busy server are not an outage). The first look
 in a worker probes at once (a refused connection answers in microseconds, a frozen server within
 the probe timeout), so a worker never serves a page on a guess.
 """
@@ -51,7 +51,7 @@ def probe(url: str, timeout: float) -> Probe:
 
 
 # A busy server may answer one probe late; this many late probes in a row mean it is frozen.
-SLOW_PROBES_TO_FAIL = 2
+SLOW_PROBES_TO_FAIL = 3
 
 
 class BokehMonitor:

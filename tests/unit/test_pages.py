@@ -95,7 +95,7 @@ def test_unexpected_errors_are_a_plain_500(app):
     assert "secret internals" not in page and "Traceback" not in page
 
 
-def test_one_late_probe_of_a_busy_bokeh_server_is_not_an_outage():
+def test_a_few_late_probes_of_a_busy_bokeh_server_are_not_an_outage():
     from web.bokeh_monitor import BokehMonitor, Probe
 
     monitor = BokehMonitor("http://127.0.0.1:1/healthz", interval=60, timeout=1)
@@ -104,9 +104,10 @@ def test_one_late_probe_of_a_busy_bokeh_server_is_not_an_outage():
     refused = Probe(False, "the Bokeh server cannot be reached", 0.1, 2.0)
     monitor.record(up)
     monitor.record(late)
-    assert monitor.published is up, "one late answer keeps the server up"
     monitor.record(late)
-    assert monitor.published is late, "two in a row: frozen"
+    assert monitor.published is up, "a busy server may answer late twice"
+    monitor.record(late)
+    assert monitor.published is late, "three in a row: frozen"
     monitor.record(up)
     monitor.record(refused)
     assert monitor.published is refused, "a refused connection is an outage at once"
