@@ -70,7 +70,10 @@ class SelfCheck:
         return self.results
 
     async def _check(self, context: Any) -> AppCheck:
-        payload = token_payload({}, visit={"url": "self-check", "remote_ip": "", "user_agent": "", "opened_at": ""})
+        # Bound to the app, as the site's tokens are: a private app builds only for such a token.
+        app = (getattr(context, "url", None) or "").strip("/") or None
+        visit = {"url": "self-check", "remote_ip": "", "user_agent": "", "opened_at": ""}
+        payload = token_payload({}, visit=visit, app=app)
         grant = mint_session(self._secret_key, _TOKEN_SECONDS, payload)
         started = time.perf_counter()
         try:
