@@ -20,6 +20,7 @@ from flask import Blueprint, render_template, request
 
 from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
 from bkapps.sliders.data import sine_wave
+from web.access import visitor_payload
 from web.embed import bokeh_embed
 
 bp = Blueprint("wave_match", __name__, url_prefix="/apps/sliders")
@@ -64,5 +65,7 @@ def match():
     spec = CATALOG["sliders"]
     arguments = spec.parse_arguments(request.args.to_dict(flat=False))
     target = TargetWave.pick(random.Random())  # noqa: S311 (a puzzle, not a secret)
-    live = bokeh_embed.pulled_embed(spec, arguments, draw_target(target), options={"title": "Match the dashed wave"})
+    live = bokeh_embed.pulled_embed(
+        spec, arguments, draw_target(target), options={"title": "Match the dashed wave"}, user=visitor_payload()
+    )
     return render_template("wave_match.html", live=live, arguments=arguments)

@@ -189,3 +189,9 @@ def test_the_standalone_route_sends_to_the_bokeh_server(stack):
     location = urlsplit(response.headers["Location"])
     assert f"{location.scheme}://{location.netloc}" == stack.bokeh_url
     assert parse_qs(location.query) == {"N": ["40"]}
+
+
+def test_pulled_pages_carry_the_visitor_too(stack, accounts):
+    page = log_in(stack.web_url, "alice").get(f"{stack.web_url}/apps/sliders/match", timeout=30)
+    assert page.status_code == 200
+    assert get_token_payload(embedded_session(page.text).token)[USER_KEY] == {"name": "alice", "roles": []}
