@@ -157,6 +157,9 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "LOGIN_RATE_LIMIT_PER_ADDRESS": rate_limit(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
         "RATELIMIT_STORAGE_URI": env_str(environ, "RATELIMIT_STORAGE_URI", "memory://"),
         "SESSION_COOKIE_NAME": site_login.cookie_name,
+        # Unset: the cookie belongs to the site's host only. Standalone apps on another subdomain
+        # see the login only if this names the parent domain (example.com for apps.example.com).
+        "SESSION_COOKIE_DOMAIN": env_str(environ, "SESSION_COOKIE_DOMAIN", "") or None,
         "PERMANENT_SESSION_LIFETIME": site_login.lifetime_seconds,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

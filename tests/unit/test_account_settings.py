@@ -56,3 +56,15 @@ def test_the_login_cookie_settings_are_shared_with_the_bokeh_side(tmp_path):
     assert site["PERMANENT_SESSION_LIFETIME"] == bokeh.lifetime_seconds == 7200
     assert site["SECRET_KEY"] == bokeh.secret_key
     assert (site["SESSION_COOKIE_HTTPONLY"], site["SESSION_COOKIE_SAMESITE"]) == (True, "Lax")
+
+
+def test_the_cookie_belongs_to_the_sites_host_unless_a_parent_domain_is_named(tmp_path, app):
+    from tests.support.site_accounts import client_login, create_account
+    from web import create_app
+
+    assert settings(tmp_path)["SESSION_COOKIE_DOMAIN"] is None
+    assert settings(tmp_path, SESSION_COOKIE_DOMAIN="example.com")["SESSION_COOKIE_DOMAIN"] == "example.com"
+    shared = create_app({**app.config, "SESSION_COOKIE_DOMAIN": "example.com", "SERVER_NAME": "example.com"})
+    create_account(shared, "alice")
+    cookie = client_login(shared.test_client(), "alice").headers["Set-Cookie"]
+    assert "Domain=example.com" in cookie
