@@ -15,6 +15,9 @@ from tests.support.bokeh_client import embedded_session
 from tests.support.bokeh_page import model_value, wait_for_canvas, wait_until
 from tests.support.compose import ComposeProject, container_engine
 
+# A hang guard only: building the images on a fresh machine takes minutes, in the first test's setup.
+pytestmark = pytest.mark.timeout(1800)
+
 SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front"]
 REPLICAS = 3
 Y_COLUMN = "(model.data instanceof Map ? model.data.get('y') : model.data.y)"
