@@ -1,0 +1,91 @@
+"""Many browsers holding live sessions, without browsers: a websocket per session, as BokehJS keeps it.
+
+Each ``SessionHolder`` opens its page's session with the page's token (ACK, PULL-DOC), then keeps
+reading the server's updates and counts them. When the server closes the socket (a Bokeh process
+restarting says "going away"), it reconnects with the same token and pulls the document again, as
+BokehJS does; the process it reaches rebuilds the session from the token. Speaking the protocol
+with Tornado's websocket client keeps a hundred of them cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from bokeh.protocol import Protocol
+from bokeh.protocol.receiver import Receiver
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from tests.support.bokeh_client import EmbeddedSession
+
+RECONNECT_ATTEMPTS = 5
+RECONNECT_DELAY = 0.5
+
+
+@dataclass
+class SessionHolder:
+    embed: EmbeddedSession
+    origin: str
+    updates: int = 0
+    connects: int = 0
+    updates_after_reconnect: int = 0
+    closed_by_server: list[int | None] = field(default_factory=list)
+    error: str = ""
+
+    async def hold(self, until: float, start_after: float = 0.0) -> None:
+        """Keep the session until ``until`` (monotonic), reconnecting when the server closes it.
+
+        ``start_after`` seconds pass first: visitors arrive over time, not all in one instant.
+        """
+        await asyncio.sleep(start_after)
+        attempts = 0
+        while time.monotonic() < until and attempts <= RECONNECT_ATTEMPTS:
+            try:
+                await self._connected_until(until)
+                attempts = 0
+            except Exception as failure:  # a refused reconnect is retried, then reported
+                attempts += 1
+                self.error = f"{type(failure).__name__}: {failure}"
+                await asyncio.sleep(RECONNECT_DELAY * attempts)
+
+    async def _connected_until(self, until: float) -> None:
+        request = HTTPRequest(self.embed.websocket_url, headers={"Origin": self.origin}, request_timeout=30)
+        connection = await websocket_connect(request, subprotocols=["bokeh", self.embed.token])
+        protocol = Protocol()
+        receiver = Receiver(protocol)
+        try:
+            await self._expect(connection, receiver, "ACK")
+            pull = protocol.create("PULL-DOC-REQ")
+            for fragment in (pull.header_json, pull.metadata_json, pull.content_json):
+                await connection.write_message(fragment)
+            await self._expect(connection, receiver, "PULL-DOC-REPLY")
+            self.connects += 1
+            self.error = ""
+            while time.monotonic() < until:
+                remaining = until - time.monotonic()
+                try:
+                    fragment = await asyncio.wait_for(connection.read_message(), timeout=max(0.01, remaining))
+                except TimeoutError:
+                    return
+                if fragment is None:
+                    self.closed_by_server.append(connection.close_code)
+                    raise ConnectionError(f"closed by the server ({connection.close_code})")
+                message = await receiver.consume(fragment)
+                if message is not None and message.msgtype == "PATCH-DOC":
+                    self.updates += 1
+                    if self.connects > 1:
+                        self.updates_after_reconnect += 1
+        finally:
+            connection.close()
+
+    @staticmethod
+    async def _expect(connection, receiver: Receiver, msgtype: str):
+        while True:
+            fragment = await connection.read_message()
+            if fragment is None:
+                raise ConnectionError(f"closed before {msgtype} ({connection.close_code})")
+            message = await receiver.consume(fragment)
+            if message is not None and message.msgtype == msgtype:
+                return message
