@@ -32,9 +32,15 @@ def wait_for_status(url: str, status: int, seconds: float = NOTICE_SECONDS) -> r
 
 def assert_rest_of_site_works(stack):
     assert requests.get(f"{stack.web_url}/", timeout=30).status_code == 200
-    health = requests.get(f"{stack.web_url}/healthz", timeout=30)
-    assert health.status_code == 200
-    assert health.json()["bokeh"]["reachable"] is False
+    # Each gunicorn worker has its own monitor; whichever answers has noticed within the bound.
+    deadline = time.monotonic() + NOTICE_SECONDS
+    while True:
+        health = requests.get(f"{stack.web_url}/healthz", timeout=30)
+        assert health.status_code == 200, "liveness does not depend on the Bokeh server"
+        if health.json()["bokeh"]["reachable"] is False:
+            break
+        assert time.monotonic() < deadline, "the site never noticed the Bokeh server was down"
+        time.sleep(0.2)
 
 
 def freeze(stack, signum):
