@@ -54,7 +54,9 @@ def request_fields(record: PageRecord, status: int, seconds: float) -> dict[str,
     embeds = record.embeds
     if len(embeds) == 1:
         (embed,) = embeds
-        fields.update(app=embed.app, kind=embed.kind, arguments=embed.arguments, process=embed.process)
+        fields.update(
+            app=embed.app, kind=embed.kind, arguments=embed.arguments, process=embed.process, reason=embed.reason
+        )
     elif embeds:
         fields["app"] = [embed.app for embed in embeds]
         fields["kind"] = sorted({embed.kind for embed in embeds})

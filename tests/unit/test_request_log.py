@@ -53,6 +53,7 @@ def test_a_failed_pull_is_logged_with_its_path(client, monitor_reports, request_
     assert client.get("/apps/sliders/match?N=60").status_code == 503
     (line,) = request_lines()
     assert line.fields["kind"] == "pull" and line.fields["outcome"] == "bokeh_unavailable"
+    assert "cannot be reached" in line.fields["reason"]
 
 
 def test_a_dashboard_lists_its_apps_and_which_were_unavailable(client, monitor_reports, request_lines):
