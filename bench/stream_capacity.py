@@ -253,19 +253,20 @@ async def drive(run: Run, url: str, port: int, seconds: float) -> None:
     run.server_gc = healthz(url).get("gc", {})
     stop.set()
     await watcher
+    collected = healthz(url)["gc"]["heap_collections"]
     for session in sessions:
         session.close()
-    await discarded(url)
-    # The collection that frees what the discarded sessions left runs shortly after the discard.
-    await asyncio.sleep(SETTLE_SECONDS)
+    # The server discards the sessions, then collects what they left (tuned: a while later).
+    await server_state(url, lambda health: health["sessions"].get("stream", 0) == 0, "discarded the sessions")
+    await server_state(url, lambda health: health["gc"]["heap_collections"] > collected, "collected the heap")
     run.rss_after = process.memory_info().rss
 
 
-async def discarded(url: str) -> None:
+async def server_state(url: str, reached, what: str) -> None:
     deadline = time.monotonic() + DISCARD_SECONDS
-    while healthz(url)["sessions"].get("stream", 0) > 0:
+    while not reached(healthz(url)):
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the server still has stream sessions after {DISCARD_SECONDS:g} s")
+            raise RuntimeError(f"the server has not {what} after {DISCARD_SECONDS:g} s")
         await asyncio.sleep(0.5)
 
 

@@ -5,9 +5,11 @@ whenever a quarter as many objects as the last one kept have been promoted since
 sessions, a long pause every few seconds. ``install()`` (unless ``BOKEH_GC_TUNING`` is off) raises
 the young threshold (fewer short-lived objects promoted), and freezes what the process holds once
 its apps are loaded and after every full collection, so a full collection visits only what is new
-since the last one. Frozen cycles (a discarded session's document) are never freed, so the
-collection after discards (``bkapps.session_cleanup``) is ``collect_everything()``: thaw, collect,
-freeze. Either way ``GcTuning`` records the pauses (``/healthz`` shows them).
+since the last one. A discarded session's document is almost all cycles, which frozen stay, so
+the collection Bokeh asks for after discarding sessions (``bkapps.session_cleanup``) becomes
+``collect_everything()``: thaw, collect, freeze. That one visits the whole heap, so it comes a
+while after the first discard, once for all the sessions ending meanwhile
+(``discard_collection_delay``). Either way ``GcTuning`` records the pauses (``/healthz``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ YOUNG_THRESHOLD = 10_000
 # the process holds is frozen. Not critical: anything loaded later is frozen after the next full
 # collection.
 FREEZE_AFTER_START_SECONDS = 1.0
+# Seconds from a session's discard to the collection of the whole heap that frees it (tuned), and
+# so at most one such pause per this period however many sessions end; untuned, as Bokeh does.
+TUNED_DISCARD_COLLECTION_DELAY = 60.0
+UNTUNED_DISCARD_COLLECTION_DELAY = 1.0
 OLDEST = 2
 DEFAULT_THRESHOLDS = gc.get_threshold()
 
@@ -36,7 +42,13 @@ class GcTuning:
         self.collections = [0, 0, 0]
         self.longest_ms = [0.0, 0.0, 0.0]
         self.total_ms = [0.0, 0.0, 0.0]
+        self.heap_collections = 0
         self._started = 0.0
+
+    @property
+    def discard_collection_delay(self) -> float:
+        """How long after a session discard ``collect_everything`` should run (``session_cleanup``)."""
+        return TUNED_DISCARD_COLLECTION_DELAY if self.enabled else UNTUNED_DISCARD_COLLECTION_DELAY
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -53,6 +65,7 @@ class GcTuning:
 
     def collect_everything(self, generation: int = OLDEST) -> int:
         """A full collection that frozen objects take part in too (they are frozen again after)."""
+        self.heap_collections += 1
         if not self.enabled:
             return gc.collect(generation)
         gc.unfreeze()
@@ -68,6 +81,7 @@ class GcTuning:
             "full_collections": self.collections[OLDEST],
             "longest_full_ms": round(self.longest_ms[OLDEST], 1),
             "full_ms": round(self.total_ms[OLDEST], 1),
+            "heap_collections": self.heap_collections,
             "young_collections": self.collections[0] + self.collections[1],
             "longest_young_ms": round(max(self.longest_ms[:OLDEST]), 1),
             "frozen_objects": gc.get_freeze_count(),

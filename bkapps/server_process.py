@@ -145,7 +145,7 @@ def main() -> None:
     from bkapps import session_cleanup, websocket_nodelay
 
     tuning = gc_tuning.install(settings.gc_tuning)
-    session_cleanup.install(collect=tuning.collect_everything)
+    session_cleanup.install(delay=tuning.discard_collection_delay, collect=tuning.collect_everything)
     websocket_nodelay.install()
     stats = ProcessStats()
     metrics.install(stats.created, stats.destroyed)

@@ -82,3 +82,12 @@ def test_installing_again_replaces_the_recorder(tuning):
     second = tuning(False)
     assert first not in gc.callbacks and second in gc.callbacks
     assert gc.get_threshold() == gc_tuning.DEFAULT_THRESHOLDS and gc.get_freeze_count() == 0
+
+
+def test_the_whole_heap_is_collected_a_while_after_discards_only_when_tuned(tuning):
+    assert tuning(True).discard_collection_delay == gc_tuning.TUNED_DISCARD_COLLECTION_DELAY
+    assert tuning(False).discard_collection_delay == gc_tuning.UNTUNED_DISCARD_COLLECTION_DELAY
+    assert gc_tuning.TUNED_DISCARD_COLLECTION_DELAY > gc_tuning.UNTUNED_DISCARD_COLLECTION_DELAY
+    installed = tuning(True)
+    installed.collect_everything()
+    assert gc_tuning.summary()["heap_collections"] == 1
