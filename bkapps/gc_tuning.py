@@ -75,7 +75,10 @@ class GcTuning:
             gc.freeze()
 
     def summary(self) -> dict[str, Any]:
-        """For ``/healthz``: full collections and their pauses, young ones, frozen objects."""
+        """For ``/healthz``: full collections and their pauses, young ones.
+
+        Not ``gc.get_freeze_count()``: it walks every frozen object, a pause of its own.
+        """
         return {
             "tuned": self.enabled,
             "full_collections": self.collections[OLDEST],
@@ -84,7 +87,6 @@ class GcTuning:
             "heap_collections": self.heap_collections,
             "young_collections": self.collections[0] + self.collections[1],
             "longest_young_ms": round(max(self.longest_ms[:OLDEST]), 1),
-            "frozen_objects": gc.get_freeze_count(),
         }
 
 
