@@ -4,7 +4,7 @@ Runs a Bokeh server with the ``sliders`` app in this process, creates N sessions
 page views that no browser follows do: ``web.bokeh_pull.pull_and_change``), lets them expire,
 and times the server's cleanup pass, during which it answers nothing. First with Bokeh as it
 ships, then after ``bkapps.session_cleanup.install()`` (what each Bokeh process does).
-Usage: ``python bench/session_cleanup.py [sessions]`` (default 40; the freeze grows faster than N).
+Usage: ``python bench/session_cleanup.py [sessions]`` (default 30; the freeze grows faster than N).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def create_sessions(url: str, count: int) -> None:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     port = free_port()
     app = Application(DirectoryHandler(filename=str(CATALOG["sliders"].path)))
     server = Server(
