@@ -88,6 +88,10 @@ def build_app(doc: Document, name: str, build: Callable[..., None]) -> None:
     """Call ``build(doc, **arguments)`` and apply the page options, or explain why it cannot."""
     spec = CATALOG[name]
     payload = session_payload(doc)
+    if OPTIONS_KEY in payload:
+        # A site page: its own notice beside the app (static/live_session.js) says when the
+        # connection drops, by app; Bokeh's toast would say it a second time, for no app in particular.
+        doc.config.notify_connection_status = False
     if payload.get(EXPECTS_EXISTING_KEY):
         show_session_expired(doc, spec.title)
         return

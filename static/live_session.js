@@ -150,8 +150,6 @@
       if (element !== null) {
         watchedDocuments.add(doc);
         watchedElements.add(element);
-        // Our notice replaces Bokeh's own toast, which does not say which app it is about.
-        doc.config.notify_connection_status = false;
         watchConnection(doc, element);
       }
     }
