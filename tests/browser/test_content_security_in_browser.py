@@ -38,6 +38,9 @@ def site_pages(site_url: str) -> list[str]:
 def assert_no_violation_on_every_page(page, site_url: str) -> None:
     console_reports = []
     page.on("console", lambda message: "Content Security Policy" in message.text and console_reports.append(message))
+    # Any other error in the console too (a failed resource, an ERROR reply from the Bokeh server).
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(f"{page.url}: {message.text}"))
     page.add_init_script(WATCH_CSP)
     pages = site_pages(site_url)
     assert len(pages) >= 6
@@ -48,6 +51,7 @@ def assert_no_violation_on_every_page(page, site_url: str) -> None:
             wait_for_canvas(page)
         assert page.evaluate("() => window.cspViolations || []") == [], path
     assert [message.text for message in console_reports] == []
+    assert errors == []
 
 
 def test_no_page_breaks_its_content_security_policy(stack, page):
