@@ -17,7 +17,7 @@ def standalone_url(app_name: str) -> str:
     ``BOKEH_SESSION_IDS=external-signed`` the site's route that mints the session id first."""
     if current_app.config["BOKEH_SESSION_IDS"] == "external-signed":
         return url_for("standalone.open_app", name=app_name)
-    return f"{current_app.config['BOKEH_PUBLIC_URL']}/{app_name}"
+    return f"{current_app.config['BOKEH_STANDALONE_URL']}/{app_name}"
 
 
 def init_app(app: Flask) -> None:

@@ -139,6 +139,8 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         # Flask reaches the Bokeh server at the internal URL; browsers are sent to the public one.
         "BOKEH_INTERNAL_URL": internal_url,
         "BOKEH_PUBLIC_URL": public_url,
+        # Where the gallery's "open standalone" links go: behind the front, its standalone port.
+        "BOKEH_STANDALONE_URL": env_url(environ, "BOKEH_STANDALONE_URL", public_url),
         # Pulled sessions live in one process: Flask pulls from its own port, browsers follow.
         "BOKEH_PROCESS_INTERNAL_URLS": process_urls(environ, "BOKEH_PROCESS_INTERNAL_URLS", internal_url, processes),
         "BOKEH_PROCESS_PUBLIC_URLS": process_urls(environ, "BOKEH_PROCESS_PUBLIC_URLS", public_url, processes),

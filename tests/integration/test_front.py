@@ -102,6 +102,13 @@ def test_standalone_apps_open_on_the_fronts_second_port(front):
     assert requests.get(f"{front.standalone_url}/static/js/compiler.js", timeout=10).status_code == 404
 
 
+def test_the_sites_standalone_links_open_through_the_front(front):
+    gallery = requests.get(f"{front.site_url}/", timeout=30).text
+    link = f"{front.standalone_url}/sliders"
+    assert f'href="{link}"' in gallery
+    assert requests.get(link, timeout=30).status_code == 200
+
+
 def trickling_client(url: str) -> socket.socket:
     """A connection that sends the start of a request and then nothing more (a slow client)."""
     parts = urlsplit(url)

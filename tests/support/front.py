@@ -79,6 +79,7 @@ def running_front_stack(
     site_url, standalone_url = f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{standalone_port}"
     public = {
         "BOKEH_PUBLIC_URL": f"{site_url}/bokeh",
+        "BOKEH_STANDALONE_URL": standalone_url,
         "BOKEH_PROCESS_PUBLIC_URLS": f"{site_url}/bokeh-process/{{i}}",
         "BOKEH_ALLOW_WEBSOCKET_ORIGIN": f"127.0.0.1:{site_port},127.0.0.1:{standalone_port}",
         "BOKEH_USE_XHEADERS": "true",
