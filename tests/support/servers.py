@@ -7,6 +7,7 @@ dies, and ``stop()`` always terminates, waits, then kills.
 
 from __future__ import annotations
 
+import http.client
 import os
 import random
 import shlex
@@ -79,7 +80,9 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # A probe of a loopback port nobody listens on yet can connect to itself (its own port
+        # is picked from the same range) and read back its own request: not ready either.
         return None
 
 
