@@ -307,6 +307,7 @@ def rows(run: Run) -> dict[str, float]:
         "server CPU while measured (%)": run.server_cpu_percent,
         "server full collections": run.server_gc.get("full_collections", float("nan")),
         "longest full collection (ms)": run.server_gc.get("longest_full_ms", float("nan")),
+        "longest young collection (ms)": run.server_gc.get("longest_young_ms", float("nan")),
         "RSS before (MiB)": run.rss_before / MEBIBYTE,
         "RSS all open (MiB)": run.rss_open / MEBIBYTE,
         "RSS peak (MiB)": run.rss_peak / MEBIBYTE,

@@ -8,14 +8,16 @@ its apps are loaded and after every full collection, so a full collection visits
 since the last one. A discarded session's document is almost all cycles, which frozen stay, so
 the collection Bokeh asks for after discarding sessions (``bkapps.session_cleanup``) becomes
 ``collect_everything()``: thaw, collect, freeze. That one visits the whole heap, so it comes a
-while after the first discard, once for all the sessions ending meanwhile
-(``discard_collection_delay``). Either way ``GcTuning`` records the pauses (``/healthz``).
+while after the first discard, once for all the sessions ending meanwhile, and only once a
+quarter as many sessions as are open have ended since the last one (as CPython's own rule for
+full collections). Either way ``GcTuning`` records the pauses (``/healthz``).
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from typing import Any
 
 YOUNG_THRESHOLD = 10_000
@@ -44,6 +46,10 @@ class GcTuning:
         self.total_ms = [0.0, 0.0, 0.0]
         self.heap_collections = 0
         self._started = 0.0
+        # Set by watch(): the server's open sessions, and how many sessions have ended so far.
+        self._open_sessions: Callable[[], int] | None = None
+        self._ended_sessions: Callable[[], int] | None = None
+        self._ended_at_last_heap_collection = 0
 
     @property
     def discard_collection_delay(self) -> float:
@@ -63,11 +69,30 @@ class GcTuning:
             # The collection is over; what survived it need not be visited again.
             gc.freeze()
 
+    def watch(self, server: Any, ended_sessions: Callable[[], int]) -> None:
+        """Follow Bokeh's ``server`` (its open sessions; ``ended_sessions()`` counts the ended ones)
+        and freeze what the process holds once its apps are loaded."""
+        self._open_sessions = lambda: len(server.get_sessions())
+        self._ended_sessions = ended_sessions
+        self._ended_at_last_heap_collection = ended_sessions()
+        if self.enabled:
+            server.io_loop.call_later(FREEZE_AFTER_START_SECONDS, freeze_loaded)
+
     def collect_everything(self, generation: int = OLDEST) -> int:
-        """A full collection that frozen objects take part in too (they are frozen again after)."""
-        self.heap_collections += 1
+        """A full collection that frozen objects take part in too (they are frozen again after).
+
+        Tuned and watching a server, and fewer sessions ended since the last one than a quarter
+        of those open: a plain collection (frozen objects skipped) is enough for now.
+        """
         if not self.enabled:
+            self.heap_collections += 1
             return gc.collect(generation)
+        if self._ended_sessions is not None and self._open_sessions is not None:
+            ended = self._ended_sessions()
+            if 4 * (ended - self._ended_at_last_heap_collection) < self._open_sessions():
+                return gc.collect()
+            self._ended_at_last_heap_collection = ended
+        self.heap_collections += 1
         gc.unfreeze()
         try:
             return gc.collect()
@@ -99,10 +124,10 @@ def freeze_loaded() -> None:
 _installed: GcTuning | None = None
 
 
-def freeze_after_start(io_loop: Any, delay: float = FREEZE_AFTER_START_SECONDS) -> None:
-    """If the installed tuning is on, ``freeze_loaded()`` on the server's loop ``delay`` s from now."""
-    if _installed is not None and _installed.enabled:
-        io_loop.call_later(delay, freeze_loaded)
+def watch(server: Any, ended_sessions: Callable[[], int]) -> None:
+    """``GcTuning.watch`` of the installed tuning (``customize_server``), if there is one."""
+    if _installed is not None:
+        _installed.watch(server, ended_sessions)
 
 
 def install(enabled: bool = True) -> GcTuning:

@@ -122,7 +122,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             return kwargs
 
         def customize_server(self, server):
-            gc_tuning.freeze_after_start(server.io_loop)
+            gc_tuning.watch(server, ended_sessions=lambda: sum(stats.destroyed.values()))
             graceful_shutdown.install(server)
             # Once the server runs: can every app build its document? (``/readyz``)
             server.io_loop.add_callback(self_check.run, server._tornado)

@@ -31,6 +31,17 @@ class RecordingLoop:
         self.scheduled.append((delay, callback))
 
 
+class Server:
+    """Stands for Bokeh's server: its loop and its open sessions."""
+
+    def __init__(self, open_sessions: int) -> None:
+        self.io_loop = RecordingLoop()
+        self.open_sessions = open_sessions
+
+    def get_sessions(self):
+        return [object()] * self.open_sessions
+
+
 def test_off_leaves_the_collector_as_it_is_but_records_its_pauses(tuning):
     installed = tuning(False)
     assert gc.get_threshold() == gc_tuning.DEFAULT_THRESHOLDS
@@ -38,9 +49,9 @@ def test_off_leaves_the_collector_as_it_is_but_records_its_pauses(tuning):
     summary = gc_tuning.summary()
     assert summary["tuned"] is False and summary["full_collections"] >= 1
     assert summary["longest_full_ms"] >= 0 and gc.get_freeze_count() == 0
-    loop = RecordingLoop()
-    gc_tuning.freeze_after_start(loop)
-    assert loop.scheduled == []
+    server = Server(open_sessions=0)
+    gc_tuning.watch(server, ended_sessions=lambda: 0)
+    assert server.io_loop.scheduled == []
     assert installed.collect_everything() >= 0 and gc.get_freeze_count() == 0
 
 
@@ -68,9 +79,9 @@ def test_frozen_cycles_are_freed_only_by_collect_everything(tuning):
 
 def test_what_the_apps_loaded_is_frozen_once_the_server_has_started(tuning):
     tuning(True)
-    loop = RecordingLoop()
-    gc_tuning.freeze_after_start(loop)
-    ((delay, freeze),) = loop.scheduled
+    server = Server(open_sessions=0)
+    gc_tuning.watch(server, ended_sessions=lambda: 0)
+    ((delay, freeze),) = server.io_loop.scheduled
     assert delay == gc_tuning.FREEZE_AFTER_START_SECONDS
     gc.unfreeze()
     freeze()
@@ -91,3 +102,23 @@ def test_the_whole_heap_is_collected_a_while_after_discards_only_when_tuned(tuni
     installed = tuning(True)
     installed.collect_everything()
     assert gc_tuning.summary()["heap_collections"] == 1
+
+
+def test_frozen_cycles_wait_until_a_quarter_of_the_open_sessions_have_ended(tuning):
+    installed = tuning(True)
+    server, ended = Server(open_sessions=100), [0]
+    installed.watch(server, ended_sessions=lambda: ended[0])
+    node = Node()
+    alive = weakref.ref(node)
+    gc.collect()
+    del node
+
+    ended[0] = 24  # fewer than 100 / 4 since the watch began
+    installed.collect_everything()
+    assert alive() is not None and installed.heap_collections == 0
+
+    ended[0] = 25
+    installed.collect_everything()
+    assert alive() is None and installed.heap_collections == 1
+    installed.collect_everything()
+    assert installed.heap_collections == 1, "counted again from the last heap collection"
