@@ -1,16 +1,13 @@
 """Keep Python's cycle collector from pausing a Bokeh server process for long.
 
-A full collection visits every tracked object on the server's only thread, and CPython starts one
-whenever a quarter as many objects as the last one kept have been promoted since: with many live
-sessions, a long pause every few seconds. ``install()`` (unless ``BOKEH_GC_TUNING`` is off) raises
-the young threshold (fewer short-lived objects promoted), and freezes what the process holds once
-its apps are loaded and after every full collection, so a full collection visits only what is new
-since the last one. A discarded session's document is almost all cycles, which frozen stay, so
-the collection Bokeh asks for after discarding sessions (``bkapps.session_cleanup``) becomes
-``collect_everything()``: thaw, collect, freeze. That one visits the whole heap, so it comes a
-while after the first discard, once for all the sessions ending meanwhile, and only once a
-quarter as many sessions as are open have ended since the last one (as CPython's own rule for
-full collections). Either way ``GcTuning`` records the pauses (``/healthz``).
+A full collection visits every tracked object on the server's only thread; with many live sessions
+CPython starts one every few seconds. ``install()`` (unless ``BOKEH_GC_TUNING`` is off) raises the
+young threshold and freezes what the process holds once its apps are loaded and after every full
+collection, so a full collection visits only what is new since the last one. Discarded sessions
+are almost all cycles, which frozen stay: the collection Bokeh asks for after discards
+(``bkapps.session_cleanup``) becomes ``collect_everything()`` (thaw, collect, freeze), a while
+after the first discard and only once a quarter as many sessions as are open have ended since the
+last one, CPython's own rule. ``GcTuning`` records the pauses either way (``/healthz``).
 """
 
 from __future__ import annotations
