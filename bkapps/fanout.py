@@ -1,19 +1,14 @@
 """Work a live app does once per Bokeh server, whose results all of its sessions share.
 
-Sampling per session makes the server do the same work once for every open page. Two shapes
-do it once (an app's ``app_hooks.py`` makes them through ``AppServerState``):
-
 * ``FanOutThread``: one background thread calls ``produce()`` every ``tick`` seconds and hands the
   result to the server's event loop, which gives it to each subscribed session whose own period
   has passed, as a next-tick callback (run with that session's document locked);
 * ``SharedJob``: a blocking job on the server's thread pool, run at most once at a time; every
   session asking while it runs, or while its result is fresh, gets that one result.
 
-The thread never calls Bokeh itself: ``Document.add_next_tick_callback`` pushes the document on
-a process-wide ``curdoc()`` stack while it notifies the session, which races with the event
-loop's own callbacks (a session could see another one's document), and leaves the stack corrupt
-if the document was destroyed meanwhile. Tornado's ``IOLoop.add_callback`` is the thread-safe
-hand-over. Sessions subscribe and ask through their ``SessionResources`` (``bkapps.lifecycle``).
+The thread never calls Bokeh: ``Document.add_next_tick_callback`` pushes the document on a
+process-wide ``curdoc()`` stack, which races with the loop's own callbacks (and is left corrupt if
+the document was destroyed meanwhile); ``IOLoop.add_callback`` is the thread-safe hand-over.
 """
 
 from __future__ import annotations
