@@ -4,8 +4,8 @@ Every way a Bokeh server app can push data, in one page:
 
 * a periodic callback ``stream()``s a row of CPU and memory into the main plot at the session's
   rate, keeping the last ``window`` samples (``rollover``);
-* a background thread hands the per-core counters to the document only through
-  ``add_next_tick_callback``;
+* a background thread reads the per-core counters, which reach the document only through
+  ``add_next_tick_callback``, at the session's rate;
 * an unlocked periodic callback (``without_document_lock``) waits for the process scan on the
   server's thread pool; the result lands through a locked next-tick callback;
 * Pause stops all three; the rate slider retimes the sampling and the thread's deliveries.
