@@ -45,6 +45,8 @@ class SelfCheck:
         self._secret_key = secret_key
         self.results: dict[str, AppCheck] = {}
         self.running = False
+        # Sessions the checks built: not visitors', so not counted where visitors' are.
+        self.sessions_built = 0
 
     @property
     def ready(self) -> bool:
@@ -77,6 +79,7 @@ class SelfCheck:
         grant = mint_session(self._secret_key, _TOKEN_SECONDS, payload)
         started = time.perf_counter()
         try:
+            self.sessions_built += 1
             session = await context.create_session_if_needed(grant.session_id, None, grant.token)
             roots = list(session.document.roots)
             error = "" if roots else "the document has no roots"

@@ -61,10 +61,11 @@ def install_listeners(settings: BokehServerSettings, index: int) -> None:
     bokeh_server.bind_sockets = listeners
 
 
-def health_handler(stats: ProcessStats):
+def health_handler(stats: ProcessStats, self_check: SelfCheck):
     """A Tornado handler answering this process's liveness as JSON (``self.application`` is Bokeh's).
 
-    ``sessions_created`` (since the process started) is what the supervisor recycles by.
+    ``sessions_created`` (visitors' sessions since the process started, not the self-check's) is
+    what the supervisor recycles by.
     """
     from tornado.web import RequestHandler
 
@@ -83,7 +84,7 @@ def health_handler(stats: ProcessStats):
                     "pid": os.getpid(),
                     "describe": describe_process(),
                     "sessions": sessions,
-                    "sessions_created": sum(stats.created.values()),
+                    "sessions_created": sum(stats.created.values()) - self_check.sessions_built,
                     "gc": gc_tuning.summary(),
                 }
             )
@@ -114,7 +115,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             kwargs = super().customize_kwargs(args, server_kwargs)
             kwargs["extra_patterns"] = [
                 *kwargs.get("extra_patterns", []),
-                (HEALTH_PATH, health_handler(stats)),
+                (HEALTH_PATH, health_handler(stats, self_check)),
                 (metrics.METRICS_PATH, metrics.metrics_handler(settings.metrics_token)),
                 (STATS_PATH, stats_handler(stats, settings.secret_key)),
                 (READY_PATH, readiness_handler(self_check)),

@@ -160,7 +160,7 @@ class Supervisor:
         slot.exit_codes.append(code)
         lived = time.monotonic() - slot.started_at
         if slot.draining:
-            log.info("Bokeh process %d drained after %.1f s; starting its replacement", slot.index, lived)
+            log.info("Bokeh process %d drained and exited (after %.1f s); starting its replacement", slot.index, lived)
             slot.draining, slot.replacement_pending = False, True
             slot.recycled += 1
             self._start(slot)

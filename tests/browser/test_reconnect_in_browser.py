@@ -26,20 +26,36 @@ def column(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def restart_stack():
+    with running_stack(processes=2) as live:
+        yield live
+
+
+@pytest.fixture
+def short_token_stack():
+    """Tokens that expire 8 s after the page view (long enough to load the page on a busy machine)."""
     with running_stack(processes=2, BOKEH_TOKEN_LIFETIME="8") as live:
         yield live
 
 
-def kill_process_holding(stack, app: str) -> int:
-    """SIGKILL the Bokeh process with an open session of ``app``; returns its index."""
-    for index, url in enumerate(stack.process_urls):
-        health = requests.get(f"{url}/healthz", timeout=10).json()
-        if health["sessions"][app] > 0:
-            import psutil
+def open_sessions(stack, app: str) -> list[int]:
+    """Each Bokeh process's open sessions of ``app`` (its own ``/healthz``)."""
+    return [requests.get(f"{url}/healthz", timeout=10).json()["sessions"][app] for url in stack.process_urls]
 
-            psutil.Process(health["pid"]).send_signal(signal.SIGKILL)
-            return index
-    raise AssertionError(f"no Bokeh process holds a {app} session")
+
+def kill_process_that_took(stack, app: str, before: list[int]) -> int:
+    """SIGKILL the Bokeh process whose open sessions of ``app`` grew since ``before``.
+
+    Counting sessions, not looking for any: every process also keeps the sessions its startup
+    self-check built for a while.
+    """
+    import psutil
+
+    now = open_sessions(stack, app)
+    grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
+    assert len(grown) == 1, f"cannot tell which process holds the page's session: {before} -> {now}"
+    pid = requests.get(f"{stack.process_urls[grown[0]]}/healthz", timeout=10).json()["pid"]
+    psutil.Process(pid).send_signal(signal.SIGKILL)
+    return grown[0]
 
 
 def wait_for_processes(stack) -> None:
@@ -97,12 +113,13 @@ def test_the_same_document_comes_back_after_its_process_dies(restart_stack, page
     query = {"sliders": "?N=37", "iris": "?feature=petal_length&bins=12", "stream": "?rate=200"}.get(name, "")
     sockets = []
     page.on("websocket", lambda socket: sockets.append(socket))
+    before = open_sessions(stack, name)
     page.goto(f"{stack.web_url}/apps/{name}{query}")
     wait_for_canvas(page)
     wait_for_state(page, "live")
     assert page.locator(NOTICE).is_hidden()
 
-    kill_process_holding(stack, name)
+    kill_process_that_took(stack, name, before)
     page.wait_for_function(
         "() => document.querySelector('.live-session-notice').textContent.includes('Reconnected')",
         timeout=WAIT_MS * 2,
@@ -120,23 +137,25 @@ def test_the_same_document_comes_back_after_its_process_dies(restart_stack, page
 
 def test_a_pulled_page_whose_process_dies_says_so_and_offers_a_reload(restart_stack, page):
     stack = restart_stack
+    before = open_sessions(stack, "sliders")
     page.goto(f"{stack.web_url}/apps/sliders/match")
     wait_for_canvas(page)
-    kill_process_holding(stack, "sliders")
+    kill_process_that_took(stack, "sliders", before)
     wait_until(page, "session_expired", "model.text.includes('this view has expired')")
     assert "Reload the page" in model_value(page, "session_expired", "model.text")
     wait_for_processes(stack)
 
 
-def test_a_page_kept_open_past_its_tokens_lifetime_offers_a_reload(restart_stack, page):
-    stack = restart_stack
+def test_a_page_kept_open_past_its_tokens_lifetime_offers_a_reload(short_token_stack, page):
+    stack = short_token_stack
+    before = open_sessions(stack, "press")
     page.goto(f"{stack.web_url}/apps/press")
     wait_for_canvas(page)
     page.wait_for_function(
         "() => Date.now() / 1000 > Number(document.querySelector('.bk-session').dataset.expiresAt)",
         timeout=WAIT_MS,
     )
-    kill_process_holding(stack, "press")
+    kill_process_that_took(stack, "press", before)
     wait_for_state(page, "gone")
     notice = page.locator(NOTICE)
     assert "expired" in notice.inner_text()
