@@ -35,6 +35,7 @@ from tornado.websocket import websocket_connect
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.bokeh_client import EmbeddedSession, embedded_sessions
+from tests.support.session_holder import ProtocolFailure, expect_message
 
 TIMEOUT_SECONDS = 60.0
 _AUTOLOAD_SOURCE = re.compile(r"xhr\.open\('GET', \"([^\"]+)\", true\);")
@@ -141,29 +142,16 @@ async def open_session(embed: EmbeddedSession, origin: str, websocket_url: str |
     protocol = Protocol()
     receiver = Receiver(protocol)
     try:
-        await _expect(connection, receiver, "ACK")
+        await expect_message(connection, receiver, "ACK")
         request_message = protocol.create("PULL-DOC-REQ")
         for fragment in (request_message.header_json, request_message.metadata_json, request_message.content_json):
             await connection.write_message(fragment)
-        reply = await _expect(connection, receiver, "PULL-DOC-REPLY")
+        reply = await expect_message(connection, receiver, "PULL-DOC-REPLY")
         return reply.content["doc"]
+    except ProtocolFailure as failure:
+        raise PageViewError(str(failure)) from failure
     finally:
         connection.close()
-
-
-async def _expect(connection, receiver: Receiver, msgtype: str):
-    """The next message of type ``msgtype``; others (a ``PATCH-DOC`` in between) are skipped."""
-    while True:
-        fragment = await connection.read_message()
-        if fragment is None:
-            raise PageViewError(f"the server closed the websocket before {msgtype}")
-        message = await receiver.consume(fragment)
-        if message is None:
-            continue
-        if message.msgtype == msgtype:
-            return message
-        if message.msgtype == "ERROR":
-            raise PageViewError(f"the server answered ERROR: {message.content}")
 
 
 def origin_of(url: str) -> str:

@@ -56,11 +56,11 @@ class SessionHolder:
         protocol = Protocol()
         receiver = Receiver(protocol)
         try:
-            await self._expect(connection, receiver, "ACK")
+            await expect_message(connection, receiver, "ACK")
             pull = protocol.create("PULL-DOC-REQ")
             for fragment in (pull.header_json, pull.metadata_json, pull.content_json):
                 await connection.write_message(fragment)
-            await self._expect(connection, receiver, "PULL-DOC-REPLY")
+            await expect_message(connection, receiver, "PULL-DOC-REPLY")
             self.connects += 1
             self.error = ""
             while time.monotonic() < until:
@@ -80,12 +80,21 @@ class SessionHolder:
         finally:
             connection.close()
 
-    @staticmethod
-    async def _expect(connection, receiver: Receiver, msgtype: str):
-        while True:
-            fragment = await connection.read_message()
-            if fragment is None:
-                raise ConnectionError(f"closed before {msgtype} ({connection.close_code})")
-            message = await receiver.consume(fragment)
-            if message is not None and message.msgtype == msgtype:
-                return message
+
+class ProtocolFailure(ConnectionError):
+    """The server closed the websocket, or answered ERROR, before the message a client waited for."""
+
+
+async def expect_message(connection, receiver: Receiver, msgtype: str):
+    """The next message of type ``msgtype`` on a Bokeh websocket; others (a ``PATCH-DOC``) are skipped."""
+    while True:
+        fragment = await connection.read_message()
+        if fragment is None:
+            raise ProtocolFailure(f"the server closed the websocket before {msgtype} ({connection.close_code})")
+        message = await receiver.consume(fragment)
+        if message is None:
+            continue
+        if message.msgtype == msgtype:
+            return message
+        if message.msgtype == "ERROR":
+            raise ProtocolFailure(f"the server answered ERROR: {message.content}")
