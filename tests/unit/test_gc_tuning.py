@@ -17,10 +17,13 @@ class Node:
 
 @pytest.fixture
 def tuning():
-    # Whatever a test did to this process's collector is undone afterwards.
+    # Whatever a test did to this process's collector is undone afterwards. Some interpreters
+    # start with objects frozen already (3.12 builds do), so freeze counts are compared, not zero.
+    frozen_at_start = gc.get_freeze_count()
     yield lambda enabled: gc_tuning.install(enabled)
     gc_tuning.uninstall()
-    assert gc.get_threshold() == gc_tuning.DEFAULT_THRESHOLDS and gc.get_freeze_count() == 0
+    assert gc.get_threshold() == gc_tuning.DEFAULT_THRESHOLDS
+    assert gc.get_freeze_count() in (0, frozen_at_start)
 
 
 class RecordingLoop:
@@ -43,16 +46,17 @@ class Server:
 
 
 def test_off_leaves_the_collector_as_it_is_but_records_its_pauses(tuning):
+    frozen_at_start = gc.get_freeze_count()
     installed = tuning(False)
     assert gc.get_threshold() == gc_tuning.DEFAULT_THRESHOLDS
     gc.collect()
     summary = gc_tuning.summary()
     assert summary["tuned"] is False and summary["full_collections"] >= 1
-    assert summary["longest_full_ms"] >= 0 and gc.get_freeze_count() == 0
+    assert summary["longest_full_ms"] >= 0 and gc.get_freeze_count() == frozen_at_start
     server = Server(open_sessions=0)
     gc_tuning.watch(server, ended_sessions=lambda: 0)
     assert server.io_loop.scheduled == []
-    assert installed.collect_everything() >= 0 and gc.get_freeze_count() == 0
+    assert installed.collect_everything() >= 0 and gc.get_freeze_count() == frozen_at_start
 
 
 def test_on_raises_the_young_threshold_and_freezes_after_a_full_collection(tuning):
