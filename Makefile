@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python bench/time_to_plot.py
 	$(BIN)/python bench/session_cleanup.py
 	$(BIN)/python bench/stream_capacity.py
+	$(BIN)/python bench/recycling_rss.py
 
 # Refreshes the README's screenshot from the browser tests.
 screenshot: install
