@@ -7,7 +7,7 @@ once it passes the limit. Both runs get the same load: waves of visitors, each o
 visitor keeps a ``stream`` session open throughout, to show it survives the replacements (it
 reconnects, as BokehJS does, and the session is rebuilt from its token).
 
-Usage: ``python bench/recycling_rss.py [--waves 40] [--visitors 25] [--limit-mb 90]``.
+Usage: ``python bench/recycling_rss.py [--waves 30] [--visitors 20] [--limit-mb 90]``.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def run(label: str, waves: int, visitors: int, **env: str) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--waves", type=int, default=40)
-    parser.add_argument("--visitors", type=int, default=25)
+    parser.add_argument("--waves", type=int, default=30)
+    parser.add_argument("--visitors", type=int, default=20)
     parser.add_argument("--limit-mb", type=int, default=90)
     args = parser.parse_args()
     results = [
