@@ -103,7 +103,10 @@ def test_soak(soak_stack, capsys):
     async def warm_up() -> None:
         await asyncio.gather(*(holder.hold(time.monotonic() + 5) for holder in warmers))
 
-    asyncio.run(warm_up())
+    # In a thread of its own: the browser tests' Playwright keeps an event loop in this one.
+    warming = threading.Thread(target=lambda: asyncio.run(warm_up()), name="warm-up")
+    warming.start()
+    warming.join(SETTLE_SECONDS)
     wait_until_no_sessions(stack)
     before = usage(stack)
     peak = {name: dict(values) for name, values in before.items()}
