@@ -4,8 +4,8 @@
 each handler's session hooks, so apps need no hooks of their own for this), keeps the latest
 errors logged in the process in a ``RecentErrors`` logging handler, and answers ``/stats`` with
 ``process_stats``. The per-process ports that answer it are reachable by browsers (pulled
-sessions go there), so ``/stats`` wants a short-lived credential signed with the shared Bokeh key
-(``stats_credential``), which only the site can make.
+sessions go there), so ``/stats`` (and ``/readyz?recheck=1``) want a short-lived credential signed
+with the shared Bokeh key (``stats_credential``), which only the site can make.
 """
 
 from __future__ import annotations

@@ -4,8 +4,13 @@ Once the server runs, ``SelfCheck.run`` builds one session of each app the way a
 would (Bokeh's own ``create_session_if_needed``, with a token minted with the shared key and the
 app's default arguments), times it, and keeps the result; the session is then left unconnected
 and Bokeh discards it like any other. ``/readyz`` on each process answers from the kept results
-(200 when every app built, 503 naming those that did not); ``/readyz?recheck=1`` builds again
-first. The site's own ``/readyz`` asks every process.
+(200 when every app built, 503 naming those that did not). While a check has failed, a probe
+starts a new one in the background at most every ``RETRY_FAILED_SECONDS``, so a process whose
+apps failed for a passing reason (a data source starting late) becomes ready without anyone's
+help. ``/readyz?recheck=1`` builds every app again before answering; the per-process ports are
+reachable by browsers, so it wants the site's signed credential (``bkapps.process_stats``),
+otherwise anyone could keep a process busy building documents. The site's own ``/readyz`` asks
+every process.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from bkapps.process_stats import CREDENTIAL_HEADER, credential_is_valid
 from bkapps.session_token import mint_session, token_payload
 
 log = logging.getLogger(__name__)
 
 READY_PATH = "/readyz"
 _TOKEN_SECONDS = 60
+RETRY_FAILED_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class SelfCheck:
         self._secret_key = secret_key
         self.results: dict[str, AppCheck] = {}
         self.running = False
+        self._finished_at = 0.0
         # Sessions the checks built: not visitors', so not counted where visitors' are.
         self.sessions_built = 0
 
@@ -64,6 +72,7 @@ class SelfCheck:
             self.results = results
         finally:
             self.running = False
+            self._finished_at = time.monotonic()
         failed = [name for name, check in self.results.items() if not check.ok]
         if failed:
             log.error("self-check: cannot build %s", ", ".join(failed))
@@ -88,6 +97,19 @@ class SelfCheck:
         build_ms = round((time.perf_counter() - started) * 1000, 1)
         return AppCheck(ok=not error, build_ms=build_ms, checked_at=time.time(), error=error[:300])
 
+    def may_recheck(self, credential: str) -> bool:
+        """Whether a request carrying ``credential`` may have every app built again."""
+        return credential_is_valid(self._secret_key, credential)
+
+    def retry_due(self) -> bool:
+        """A failed check, finished long enough ago to try again unasked."""
+        return (
+            bool(self.results)
+            and not self.ready
+            and not self.running
+            and time.monotonic() - self._finished_at >= RETRY_FAILED_SECONDS
+        )
+
     def report(self) -> dict[str, Any]:
         return {
             "ready": self.ready,
@@ -98,13 +120,21 @@ class SelfCheck:
 
 def readiness_handler(check: SelfCheck):
     """``/readyz``: the kept self-check results; ``?recheck=1`` runs the check again first."""
+    from tornado.ioloop import IOLoop
     from tornado.web import RequestHandler
 
     class Readiness(RequestHandler):
         async def get(self) -> None:
-            if self.get_argument("recheck", "") == "1" and not check.running:
-                await check.run(self.application)
             self.set_header("Cache-Control", "no-store")
+            if self.get_argument("recheck", "") == "1":
+                if not check.may_recheck(self.request.headers.get(CREDENTIAL_HEADER, "")):
+                    self.set_status(403)
+                    self.write({"error": "forbidden", "message": f"recheck needs a valid {CREDENTIAL_HEADER}"})
+                    return
+                if not check.running:
+                    await check.run(self.application)
+            elif check.retry_due():
+                IOLoop.current().spawn_callback(check.run, self.application)
             self.set_status(200 if check.ready else 503)
             self.write(check.report())
 

@@ -5,7 +5,9 @@ but the live ones keeps working), so it answers 200 and reports beside it what t
 background monitor last saw of the Bokeh server (``web.bokeh_monitor``). ``/readyz`` asks every
 Bokeh process's ``/readyz``, which answers from the self-check each process ran when it started
 (``bkapps.readiness``): 200 when every process answers and can build every app, else 503 saying
-which is not. ``/readyz?recheck=1`` has the processes build every app again first.
+which is not. ``/readyz?recheck=1`` has the processes build every app again first: work for every
+Bokeh process, so only for operators (``may_recheck``): admins, holders of
+``METRICS_BEARER_TOKEN``, and anyone in development when no token is set.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 
 from bkapps.catalog import CATALOG
+from bkapps.process_stats import CREDENTIAL_HEADER, stats_credential
+from web.access import current_visitor
+from web.metrics import bearer_token_matches
 from web.origin_check import origin_report
 
 bp = Blueprint("health", __name__)
@@ -27,13 +32,17 @@ READY_TIMEOUT = 2.0
 RECHECK_TIMEOUT = 30.0
 
 
-def process_readiness(url: str, recheck: bool) -> dict[str, object]:
-    """One Bokeh process's ``/readyz`` answer, or why there is none."""
-    query = "?recheck=1" if recheck else ""
-    timeout = RECHECK_TIMEOUT if recheck else READY_TIMEOUT
+def process_readiness(url: str, recheck_credential: str | None) -> dict[str, object]:
+    """One Bokeh process's ``/readyz`` answer, or why there is none; rechecked with a credential."""
+    # The URL comes from settings, which accept http(s) only.
+    if recheck_credential is None:
+        probe = urllib.request.Request(f"{url}/readyz")  # noqa: S310
+    else:
+        headers = {CREDENTIAL_HEADER: recheck_credential}
+        probe = urllib.request.Request(f"{url}/readyz?recheck=1", headers=headers)  # noqa: S310
+    timeout = READY_TIMEOUT if recheck_credential is None else RECHECK_TIMEOUT
     try:
-        # The URL comes from settings, which accept http(s) only.
-        with urllib.request.urlopen(f"{url}/readyz{query}", timeout=timeout) as answer:  # noqa: S310
+        with urllib.request.urlopen(probe, timeout=timeout) as answer:  # noqa: S310
             return json.loads(answer.read())
     except urllib.error.HTTPError as error:
         try:
@@ -67,13 +76,30 @@ def _monitor_report() -> dict[str, object]:
 @bp.get("/readyz")
 def readyz():
     """Every Bokeh process answers and can build every app (503 naming what cannot)."""
-    urls = current_app.config["BOKEH_PROCESS_INTERNAL_URLS"]
-    recheck = request.args.get("recheck") == "1"
+    config = current_app.config
+    urls = config["BOKEH_PROCESS_INTERNAL_URLS"]
+    credential = None
+    if request.args.get("recheck") == "1":
+        if not may_recheck():
+            abort(403, description="A recheck is for admins and holders of the metrics token.")
+        credential = stats_credential(config["BOKEH_SECRET_KEY"])
     with ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="readyz") as pool:
-        answers = list(pool.map(lambda url: process_readiness(url, recheck), urls))
+        answers = list(pool.map(lambda url: process_readiness(url, credential), urls))
     processes = [{"process": index, **answer} for index, answer in enumerate(answers)]
     ready = all(answer.get("ready") for answer in answers)
     response = jsonify(status="ready" if ready else "not ready", processes=processes)
     response.status_code = 200 if ready else 503
     response.cache_control.no_store = True
     return response
+
+
+def may_recheck() -> bool:
+    """Operators only: an admin, a holder of the metrics token, or anyone in development without one."""
+    token = current_app.config["METRICS_BEARER_TOKEN"]
+    if token:
+        if bearer_token_matches(request.headers.get("Authorization"), token):
+            return True
+    elif not current_app.config["PRODUCTION"]:
+        return True
+    visitor = current_visitor()
+    return visitor is not None and visitor.is_admin

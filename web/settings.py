@@ -134,6 +134,8 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
     # The Bokeh server reads the login cookie with the same settings (``bkapps.site_login``).
     site_login = SiteLoginSettings.from_environ(environ)
     return {
+        # APERTURE_ENV=production: what development leaves open, production closes.
+        "PRODUCTION": production,
         "SECRET_KEY": site_login.secret_key,
         "BOKEH_SECRET_KEY": resolve_bokeh_secret(environ),
         # Flask reaches the Bokeh server at the internal URL; browsers are sent to the public one.

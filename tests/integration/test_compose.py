@@ -55,6 +55,8 @@ def test_replicas_are_one_process_each_from_one_image(compose_services):
         assert replica["image"] == web["image"]
         assert replica["restart"] == "unless-stopped"
         assert replica["healthcheck"]["test"][0] == "CMD"
+        # Healthy once its apps build, not merely once it listens.
+        assert "/readyz" in replica["healthcheck"]["test"][-1]
         assert "*" not in replica["environment"]["BOKEH_ALLOW_WEBSOCKET_ORIGIN"]
     front = compose_services["front"]["environment"]["FRONT_BOKEH_UPSTREAMS"].split(",")
     assert front == [f"{name}:5006" for name in REPLICAS]

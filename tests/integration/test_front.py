@@ -98,7 +98,8 @@ def test_standalone_apps_open_on_the_fronts_second_port(front):
     page = requests.get(f"{front.standalone_url}/sliders", timeout=30)
     assert page.status_code == 200
     assert page.headers["X-Frame-Options"] == "SAMEORIGIN"
-    assert requests.get(f"{front.standalone_url}/healthz", timeout=10).status_code == 404
+    for internal in ("/healthz", "/readyz", "/readyz?recheck=1", "/stats", "/metrics"):
+        assert requests.get(front.standalone_url + internal, timeout=10).status_code == 404, internal
     assert requests.get(f"{front.standalone_url}/static/js/compiler.js", timeout=10).status_code == 404
 
 

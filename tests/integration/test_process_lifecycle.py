@@ -15,8 +15,9 @@ import requests
 from tornado.websocket import websocket_connect
 
 from bkapps.catalog import CATALOG
+from bkapps.process_stats import CREDENTIAL_HEADER, stats_credential
 from tests.support.bokeh_client import browser_session, embedded_session
-from tests.support.servers import running_stack
+from tests.support.servers import TEST_BOKEH_SECRET, running_stack
 
 WAIT_SECONDS = 60.0
 
@@ -88,13 +89,13 @@ def rechecking(*urls: str) -> bool:
     return any(requests.get(f"{url}/readyz", timeout=10).json().get("checking") for url in urls)
 
 
-def start_in_flight(url: str, started) -> tuple[threading.Thread, dict]:
+def start_in_flight(url: str, started, headers: dict | None = None) -> tuple[threading.Thread, dict]:
     """A request to ``url`` in a thread, returned once ``started()`` saw it being served."""
     for _ in range(20):
         result: dict = {}
 
         def fetch(into: dict = result) -> None:
-            into["response"] = requests.get(url, timeout=60)
+            into["response"] = requests.get(url, headers=headers, timeout=60)
 
         request = threading.Thread(target=fetch)
         request.start()
@@ -115,7 +116,11 @@ def test_sigterm_drains_a_bokeh_process_and_its_websockets_close_cleanly(fragile
     try:
         socket = loop.run_until_complete(open_like_a_browser(embed, victim_url.replace("http", "ws") + "/sliders/ws"))
         # A request in flight when the signal comes: a recheck, which builds every app's document.
-        request, in_flight = start_in_flight(f"{victim_url}/readyz?recheck=1", lambda: rechecking(victim_url))
+        request, in_flight = start_in_flight(
+            f"{victim_url}/readyz?recheck=1",
+            lambda: rechecking(victim_url),
+            headers={CREDENTIAL_HEADER: stats_credential(TEST_BOKEH_SECRET)},
+        )
         victim.send_signal(signal.SIGTERM)
         code = loop.run_until_complete(asyncio.wait_for(close_code(socket), WAIT_SECONDS))
         request.join(WAIT_SECONDS)

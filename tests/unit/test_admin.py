@@ -28,3 +28,31 @@ def test_admins_see_every_process_even_one_that_does_not_answer(app, client):
     assert body["apps"]["portfolio"] == {"open_sessions": 0, "sessions_created": 0, "sessions_destroyed": 0}
     page = client.get("/admin")
     assert page.status_code == 200 and "not answering" in page.get_data(as_text=True)
+
+
+def recheck(client, **headers):
+    return client.get("/readyz?recheck=1", headers=headers)
+
+
+def test_a_readiness_recheck_is_for_operators_only(app, client):
+    app.config["PRODUCTION"] = True
+    refused = recheck(client)
+    assert refused.status_code == 403 and refused.get_json()["status"] == 403
+    assert client.get("/readyz").status_code == 503, "reading readiness stays open to probes"
+    create_account(app, "alice")
+    client_login(client, "alice")
+    assert recheck(client).status_code == 403
+    create_account(app, "ada", "admin")
+    admin = app.test_client()
+    client_login(admin, "ada")
+    # Allowed: asks every process, none of which runs here.
+    answer = recheck(admin)
+    assert answer.status_code == 503 and "not reachable" in answer.get_json()["processes"][0]["error"]
+
+
+def test_the_metrics_token_allows_a_recheck_and_development_without_one_allows_anyone(app, client):
+    app.config.update(PRODUCTION=True, METRICS_BEARER_TOKEN="scraper-token")
+    assert recheck(client, Authorization="Bearer wrong").status_code == 403
+    assert recheck(client, Authorization="Bearer scraper-token").status_code == 503
+    app.config.update(PRODUCTION=False, METRICS_BEARER_TOKEN="")
+    assert recheck(client).status_code == 503

@@ -1,14 +1,22 @@
 """The pieces behind draining, readiness and recycling of the Bokeh processes."""
 
 import asyncio
+import json
+import time
 
 import pytest
-from bokeh.application import Application
+from bokeh.application import Application as BokehApplication
 from bokeh.server.server import Server
+from tornado.httpclient import AsyncHTTPClient
+from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
+from tornado.testing import bind_unused_port
+from tornado.web import Application
 
+from bkapps import readiness
 from bkapps.graceful_shutdown import drainable, open_websockets
-from bkapps.readiness import SelfCheck
+from bkapps.process_stats import CREDENTIAL_HEADER, stats_credential
+from bkapps.readiness import READY_PATH, SelfCheck, readiness_handler
 from bkapps.recycling import RecyclePolicy
 from tests.support.servers import TEST_BOKEH_SECRET
 
@@ -16,7 +24,7 @@ from tests.support.servers import TEST_BOKEH_SECRET
 @pytest.fixture
 def bokeh_server():
     loop = IOLoop(make_current=False)
-    server = Server({"/app": Application()}, io_loop=loop, port=0, address="127.0.0.1")
+    server = Server({"/app": BokehApplication()}, io_loop=loop, port=0, address="127.0.0.1")
     try:
         yield server
     finally:
@@ -80,4 +88,55 @@ def test_self_check_reports_each_app_and_is_ready_only_if_all_build():
         "error": "RuntimeError: main.py exploded",
     }
     asyncio.run(check.run(FakeTornado(sliders=good)))
+    assert check.ready
+
+
+async def ask_readiness(check: SelfCheck, contexts: FakeTornado, query: str = "", headers=None):
+    """``/readyz`` of a real Tornado server whose apps are ``contexts``; returns (status, body)."""
+    application = Application([(READY_PATH, readiness_handler(check))])
+    application.applications = contexts.applications
+    sock, port = bind_unused_port()
+    server = HTTPServer(application)
+    server.add_sockets([sock])
+    try:
+        response = await AsyncHTTPClient().fetch(
+            f"http://127.0.0.1:{port}{READY_PATH}{query}", headers=headers, raise_error=False
+        )
+        return response.code, json.loads(response.body)
+    finally:
+        server.stop()
+
+
+def test_a_recheck_needs_the_sites_credential():
+    check = SelfCheck(TEST_BOKEH_SECRET)
+    context = FakeContext(False)
+    status, body = asyncio.run(ask_readiness(check, FakeTornado(sliders=context), "?recheck=1"))
+    assert status == 403 and CREDENTIAL_HEADER in body["message"]
+    forged = {CREDENTIAL_HEADER: stats_credential("another-key-0123456789abcdefghijklmnopqrstuvwxyz")}
+    assert asyncio.run(ask_readiness(check, FakeTornado(sliders=context), "?recheck=1", forged))[0] == 403
+    assert context.tokens == [], "nothing was built for a visitor"
+    signed = {CREDENTIAL_HEADER: stats_credential(TEST_BOKEH_SECRET)}
+    status, body = asyncio.run(ask_readiness(check, FakeTornado(sliders=context), "?recheck=1", signed))
+    assert status == 200 and body["apps"]["sliders"]["ok"] is True
+    assert len(context.tokens) == 1
+
+
+def test_a_failed_check_is_tried_again_by_a_later_probe_not_by_every_probe(monkeypatch):
+    check = SelfCheck(TEST_BOKEH_SECRET)
+    broken = FakeContext(True)
+    asyncio.run(check.run(FakeTornado(broken=broken)))
+    assert asyncio.run(ask_readiness(check, FakeTornado(broken=broken)))[0] == 503
+    assert len(broken.tokens) == 1, "a probe soon after the failed check only reads it"
+
+    monkeypatch.setattr(readiness, "RETRY_FAILED_SECONDS", 0.0)
+    broken.fail = False
+
+    async def probe_until_ready() -> int:
+        deadline = time.monotonic() + 30
+        while (status := (await ask_readiness(check, FakeTornado(broken=broken)))[0]) != 200:
+            assert time.monotonic() < deadline, "the failed check was never tried again"
+            await asyncio.sleep(0.05)
+        return status
+
+    assert asyncio.run(probe_until_ready()) == 200
     assert check.ready

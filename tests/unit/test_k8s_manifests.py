@@ -40,12 +40,32 @@ def test_every_object_is_valid_kubernetes(document):
         pytest.fail(f"{document['kind']}/{document['metadata']['name']}: {error.message} at {list(error.path)}")
 
 
+def container(kind: str, name: str) -> dict:
+    (only,) = named(kind, name)["spec"]["template"]["spec"]["containers"]
+    return only
+
+
 def test_the_site_and_every_bokeh_pod_are_probed_on_their_health_routes():
-    for kind, name, port in (("Deployment", "web", 8000), ("StatefulSet", "bokeh", 5006)):
-        (container,) = named(kind, name)["spec"]["template"]["spec"]["containers"]
-        assert container["ports"][0]["containerPort"] == port
-        for probe in ("readinessProbe", "livenessProbe"):
-            assert container[probe]["httpGet"]["path"] == "/healthz"
+    # The site stays in its Service without Bokeh (it serves every other page); a Bokeh pod takes
+    # visitors once every app builds on it.
+    for kind, name, port, ready in (("Deployment", "web", 8000, "/healthz"), ("StatefulSet", "bokeh", 5006, "/readyz")):
+        probed = container(kind, name)
+        assert probed["ports"][0]["containerPort"] == port
+        assert probed["readinessProbe"]["httpGet"]["path"] == ready
+        assert probed["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_every_site_pod_and_the_migrations_use_the_one_database_of_the_secret():
+    for kind, name in (("Deployment", "web"), ("Job", "aperture-migrate")):
+        env = {variable["name"]: variable for variable in container(kind, name)["env"]}
+        reference = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        assert reference["name"] == "aperture-secrets" and reference["key"] == "DATABASE_URL"
+        assert not reference.get("optional"), "a pod without the database must not start on a file of its own"
+    assert container("Job", "aperture-migrate")["command"] == ["flask", "--app", "web", "db", "upgrade"]
+    assert container("Job", "aperture-migrate")["image"] == container("Deployment", "web")["image"]
+    config = named("ConfigMap", "aperture")["data"]
+    environ = {**config, "BOKEH_SECRET_KEY": "k" * 48, "FLASK_SECRET_KEY": "f" * 48}
+    assert load_settings(environ)["DATABASE_AUTO_UPGRADE"] is False, "the Job migrates, not the pods"
 
 
 def test_pulled_sessions_have_a_route_to_every_pod_the_autoscaler_may_run():
