@@ -7,9 +7,13 @@ checks the signature and age exactly as Flask does (``flask.sessions``' own seri
 and so knows who is there without a database. Bokeh never imports the site (``web``): the cookie
 format is the contract, and a test feeds a cookie made by the real site through this module.
 
-The check trusts a cookie until it is ``SESSION_LIFETIME_HOURS`` old (the site refreshes it on
-every request): deleting an account logs it out of the site at once, of standalone apps when
-the cookie expires.
+The site refreshes its cookie on every request, and ends the login in it when the account is gone
+or changes its roles on the next one; the Bokeh server, without the database, cannot. So it trusts
+a cookie only while it is ``STANDALONE_LOGIN_RECHECK_SECONDS`` old: an older one names nobody, and
+a private app's page sends its visitor through the site's login page, which sends a visitor still
+logged in straight back (refreshing the cookie), and a deleted one to the login form. A deleted
+account or a removed role thus closes standalone private apps within that time, at the cost of
+one round of redirects through the site per page opened that long after the last.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class SiteLoginSettings:
     cookie_name: str
     lifetime_seconds: int
     site_public_url: str
+    # How old a cookie the Bokeh server takes as proof of a login (see the module docstring).
+    recheck_seconds: int = 300
 
     @classmethod
     def from_environ(cls, environ: Environ) -> SiteLoginSettings:
@@ -54,6 +60,7 @@ class SiteLoginSettings:
             cookie_name=env_str(environ, "SESSION_COOKIE_NAME", DEFAULT_COOKIE_NAME),
             lifetime_seconds=env_int(environ, "SESSION_LIFETIME_HOURS", 12, minimum=1) * 3600,
             site_public_url=site_url,
+            recheck_seconds=env_int(environ, "STANDALONE_LOGIN_RECHECK_SECONDS", 300, minimum=10),
         )
 
 
@@ -76,11 +83,13 @@ class SiteLoginReader:
         self._serializer = session_serializer(settings.secret_key)
 
     def visitor(self, cookie_value: str | None) -> Visitor | None:
-        """The visitor the cookie proves, or None (no cookie, bad signature, too old, logged out)."""
+        """The visitor the cookie proves, or None (no cookie, bad signature, logged out, or older than
+        ``recheck_seconds``: the site has not confirmed the account since)."""
         if not cookie_value:
             return None
+        max_age = min(self.settings.lifetime_seconds, self.settings.recheck_seconds)
         try:
-            session = self._serializer.loads(cookie_value, max_age=self.settings.lifetime_seconds)
+            session = self._serializer.loads(cookie_value, max_age=max_age)
         except (BadData, ValueError, TypeError):
             return None
         if not isinstance(session, dict) or LOGIN_MARKER_KEY not in session:

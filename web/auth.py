@@ -101,6 +101,11 @@ def _address_and_account() -> str:
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_login_failed)
 def login():
     """Show the login form; log in and go to ``next`` (a local path) or the gallery."""
+    if request.method == "GET" and current_user.is_authenticated:
+        # Already logged in (the account checked just now): on to ``next`` at once. The Bokeh
+        # server sends visitors here when their cookie is too old for it to trust
+        # (``bkapps.site_login``); this answer refreshes the cookie.
+        return redirect(safe_next(request.args.get("next")) or url_for("gallery.index"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")

@@ -2,14 +2,19 @@
 processes and gunicorn, started from the Procfile), with HTTP clients and Bokeh's own client."""
 
 import re
+import time
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from bokeh.util.token import generate_jwt_token, get_session_id, get_token_payload
+from itsdangerous import TimestampSigner
 
 from bkapps.session_token import APP_KEY, USER_KEY
+from bkapps.site_login import session_serializer
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
-from tests.support.site_accounts import csrf_token, log_in, post_login
+from tests.support.servers import TEST_FLASK_SECRET
+from tests.support.site_accounts import add_user, csrf_token, log_in, post_login, users_command
 
 STANDALONE_TOKEN = re.compile(r'"token":\s*"([A-Za-z0-9_.=-]+)"')
 
@@ -73,6 +78,45 @@ def test_anonymous_visitor_of_a_private_standalone_app_logs_in_on_the_site_and_c
     embed = EmbeddedSession(token, "/portfolio", f"{stack.bokeh_url}/portfolio")
     with browser_session(embed) as doc:
         assert "Hello, alice." in doc.select_one({"name": "greeting"}).text
+
+
+def aged(cookie_value: str, seconds: int) -> str:
+    """The site's login cookie with the same contents, as the site would have signed it ``seconds`` ago."""
+    serializer = session_serializer(TEST_FLASK_SECRET)
+    contents = serializer.loads(cookie_value)
+    with mock.patch.object(TimestampSigner, "get_timestamp", return_value=int(time.time()) - seconds):
+        return serializer.dumps(contents)
+
+
+def age_login(session: requests.Session, seconds: int) -> None:
+    login = next(cookie for cookie in session.cookies if cookie.name == "aperture_session")
+    login.value = aged(login.value, seconds)
+
+
+def test_a_login_cookie_the_bokeh_server_no_longer_trusts_is_confirmed_by_the_site(stack, accounts):
+    # Ten minutes since the site last saw this visitor: past the recheck (5 min), within the login.
+    session = log_in(stack.web_url, "alice")
+    age_login(session, 600)
+    first = session.get(f"{stack.bokeh_url}/portfolio?days=120", allow_redirects=False, timeout=30)
+    assert first.status_code == 302
+    assert first.headers["Location"] == f"{stack.web_url}/login?next=%2Fstandalone%2Fportfolio%3Fdays%3D120"
+    # Still logged in: the site sends the visitor straight back, with a cookie signed just now.
+    landed = session.get(first.headers["Location"], timeout=30)
+    assert landed.status_code == 200
+    assert landed.url == f"{stack.bokeh_url}/portfolio?days=120"
+    assert get_token_payload(standalone_token(landed.text))[USER_KEY]["name"] == "alice"
+
+
+def test_a_deleted_account_loses_standalone_private_apps_at_the_recheck(stack, accounts):
+    add_user(stack, "carol")
+    session = log_in(stack.web_url, "carol")
+    assert session.get(f"{stack.bokeh_url}/portfolio", allow_redirects=False, timeout=30).status_code == 200
+    users_command(stack, "delete", "carol", "--yes")
+    age_login(session, 600)
+    landed = session.get(f"{stack.bokeh_url}/portfolio", timeout=30)
+    # Through the site, which ended the login: the login form, not the app.
+    assert landed.url.startswith(f"{stack.web_url}/login")
+    assert 'name="password"' in landed.text
 
 
 def test_public_standalone_apps_stay_open_to_anonymous_visitors(stack):

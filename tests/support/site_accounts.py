@@ -1,8 +1,9 @@
 """Accounts and logins on a running stack, as an administrator and a visitor would make them.
 
-``add_user`` runs the real ``flask --app web users create`` command (in process, through Flask's
-CLI runner) against the stack's database; ``log_in`` posts the login form with its CSRF token
-like a browser, and returns the ``requests`` session that now holds the login cookie.
+``add_user`` runs the real ``flask --app web users create`` command (``users_command`` any other
+``users`` command), in process through Flask's CLI runner, against the stack's database;
+``log_in`` posts the login form with its CSRF token like a browser, and returns the ``requests``
+session that now holds the login cookie.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 
 
-def add_user(stack: Stack, name: str, *options: str, password: str = PASSWORD) -> None:
+def users_command(stack: Stack, *args: str, answers: str = "") -> None:
+    """``flask --app web users ARGS`` against the stack's database (asserts it succeeded)."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(stack.env), "DATABASE_AUTO_UPGRADE": True})
-    result = app.test_cli_runner().invoke(args=["users", "create", name, *options], input=f"{password}\n{password}\n")
+    result = app.test_cli_runner().invoke(args=["users", *args], input=answers)
     assert result.exit_code == 0, result.output
+
+
+def add_user(stack: Stack, name: str, *options: str, password: str = PASSWORD) -> None:
+    users_command(stack, "create", name, *options, answers=f"{password}\n{password}\n")
 
 
 def csrf_token(page: str) -> str:
@@ -57,7 +63,10 @@ def create_account(app, name: str, *roles: str, password: str = PASSWORD) -> Non
 
 
 def client_login(client, name: str, password: str = PASSWORD, next_path: str = ""):
-    """Post the login form with the Flask test client, CSRF token included; the answer is not followed."""
-    form = client.get("/login").get_data(as_text=True)
+    """Post the login form with the Flask test client, CSRF token included; the answer is not followed.
+
+    A client already logged in is sent on from the login page; the CSRF token of the page it
+    lands on (its logout form's) serves as well, as the token belongs to the session."""
+    form = client.get("/login", follow_redirects=True).get_data(as_text=True)
     fields = {"csrf_token": csrf_token(form), "name": name, "password": password, "next": next_path}
     return client.post("/login", data=fields)

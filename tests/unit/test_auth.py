@@ -117,6 +117,26 @@ def test_a_deleted_account_is_logged_out_at_its_next_request(app, client, alice)
     assert cookie is None or SiteLoginReader(settings).visitor(cookie.value) is None
 
 
+def test_a_logged_in_visitor_sent_to_the_login_page_goes_straight_on_with_a_fresh_cookie(app, client, alice):
+    # What the Bokeh server does with a cookie too old for it to trust (bkapps.site_login).
+    client_login(client, "alice")
+    response = client.get("/login?next=/standalone/portfolio%3Fdays%3D90")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/standalone/portfolio?days=90"
+    assert response.headers["Set-Cookie"].startswith(app.config["SESSION_COOKIE_NAME"] + "=")
+    assert client.get("/login?next=//evil.example/").headers["Location"] == "/"
+
+
+def test_a_deleted_account_sent_to_the_login_page_gets_the_form(app, client, alice):
+    from web.accounts import delete_user
+
+    client_login(client, "alice")
+    with app.app_context():
+        delete_user("alice")
+    response = client.get("/login?next=/standalone/portfolio")
+    assert response.status_code == 200 and 'name="password"' in response.get_data(as_text=True)
+
+
 def test_the_login_form_may_end_on_the_bokeh_server(client):
     # A standalone private app sends visitors to this form, which redirects back to the Bokeh
     # server; browsers apply the CSP's form-action to that redirect too.

@@ -44,7 +44,7 @@ def test_a_logged_out_or_anonymous_cookie_names_nobody(app, reader):
 def client_csrf(client) -> str:
     from tests.support.site_accounts import csrf_token
 
-    return csrf_token(client.get("/login").get_data(as_text=True))
+    return csrf_token(client.get("/login", follow_redirects=True).get_data(as_text=True))
 
 
 def test_a_tampered_cookie_is_refused(app, reader):
@@ -65,6 +65,18 @@ def test_a_cookie_older_than_the_session_lifetime_is_refused(app, reader, monkey
     # Read it as if two hours had passed (the reader accepts one hour).
     now = int(time.time())
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now + 7200)
+    assert reader.visitor(cookie) is None
+
+
+def test_a_cookie_the_site_has_not_confirmed_lately_names_nobody(app, reader, monkeypatch):
+    """Only the site can tell that the account still exists and has these roles; the Bokeh side
+    takes a cookie the site refreshed within ``recheck_seconds`` as proof of it."""
+    cookie = login_cookie(app, "alice")
+    now = int(time.time())
+    assert reader.settings.recheck_seconds == 300 < reader.settings.lifetime_seconds
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now + 290)
+    assert reader.visitor(cookie) == Visitor("alice")
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now + 310)
     assert reader.visitor(cookie) is None
 
 
