@@ -38,9 +38,16 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
 
+# A database server that does not answer: fail a request within this, not the system's TCP timeout.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def init_app(app: Flask) -> None:
     """Wire the database and the ``flask db`` commands into ``app``."""
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    options = {"pool_pre_ping": True}
+    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql":
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     _create_sqlite_folder(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     migrate.init_app(app, db)
@@ -52,6 +59,28 @@ def upgrade_schema(app: Flask) -> None:
         upgrade(directory=str(MIGRATIONS_DIR))
         # Connections opened here must not be shared with processes forked afterwards.
         db.engine.dispose()
+
+
+def schema_report() -> dict[str, object]:
+    """Whether the database answers and has every migration applied (the site's ``/readyz``).
+
+    Production does not migrate at startup, so a release whose migrations were not run would
+    fail its first login; this says so before anyone tries.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    head = sorted(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+    try:
+        with db.engine.connect() as connection:
+            current = sorted(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as error:
+        return {"ok": False, "head": head, "error": f"not reachable ({error.__class__.__name__})"}
+    if current != head:
+        behind = f"at {', '.join(current) or 'no revision'}, not {', '.join(head)}: run flask --app web db upgrade"
+        return {"ok": False, "revision": current, "head": head, "error": behind}
+    return {"ok": True, "revision": current, "head": head}
 
 
 def prepare_database(config: Mapping[str, object]) -> bool:

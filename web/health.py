@@ -4,10 +4,10 @@
 but the live ones keeps working), so it answers 200 and reports beside it what the worker's
 background monitor last saw of the Bokeh server (``web.bokeh_monitor``). ``/readyz`` asks every
 Bokeh process's ``/readyz``, which answers from the self-check each process ran when it started
-(``bkapps.readiness``): 200 when every process answers and can build every app, else 503 saying
-which is not. ``/readyz?recheck=1`` has the processes build every app again first: work for every
-Bokeh process, so only for operators (``may_recheck``): admins, holders of
-``METRICS_BEARER_TOKEN``, and anyone in development when no token is set.
+(``bkapps.readiness``), and checks that the database answers with every migration applied: 200
+when all do, else 503 saying what is not. ``/readyz?recheck=1`` has the processes build every app
+again first: work for every Bokeh process, so only for operators (``may_recheck``): admins,
+holders of ``METRICS_BEARER_TOKEN``, and anyone in development when no token is set.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from bkapps.catalog import CATALOG
 from bkapps.process_stats import CREDENTIAL_HEADER, stats_credential
 from web.access import current_visitor
+from web.database import schema_report
 from web.metrics import bearer_token_matches
 from web.origin_check import origin_report
 
@@ -84,10 +85,12 @@ def readyz():
             abort(403, description="A recheck is for admins and holders of the metrics token.")
         credential = stats_credential(config["BOKEH_SECRET_KEY"])
     with ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="readyz") as pool:
-        answers = list(pool.map(lambda url: process_readiness(url, credential), urls))
+        answers = pool.map(lambda url: process_readiness(url, credential), urls)
+        database = schema_report()
+        answers = list(answers)
     processes = [{"process": index, **answer} for index, answer in enumerate(answers)]
-    ready = all(answer.get("ready") for answer in answers)
-    response = jsonify(status="ready" if ready else "not ready", processes=processes)
+    ready = database["ok"] and all(answer.get("ready") for answer in answers)
+    response = jsonify(status="ready" if ready else "not ready", processes=processes, database=database)
     response.status_code = 200 if ready else 503
     response.cache_control.no_store = True
     return response

@@ -14,7 +14,7 @@ from tests.support.postgres import PostgresUnavailable, another_database, runnin
 from tests.support.servers import running_stack
 from tests.support.site_accounts import PASSWORD, add_user, csrf_token, log_in
 from web import create_app
-from web.database import MIGRATIONS_DIR, db
+from web.database import MIGRATIONS_DIR, db, schema_report
 
 _numbers = itertools.count()
 
@@ -56,6 +56,17 @@ def test_the_migrations_build_the_models_schema_and_come_down_again(empty_databa
         upgrade(directory=str(MIGRATIONS_DIR))
         assert "users" in inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def test_readiness_reports_a_schema_behind_its_migrations_until_they_run(empty_database):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database})
+    with app.app_context():
+        before = schema_report()
+        upgrade(directory=str(MIGRATIONS_DIR))
+        after = schema_report()
+        db.engine.dispose()
+    assert before["ok"] is False and "db upgrade" in before["error"]
+    assert after == {"ok": True, "revision": after["head"], "head": after["head"]}
 
 
 def test_accounts_and_their_share_links_on_a_migrated_database(empty_database):

@@ -84,6 +84,19 @@ def test_healthz_reports_the_bokeh_server(client):
     assert body["bokeh"]["reachable"] is False
 
 
+def test_readyz_says_whether_the_database_has_every_migration(app, tmp_path):
+    from web import create_app
+
+    migrated = app.test_client().get("/readyz").get_json()["database"]
+    assert migrated["ok"] is True and migrated["revision"] == migrated["head"]
+    # A release whose migrations were not run (production does not run them at startup).
+    fresh = create_app({**app.config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.db'}"})
+    response = fresh.test_client().get("/readyz")
+    assert response.status_code == 503
+    database = response.get_json()["database"]
+    assert database["ok"] is False and "run flask --app web db upgrade" in database["error"]
+
+
 def test_unexpected_errors_are_a_plain_500(app):
     @app.get("/boom")
     def boom():
