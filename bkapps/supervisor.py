@@ -145,7 +145,9 @@ class Supervisor:
         busy = any(slot.draining or slot.replacement_pending for slot in self.slots)
         if busy or any(health is None for health in healths.values()):
             return
-        for slot in self.slots:
+        # Oldest first: a replacement that passes the limit again soon (it takes its share of new
+        # sessions at once) must not keep going before a process that passed it long ago.
+        for slot in sorted(self.slots, key=lambda slot: slot.started_at):
             health = healths[slot.index]
             reason = self.policy.reason(int(health.get("sessions_created", 0)), resident_bytes(slot.process.pid))
             if reason:

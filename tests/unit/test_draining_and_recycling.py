@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import signal
 import time
 
 import pytest
@@ -140,3 +141,30 @@ def test_a_failed_check_is_tried_again_by_a_later_probe_not_by_every_probe(monke
 
     assert asyncio.run(probe_until_ready()) == 200
     assert check.ready
+
+
+class FakeProcess:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.signals = []
+
+    def send_signal(self, signum) -> None:
+        self.signals.append(signum)
+
+
+def test_the_process_recycled_first_is_the_oldest_one_past_its_limit(tmp_path, monkeypatch):
+    from bkapps import supervisor
+    from bkapps.settings import BokehServerSettings
+
+    settings = BokehServerSettings.from_environ(
+        {"APERTURE_INSTANCE_DIR": str(tmp_path), "BOKEH_PROCESSES": "2", "BOKEH_RECYCLE_AFTER_SESSIONS": "6"}
+    )
+    boss = supervisor.Supervisor(settings)
+    # Process 0 is a replacement that already passed the limit again; process 1 passed it long ago.
+    for slot, started_at in zip(boss.slots, (200.0, 100.0), strict=True):
+        slot.process, slot.started_at = FakeProcess(1000 + slot.index), started_at
+    monkeypatch.setattr(supervisor, "process_health", lambda url: {"sessions_created": 7})
+    monkeypatch.setattr(supervisor, "resident_bytes", lambda pid: 0)
+    boss._recycle_one_if_due()
+    assert [slot.process.signals for slot in boss.slots] == [[], [signal.SIGTERM]]
+    assert [slot.draining for slot in boss.slots] == [False, True]
