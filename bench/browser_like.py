@@ -27,15 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from bokeh.protocol import Protocol
-from bokeh.protocol.receiver import Receiver
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from tornado.websocket import websocket_connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.bokeh_client import EmbeddedSession, embedded_sessions
-from tests.support.session_holder import ProtocolFailure, expect_message
+from tests.support.session_holder import ProtocolFailure, connect_like_bokehjs, pull_document
 
 TIMEOUT_SECONDS = 60.0
 _AUTOLOAD_SOURCE = re.compile(r"xhr\.open\('GET', \"([^\"]+)\", true\);")
@@ -130,24 +127,13 @@ async def session_of_page(client: AsyncHTTPClient, page_url: str, page: str) -> 
 
 async def open_session(embed: EmbeddedSession, origin: str, websocket_url: str | None = None) -> dict:
     """Open ``embed``'s session like BokehJS (ACK, then PULL-DOC) and return the document's JSON."""
-    request = HTTPRequest(
-        websocket_url or embed.websocket_url, headers={"Origin": origin}, request_timeout=TIMEOUT_SECONDS
-    )
     try:
-        connection = await websocket_connect(request, subprotocols=["bokeh", embed.token])
+        connection = await connect_like_bokehjs(embed, origin, websocket_url, TIMEOUT_SECONDS)
     except Exception as error:
-        raise PageViewError(f"websocket to {request.url} refused: {error}") from error
-    # Browsers send their small frames at once; so does this client.
-    connection.protocol.set_nodelay(True)
-    protocol = Protocol()
-    receiver = Receiver(protocol)
+        raise PageViewError(f"websocket to {websocket_url or embed.websocket_url} refused: {error}") from error
     try:
-        await expect_message(connection, receiver, "ACK")
-        request_message = protocol.create("PULL-DOC-REQ")
-        for fragment in (request_message.header_json, request_message.metadata_json, request_message.content_json):
-            await connection.write_message(fragment)
-        reply = await expect_message(connection, receiver, "PULL-DOC-REPLY")
-        return reply.content["doc"]
+        _receiver, document = await pull_document(connection)
+        return document
     except ProtocolFailure as failure:
         raise PageViewError(str(failure)) from failure
     finally:

@@ -3,13 +3,8 @@
 import pytest
 
 from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
-from tests.support.bokeh_page import WAIT_MS, model_value, wait_for_canvas, wait_until
+from tests.support.bokeh_page import WAIT_MS, column, model_value, wait_for_canvas, wait_until
 from web.dashboard import DASHBOARD_APPS
-
-
-def column(name: str) -> str:
-    return f"(model.data instanceof Map ? model.data.get('{name}') : model.data['{name}'])"
-
 
 # True once BokehJS has drawn a plot (canvases live in shadow DOM) in every one of the tiles.
 EVERY_TILE_DRAWN = """(apps) => apps.every((app) => {

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.support.bokeh_client import embedded_session
-from tests.support.bokeh_page import model_value, wait_for_canvas, wait_until
+from tests.support.bokeh_page import column, model_value, move_first_slider_and_see_python_answer, wait_for_canvas
 from tests.support.compose import ComposeProject, container_engine
 
 # A hang guard only: building the images on a fresh machine takes minutes, in the first test's setup.
@@ -20,7 +20,6 @@ pytestmark = pytest.mark.timeout(1800)
 
 SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front"]
 REPLICAS = 3
-Y_COLUMN = "(model.data instanceof Map ? model.data.get('y') : model.data.y)"
 WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
     (window.cspViolations = window.cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI);
 });"""
@@ -37,17 +36,6 @@ def project():
             yield compose
         finally:
             compose.down()
-
-
-def move_first_slider_and_see_python_answer(page) -> None:
-    """The wave has no JS callback: only the app's Python callback can move it."""
-    handle = page.locator(".noUi-handle").first
-    handle.focus()
-    for _ in range(4):
-        handle.press("ArrowRight")
-    wait_until(page, "offset", "model.value > 0")
-    offset = model_value(page, "offset", "model.value")
-    wait_until(page, "wave", f"Math.abs({Y_COLUMN}[0] - {offset}) < 1e-9")
 
 
 def pulled_process(project: ComposeProject) -> int:
@@ -68,7 +56,7 @@ def test_an_embedded_app_through_the_front_runs_python(project, page):
     page.add_init_script(WATCH_CSP)
     page.goto(f"{project.site_url}/apps/sliders?N=100")
     wait_for_canvas(page)
-    assert model_value(page, "wave", f"{Y_COLUMN}.length") == 100
+    assert model_value(page, "wave", f"{column('y')}.length") == 100
     move_first_slider_and_see_python_answer(page)
     assert page.evaluate("() => window.cspViolations || []") == []
 
@@ -100,7 +88,7 @@ def test_killing_a_replica_keeps_open_pages_and_new_pages_go_to_survivors(projec
             fresh = context.new_page()
             fresh.goto(f"{project.site_url}/apps/sliders?N=60")
             wait_for_canvas(fresh)
-            assert model_value(fresh, "wave", f"{Y_COLUMN}.length") == 60
+            assert model_value(fresh, "wave", f"{column('y')}.length") == 60
             fresh.close()
         processes = [pulled_process(project) for _ in range(6)]
         if not project.healthy(f"bokeh-{victim}"):

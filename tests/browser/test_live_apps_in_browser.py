@@ -2,10 +2,13 @@
 
 import time
 
-from tests.support.bokeh_page import model_value, wait_for_canvas, wait_until
-
-Y_COLUMN = "(model.data instanceof Map ? model.data.get('y') : model.data.y)"
-CENTERS = "(model.data instanceof Map ? model.data.get('center') : model.data.center)"
+from tests.support.bokeh_page import (
+    column,
+    model_value,
+    move_first_slider_and_see_python_answer,
+    wait_for_canvas,
+    wait_until,
+)
 
 
 def test_sliders_page_shows_the_live_app_with_the_flask_title(stack, page, screenshot_dir):
@@ -19,16 +22,9 @@ def test_sliders_page_shows_the_live_app_with_the_flask_title(stack, page, scree
 def test_moving_a_slider_reshapes_the_wave_in_python(stack, page):
     page.goto(f"{stack.web_url}/apps/sliders?N=100")
     wait_for_canvas(page)
-    assert model_value(page, "wave", f"{Y_COLUMN}.length") == 100
-    assert model_value(page, "wave", f"{Y_COLUMN}[0]") == 0
-    # The first slider is Offset; the wave has no JS callback, so only Python can move it.
-    handle = page.locator(".noUi-handle").first
-    handle.focus()
-    for _ in range(5):
-        handle.press("ArrowRight")
-    wait_until(page, "offset", "model.value > 0")
-    offset = model_value(page, "offset", "model.value")
-    wait_until(page, "wave", f"Math.abs({Y_COLUMN}[0] - {offset}) < 1e-9")
+    assert model_value(page, "wave", f"{column('y')}.length") == 100
+    assert model_value(page, "wave", f"{column('y')}[0]") == 0
+    move_first_slider_and_see_python_answer(page, steps=5)
 
 
 def test_iris_page_starts_on_the_requested_feature_and_follows_the_select(stack, page):
@@ -37,12 +33,12 @@ def test_iris_page_starts_on_the_requested_feature_and_follows_the_select(stack,
     select = page.locator("select")
     assert model_value(page, "feature", "model.value") == "petal_length"
     assert select.evaluate("(el) => el.selectedOptions[0].textContent") == "Petal length (cm)"
-    assert model_value(page, "histogram", f"{CENTERS}.length") == 12
-    first_center = model_value(page, "histogram", f"{CENTERS}[0]")
+    assert model_value(page, "histogram", f"{column('center')}.length") == 12
+    first_center = model_value(page, "histogram", f"{column('center')}[0]")
 
     select.select_option(label="Sepal width (cm)")
 
-    wait_until(page, "histogram", f"{CENTERS}[0] !== {first_center}")
+    wait_until(page, "histogram", f"{column('center')}[0] !== {first_center}")
     assert model_value(page, "main_plot", "model.below[0].axis_label") == "Sepal width (cm)"
 
 
@@ -75,7 +71,7 @@ def test_twenty_loads_over_two_processes_all_keep_arguments_and_options(stack, p
     for _ in range(20):
         page.goto(f"{stack.web_url}/apps/sliders?N=37")
         wait_for_canvas(page)
-        assert model_value(page, "wave", f"{Y_COLUMN}.length") == 37
+        assert model_value(page, "wave", f"{column('y')}.length") == 37
         assert model_value(page, "main_plot", "model.title.text") == "Sliders — served by Flask"
 
 
@@ -83,12 +79,6 @@ def test_pulled_pages_show_the_sites_change_and_stay_interactive(stack, page):
     for _ in range(10):
         page.goto(f"{stack.web_url}/apps/sliders/match?N=80")
         wait_for_canvas(page)
-        assert model_value(page, "target_wave", f"{Y_COLUMN}.length") == 80
+        assert model_value(page, "target_wave", f"{column('y')}.length") == 80
         assert model_value(page, "main_plot", "model.title.text") == "Match the dashed wave"
-    handle = page.locator(".noUi-handle").first
-    handle.focus()
-    for _ in range(3):
-        handle.press("ArrowRight")
-    wait_until(page, "offset", "model.value > 0")
-    offset = model_value(page, "offset", "model.value")
-    wait_until(page, "wave", f"Math.abs({Y_COLUMN}[0] - {offset}) < 1e-9")
+    move_first_slider_and_see_python_answer(page, steps=3)

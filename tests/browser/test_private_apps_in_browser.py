@@ -1,6 +1,6 @@
 """Logging in, private apps and share links in a real browser, on the site and on the Bokeh server."""
 
-from tests.support.bokeh_page import model_value, wait_for_canvas, wait_for_model
+from tests.support.bokeh_page import column, model_value, wait_for_canvas, wait_for_model
 from tests.support.site_accounts import PASSWORD
 
 
@@ -37,10 +37,7 @@ def test_standalone_private_app_on_the_bokeh_server_uses_the_sites_login(stack, 
     page.wait_for_url(f"{stack.bokeh_url}/portfolio?days=60")
     wait_for_canvas(page)
     assert "Hello, alice." in model_value(page, "greeting", "model.text")
-    assert (
-        model_value(page, "portfolio", "(model.data instanceof Map ? model.data.get('day') : model.data.day).length")
-        == 61
-    )
+    assert model_value(page, "portfolio", f"{column('day')}.length") == 61
 
 
 def test_a_share_link_opens_logged_out_and_stops_after_revoke(stack, accounts, page, browser):

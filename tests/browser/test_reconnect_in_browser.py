@@ -14,14 +14,17 @@ import pytest
 import requests
 
 from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
-from tests.support.bokeh_page import WAIT_MS, model_value, wait_for_canvas, wait_until
+from tests.support.bokeh_page import (
+    WAIT_MS,
+    column,
+    model_value,
+    move_first_slider_and_see_python_answer,
+    wait_for_canvas,
+    wait_until,
+)
 from tests.support.servers import running_stack
 
 NOTICE = ".live-session-notice"
-
-
-def column(name: str) -> str:
-    return f"(model.data instanceof Map ? model.data.get('{name}') : model.data['{name}'])"
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +91,7 @@ PUBLIC_APPS = [spec.name for spec in CATALOG if spec.public]
 def exercise(page, name: str) -> None:
     """Use the app's widget and wait until Python on the server has answered."""
     if name == "sliders":
-        handle = page.locator(".noUi-handle").first
-        handle.focus()
-        handle.press("ArrowRight")
-        wait_until(page, "offset", "model.value > 0")
-        offset = model_value(page, "offset", "model.value")
-        wait_until(page, "wave", f"Math.abs({column('y')}[0] - {offset}) < 1e-9")
+        move_first_slider_and_see_python_answer(page)
     elif name == "iris":
         first = model_value(page, "histogram", f"{column('center')}[0]")
         page.locator("select").select_option(label="Sepal width (cm)")

@@ -48,3 +48,22 @@ def wait_until(page, name: str, expression: str) -> None:
     """Wait until ``expression`` (JS, with ``model`` bound) is truthy for the named model."""
     wait_for_model(page, name)
     page.wait_for_function(_WITH_MODEL.replace("EXPRESSION", expression), arg=name, timeout=WAIT_MS)
+
+
+def column(name: str) -> str:
+    """JS for column ``name`` of the ColumnDataSource bound as ``model`` (a Map in BokehJS 3.x)."""
+    return f"(model.data instanceof Map ? model.data.get('{name}') : model.data['{name}'])"
+
+
+def move_first_slider_and_see_python_answer(page, steps: int = 1) -> None:
+    """Move the sliders app's first slider (Offset) up and wait until Python on the server moved the
+    wave: the wave has no JS callback, so only the app's Python callback can. Each call moves it
+    further, so a second call proves a second answer."""
+    before = model_value(page, "offset", "model.value")
+    handle = page.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(steps):
+        handle.press("ArrowRight")
+    wait_until(page, "offset", f"model.value > {before}")
+    offset = model_value(page, "offset", "model.value")
+    wait_until(page, "wave", f"Math.abs({column('y')}[0] - {offset}) < 1e-9")

@@ -51,16 +51,9 @@ class SessionHolder:
                 await asyncio.sleep(RECONNECT_DELAY * attempts)
 
     async def _connected_until(self, until: float) -> None:
-        request = HTTPRequest(self.embed.websocket_url, headers={"Origin": self.origin}, request_timeout=30)
-        connection = await websocket_connect(request, subprotocols=["bokeh", self.embed.token])
-        protocol = Protocol()
-        receiver = Receiver(protocol)
+        connection = await connect_like_bokehjs(self.embed, self.origin)
         try:
-            await expect_message(connection, receiver, "ACK")
-            pull = protocol.create("PULL-DOC-REQ")
-            for fragment in (pull.header_json, pull.metadata_json, pull.content_json):
-                await connection.write_message(fragment)
-            await expect_message(connection, receiver, "PULL-DOC-REPLY")
+            receiver, _document = await pull_document(connection)
             self.connects += 1
             self.error = ""
             while time.monotonic() < until:
@@ -79,6 +72,29 @@ class SessionHolder:
                         self.updates_after_reconnect += 1
         finally:
             connection.close()
+
+
+async def connect_like_bokehjs(embed: EmbeddedSession, origin: str, websocket_url: str | None = None, timeout=30.0):
+    """The websocket of ``embed``'s session as BokehJS opens it: the page's ``Origin``, the token as
+    subprotocol, small frames sent at once."""
+    request = HTTPRequest(websocket_url or embed.websocket_url, headers={"Origin": origin}, request_timeout=timeout)
+    connection = await websocket_connect(request, subprotocols=["bokeh", embed.token])
+    connection.protocol.set_nodelay(True)
+    return connection
+
+
+async def pull_document(connection) -> tuple[Receiver, dict]:
+    """How BokehJS starts a session: the server's ``ACK``, then ``PULL-DOC-REQ`` → ``PULL-DOC-REPLY``.
+
+    Returns the receiver (for the messages that follow) and the document's JSON."""
+    protocol = Protocol()
+    receiver = Receiver(protocol)
+    await expect_message(connection, receiver, "ACK")
+    pull = protocol.create("PULL-DOC-REQ")
+    for fragment in (pull.header_json, pull.metadata_json, pull.content_json):
+        await connection.write_message(fragment)
+    reply = await expect_message(connection, receiver, "PULL-DOC-REPLY")
+    return receiver, reply.content["doc"]
 
 
 class ProtocolFailure(ConnectionError):
