@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bokeh.util.token import generate_jwt_token, generate_session_id, get_token_payload
+from bokeh.util.token import generate_jwt_token, generate_session_id
 
 OPTIONS_KEY = "options"
 VISIT_KEY = "visit"
@@ -102,8 +102,3 @@ def mint_session(secret: str, lifetime_seconds: int, payload: Mapping[str, Any])
     """A new signed session id and its token carrying ``payload`` (see ``token_payload``)."""
     session_id = new_session_id(secret)
     return SessionGrant(session_id, mint_token(session_id, secret, lifetime_seconds, payload))
-
-
-def read_payload(token: str) -> dict[str, Any]:
-    """The payload of ``token`` (not checked: the Bokeh server checked it when the socket opened)."""
-    return get_token_payload(token)

@@ -26,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bkapps.log_format import log_formatter
 from bkapps.process_identity import COUNT_ENV, INDEX_ENV
@@ -57,12 +57,9 @@ class ServerSlot:
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     fast_failures: int = 0
-    restarts: int = 0
-    exit_codes: list[int] = field(default_factory=list)
     # Recycling: told to drain (SIGTERM) and not yet exited; then replaced and not yet answering.
     draining: bool = False
     replacement_pending: bool = False
-    recycled: int = 0
 
 
 class Supervisor:
@@ -72,7 +69,6 @@ class Supervisor:
         self.settings = settings
         self.slots = [ServerSlot(index) for index in range(settings.processes)]
         self.policy = RecyclePolicy(settings.recycle_after_sessions, settings.recycle_above_mb)
-        self._stopping = False
 
     def run(self) -> int:
         """Serve until a stop signal (exit status 0) or a process that cannot start (1)."""
@@ -159,12 +155,10 @@ class Supervisor:
     def _restart_after_exit(self, slot: ServerSlot) -> bool:
         """Restart ``slot``'s exited process; False when it keeps failing at startup."""
         code = slot.process.returncode if slot.process is not None else 0
-        slot.exit_codes.append(code)
         lived = time.monotonic() - slot.started_at
         if slot.draining:
             log.info("Bokeh process %d drained and exited (after %.1f s); starting its replacement", slot.index, lived)
             slot.draining, slot.replacement_pending = False, True
-            slot.recycled += 1
             self._start(slot)
             return True
         slot.fast_failures = slot.fast_failures + 1 if lived < FAST_FAILURE_SECONDS else 0
@@ -178,7 +172,6 @@ class Supervisor:
             )
             return False
         log.warning("Bokeh process %d exited with status %s after %.1f s; restarting it", slot.index, code, lived)
-        slot.restarts += 1
         if slot.fast_failures:
             # Do not spin on a process that fails at once; the others keep serving meanwhile.
             time.sleep(min(2.0, 0.25 * slot.fast_failures))
