@@ -19,7 +19,6 @@ process the shared port happened to reach can be told apart. With ``METRICS_BEAR
 from __future__ import annotations
 
 import gc
-import hmac
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import wraps
@@ -41,6 +40,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from bkapps.process_identity import process_index
+from bkapps.signing import bearer_token_matches
 
 METRICS_PATH = "/metrics"
 # Collections of the young generations take well under a millisecond; full ones of a big heap
@@ -180,13 +180,6 @@ def exposition(open_sessions: dict[str, int]) -> bytes:
     index = process_index()
     labelled = WithLabels(REGISTRY, {"process": str(index)}) if index is not None else REGISTRY
     return generate_latest(labelled)  # type: ignore[arg-type]
-
-
-def bearer_token_matches(authorization: str | None, token: str) -> bool:
-    """Whether an ``Authorization`` header carries ``token`` (any request does when it is empty)."""
-    if not token:
-        return True
-    return hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode())
 
 
 def metrics_handler(token: str = ""):

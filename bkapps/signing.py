@@ -1,4 +1,5 @@
-"""The Bokeh signing secret shared by the Flask site and the Bokeh server.
+"""The Bokeh signing secret shared by the Flask site and the Bokeh server, and the check of the
+metrics routes' bearer token, which both sides serve.
 
 With ``--session-ids signed`` the Bokeh server accepts only session ids and connection tokens
 signed with ``BOKEH_SECRET_KEY``. The site passes the key explicitly wherever it signs
@@ -7,6 +8,8 @@ from its environment, which the launcher sets for each server process it starts.
 """
 
 from __future__ import annotations
+
+import hmac
 
 from bkapps.config import Environ, resolve_secret
 
@@ -22,3 +25,10 @@ def resolve_bokeh_secret(environ: Environ) -> str:
 def signing_environment(secret: str) -> dict[str, str]:
     """What ``bokeh serve`` reads to sign and check session ids and tokens with ``secret``."""
     return {SECRET_ENV: secret, SIGN_ENV: "true"}
+
+
+def bearer_token_matches(authorization: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header carries ``token`` (any request does when it is empty)."""
+    if not token:
+        return True
+    return hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode())

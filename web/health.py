@@ -21,9 +21,9 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from bkapps.catalog import CATALOG
 from bkapps.process_stats import CREDENTIAL_HEADER, stats_credential
+from bkapps.signing import bearer_token_matches
 from web.access import current_visitor
 from web.database import schema_report
-from web.metrics import bearer_token_matches
 from web.origin_check import origin_report
 
 bp = Blueprint("health", __name__)

@@ -17,7 +17,6 @@ that sends it gets an answer (the Bokeh processes' ``/metrics`` ask for the same
 
 from __future__ import annotations
 
-import hmac
 import os
 import time
 
@@ -33,6 +32,7 @@ from prometheus_client import (
 )
 
 from bkapps.catalog import CATALOG
+from bkapps.signing import bearer_token_matches
 from web.page_record import init_app as page_record_init
 from web.page_record import page_record
 
@@ -69,13 +69,6 @@ def metrics():
     response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def bearer_token_matches(authorization: str | None, token: str) -> bool:
-    """Whether an ``Authorization`` header carries ``token`` (any request does when it is empty)."""
-    if not token:
-        return True
-    return hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode())
 
 
 def observe(response: Response) -> Response:
