@@ -15,6 +15,7 @@ from flask import Flask
 
 from bkapps.log_format import log_formatter
 from web import (
+    account,
     admin,
     api,
     auth,
@@ -30,6 +31,7 @@ from web import (
     metrics,
     origin_check,
     page_context,
+    password_resets,
     request_log,
     settings,
     share_links,
@@ -77,6 +79,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         auth.bp,
         share_links.bp,
         admin.bp,
+        account.bp,
+        password_resets.bp,
         standalone.bp,
     )
     for blueprint in blueprints:

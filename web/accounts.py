@@ -1,22 +1,26 @@
-"""Accounts: create, find, check the password of, and delete the site's users.
+"""Accounts: create, find, check and change the password of, set the roles of, and delete users.
 
-The CLI (``web.users_cli``) and the login view use these; nothing else writes the ``users``
-table. Names are lower-cased and follow ``bkapps.access.NAME_PATTERN``; passwords must be at
-least ``MIN_PASSWORD_LENGTH`` characters and are only ever stored hashed.
+The CLI (``web.users_cli``) and the site's views use these; nothing else writes the ``users``
+table. Names are lower-cased and follow ``bkapps.access.NAME_PATTERN``; passwords must have at
+least ``MIN_PASSWORD_LENGTH`` characters (a setting) wherever they are set, and are only ever
+stored hashed. A new password ends the account's other login sessions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bkapps.access import NAME_PATTERN
 from web.database import db
+from web.login_sessions import end_all_login_sessions
 from web.models import User
 
-MIN_PASSWORD_LENGTH = 8
+# Longer passwords are refused rather than hashed: scrypt over megabytes is a denial of service.
+MAX_PASSWORD_LENGTH = 1024
 # Checked when the name is unknown, so that a wrong name takes as long as a wrong password.
 _UNKNOWN_USER_HASH = generate_password_hash("no account has this password")
 
@@ -41,17 +45,49 @@ def create_user(name: str, password: str, roles: Iterable[str] = ()) -> User:
         raise AccountError(
             "a name is 1 to 64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
-    for role in roles:
-        if not NAME_PATTERN.match(role):
-            raise AccountError(f"role {role!r} is not a valid name")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_roles(roles)
+    check_new_password(password)
     if find_user(name) is not None:
         raise AccountError(f"there is already an account called {name!r}")
     user = User(name=name)
     user.roles = roles
     user.set_password(password)
     db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def check_roles(roles: Iterable[str]) -> None:
+    for role in roles:
+        if not NAME_PATTERN.match(role):
+            raise AccountError(f"role {role!r} is not a valid name")
+
+
+def check_new_password(password: str) -> None:
+    """Raise ``AccountError`` unless ``password`` may be set (``MIN_PASSWORD_LENGTH`` and up)."""
+    shortest = int(current_app.config["MIN_PASSWORD_LENGTH"])
+    if len(password) < shortest:
+        raise AccountError(f"the password must have at least {shortest} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def change_password(user: User, password: str, keep_token: str | None = None) -> int:
+    """Set ``user``'s password and end their login sessions but ``keep_token``'s; how many ended."""
+    check_new_password(password)
+    user.set_password(password)
+    db.session.commit()
+    return end_all_login_sessions(user, keep_token=keep_token)
+
+
+def set_roles(name: str, roles: Iterable[str]) -> User:
+    """Give account ``name`` exactly ``roles``; the site and the apps see them at its next request."""
+    roles = [normalise_name(role) for role in roles]
+    check_roles(roles)
+    user = find_user(name)
+    if user is None:
+        raise AccountError(f"there is no account called {normalise_name(name)!r}")
+    user.roles = roles
     db.session.commit()
     return user
 
@@ -66,7 +102,7 @@ def authenticate(name: str, password: str) -> User | None:
 
 
 def delete_user(name: str) -> bool:
-    """Delete the account and its share links; False if there was none of that name."""
+    """Delete the account, its login sessions and share links; False if there was none of that name."""
     user = find_user(name)
     if user is None:
         return False

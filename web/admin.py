@@ -1,21 +1,26 @@
-"""The admin view: sessions per app and per Bokeh process, their memory and recent errors.
+"""The admin view: sessions per app and per Bokeh process, their memory and recent errors; accounts.
 
 ``/admin`` (HTML) and ``/api/admin/stats`` (JSON) show the same numbers, gathered from every
 Bokeh process on each request (``web.bokeh_stats``). Admins only: anonymous visitors get the
-login page (HTML) or a 403 (JSON); signed-in non-admins a 403 either way.
+login page (HTML) or a 403 (JSON); signed-in non-admins a 403 either way. The page also lists
+the accounts, whose login sessions an admin can end (``web.admin_accounts``).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from bkapps.catalog import CATALOG
 from web.access import current_visitor, login_redirect
+from web.admin_accounts import EndSessionsForm, account_rows, end_sessions_of
 from web.bokeh_stats import all_process_stats, by_app
 
 bp = Blueprint("admin", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.before_request
@@ -46,7 +51,7 @@ def gather() -> dict[str, object]:
 @bp.get("/admin")
 def dashboard():
     """Sessions, memory and errors of the Bokeh processes, as a page."""
-    return render_template("admin.html", stats=gather())
+    return render_template("admin.html", stats=gather(), accounts=account_rows(), end_form=EndSessionsForm())
 
 
 @bp.get("/api/admin/stats")
@@ -55,3 +60,17 @@ def stats():
     response = jsonify(gather())
     response.cache_control.no_store = True
     return response
+
+
+@bp.post("/admin/accounts/<int:user_id>/end-sessions")
+def end_sessions(user_id: int):
+    """End every login session of an account."""
+    if not EndSessionsForm().validate():
+        abort(400, description="The form was incomplete.")
+    ended = end_sessions_of(user_id)
+    if ended is None:
+        abort(404, description="There is no account with that number.")
+    user, count = ended
+    log.info("admin %s ended %d login session(s) of %s", current_user.name, count, user.name)
+    flash(f"Ended {count} login session(s) of {user.name}.")
+    return redirect(url_for(".dashboard") + "#accounts")

@@ -1,11 +1,14 @@
 """Logging in and out of the site: the one login, which the standalone apps honour too.
 
-Flask-Login keeps the account id in Flask's signed session cookie (``aperture_session``:
-HttpOnly, SameSite=Lax, Secure under HTTPS), and the login adds the visitor's name and roles
-(``SITE_VISITOR_KEY``), which is what the Bokeh server reads (``bkapps.site_login``). Every form
-of the site carries a CSRF token (Flask-WTF, app-wide). Failed logins are rate-limited per client
-address and account name, and per address (Flask-Limiter). ``next`` only ever leads to a path
-of this site.
+Every login goes through ``log_in`` and every logout through ``log_out``. A login is a session
+kept by the server (``web.login_sessions``): Flask's signed session cookie (``aperture_session``:
+HttpOnly, SameSite=Lax, Secure under HTTPS) holds its random token as Flask-Login's user id, and
+the visitor's name and roles (``SITE_VISITOR_KEY``), which is what the Bokeh server reads
+(``bkapps.site_login``). A cookie whose session has ended, expired or lost its account is
+emptied at its next request, so the site never refreshes it for the Bokeh server again. No
+"remember me" cookie is ever set. Every form of the site carries a CSRF token (Flask-WTF,
+app-wide). Failed logins are rate-limited per client address and account name, and per address
+(Flask-Limiter). ``next`` only ever leads to a path of this site.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from wtforms.validators import InputRequired, Length
 
 from bkapps.site_login import LOGIN_MARKER_KEY, SITE_VISITOR_KEY
 from web.accounts import authenticate
-from web.database import db
+from web.login_sessions import end_login_session, open_login_session, user_of
 from web.models import User
 
 bp = Blueprint("auth", __name__)
@@ -50,11 +53,9 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    try:
-        return db.session.get(User, int(user_id))
-    except ValueError:
-        return None
+def load_user(token: str) -> User | None:
+    """The account of the login session ``token`` names, if that session is still open."""
+    return user_of(token)
 
 
 def _keep_visitor_in_step() -> None:
@@ -82,7 +83,8 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_failed(response) -> bool:
+def login_failed(response) -> bool:
+    """Whether the request was a failed attempt (what the login limits count)."""
     return bool(g.get("login_failed"))
 
 
@@ -96,15 +98,16 @@ def _address_and_account() -> str:
     lambda: current_app.config["LOGIN_RATE_LIMIT"],
     key_func=_address_and_account,
     methods=["POST"],
-    deduct_when=_login_failed,
+    deduct_when=login_failed,
 )
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=login_failed)
 def login():
     """Show the login form; log in and go to ``next`` (a local path) or the gallery."""
-    if request.method == "GET" and current_user.is_authenticated:
-        # Already logged in (the account checked just now): on to ``next`` at once. The Bokeh
+    if request.method == "GET" and current_user.is_authenticated and request.args.get("next"):
+        # Already logged in (the session checked just now): on to ``next`` at once. The Bokeh
         # server sends visitors here when their cookie is too old for it to trust
-        # (``bkapps.site_login``); this answer refreshes the cookie.
+        # (``bkapps.site_login``); this answer refreshes the cookie. Without ``next`` the page
+        # says who is logged in and offers to switch accounts.
         return redirect(safe_next(request.args.get("next")) or url_for("gallery.index"))
     form = LoginForm()
     if request.method == "GET":
@@ -113,7 +116,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.name.data, form.password.data)
         if user is not None:
-            start_session(user)
+            log_in(user)
             log.info("login: %s from %s", user.name, request.remote_addr)
             return redirect(safe_next(form.next.data) or url_for("gallery.index"))
         g.login_failed = failed = True
@@ -122,8 +125,11 @@ def login():
     return render_template("auth/login.html", form=form, failed=failed)
 
 
-def start_session(user: User) -> None:
-    """Log ``user`` in: a fresh session holding the account id and the visitor for Bokeh."""
+def log_in(user: User) -> None:
+    """Log ``user`` in, whatever proved who they are: a new login session, and a fresh cookie
+    naming it and holding the visitor for Bokeh. A login this browser had before ends."""
+    end_login_session(session.get(LOGIN_MARKER_KEY))
+    open_login_session(user, request.user_agent.string, request.remote_addr or "")
     session.clear()
     login_user(user)
     session[SITE_VISITOR_KEY] = user.visitor().as_payload()
@@ -131,9 +137,15 @@ def start_session(user: User) -> None:
     session.permanent = True
 
 
+def log_out() -> None:
+    """End this browser's login session (for every copy of its cookie) and empty the cookie."""
+    end_login_session(session.get(LOGIN_MARKER_KEY))
+    logout_user()
+    session.clear()
+
+
 @bp.post("/logout")
 def logout():
     """Log out (POST with the CSRF token, so another site cannot log a visitor out)."""
-    logout_user()
-    session.clear()
+    log_out()
     return redirect(url_for("gallery.index"))

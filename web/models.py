@@ -1,8 +1,10 @@
-"""The site's tables: accounts and the share links they publish.
+"""The site's tables: accounts, their login sessions and password resets, and their share links.
 
 Passwords are stored as werkzeug hashes (scrypt) only; account and role names follow
 ``bkapps.access.NAME_PATTERN``. Roles are kept as one space-separated column: a handful per
-account, read together, never queried one by one.
+account, read together, never queried one by one. Account ids are never reused (SQLite
+``AUTOINCREMENT``; PostgreSQL's sequence), and login sessions and reset links keep only a hash of
+their token, so a copy of the database opens nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from flask_login import UserMixin
 from sqlalchemy import DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -23,19 +24,44 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class User(UserMixin, db.Model):
-    """An account that can log in to the site (and so to the standalone private apps)."""
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC time (SQLite hands stored times back without their zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class User(db.Model):
+    """An account that can log in to the site (and so to the standalone private apps).
+
+    Flask-Login knows a logged-in account by the token of its login session (``get_id``), never
+    by the row id: a cookie then names one login, which ends with it or with the account.
+    """
 
     __tablename__ = "users"
+    # A freed id is never handed out again (SQLite would reuse the highest one otherwise).
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    # Flask-Login's protocol; every loaded account is a logged-in one.
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+    # The token of the login session this account came with (``web.login_sessions``); not stored.
+    login_token = None
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     roles_text: Mapped[str] = mapped_column("roles", String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     share_links: Mapped[list[ShareLink]] = relationship(
         back_populates="owner", cascade="all, delete-orphan", order_by="ShareLink.created_at.desc()"
     )
+    # Deleted with the account by the ORM as well as by the database: SQLite enforces no foreign keys here.
+    login_sessions: Mapped[list[LoginSession]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    password_resets: Mapped[list[PasswordReset]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    def get_id(self) -> str | None:
+        return self.login_token
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -89,3 +115,33 @@ class ShareLink(db.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class LoginSession(db.Model):
+    """One login: what a site cookie names (by its token, stored here as a SHA-256 hash only)."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    user: Mapped[User] = relationship(back_populates="login_sessions")
+
+
+class PasswordReset(db.Model):
+    """A one-time link that sets an account's password (its token stored as a SHA-256 hash only)."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    user: Mapped[User] = relationship(back_populates="password_resets")

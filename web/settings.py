@@ -156,6 +156,14 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         # Development applies the migrations at startup (the run command); production runs
         # `flask --app web db upgrade` as a deploy step.
         "DATABASE_AUTO_UPGRADE": env_bool(environ, "DATABASE_AUTO_UPGRADE", not production),
+        # Passwords set by the CLI, the change form and a reset link are at least this long.
+        "MIN_PASSWORD_LENGTH": env_int(environ, "MIN_PASSWORD_LENGTH", 8, minimum=1),
+        # A reset link printed by `users reset-password` opens once, within this many seconds.
+        "PASSWORD_RESET_TTL_SECONDS": env_int(environ, "PASSWORD_RESET_TTL_SECONDS", 24 * 3600, minimum=1),
+        # Where browsers reach the site: the address of the reset links the CLI prints.
+        "SITE_PUBLIC_URL": site_login.site_public_url,
+        # The Bokeh server's own setting, read here to tell visitors how soon a logout reaches it.
+        "STANDALONE_LOGIN_RECHECK_SECONDS": site_login.recheck_seconds,
         # Failed logins, counted per worker process with the default memory storage.
         "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
         "LOGIN_RATE_LIMIT_PER_ADDRESS": rate_limit(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
