@@ -10,6 +10,8 @@ session), ``users list`` and ``users delete NAME``. Each applies the migrations 
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -38,7 +40,7 @@ def _user_or_fail(name: str):
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         # One line, without its line ending; no prompt and no terminal handling (no getpass warning).
-        line = click.get_text_stream("stdin").readline()
+        line = sys.stdin.readline()
         if not line:
             raise click.ClickException("--password-stdin: standard input holds no line")
         return line.rstrip("\r\n")

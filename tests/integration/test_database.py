@@ -103,3 +103,71 @@ def test_the_site_runs_on_postgresql_from_a_fresh_database(postgres_server):
         assert "/s/" in links.text
         assert "web: cannot prepare the database" not in stack.web.output()
         assert requests.get(f"{stack.web_url}/healthz", timeout=30).status_code == 200
+
+
+def test_an_accounts_id_is_never_handed_out_again(empty_database):
+    from web.accounts import create_user, delete_user
+
+    app = site_on(empty_database)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        create_user("alice", PASSWORD)
+        erin = create_user("erin", PASSWORD).id
+        delete_user("erin")
+        assert create_user("frank", PASSWORD, ["admin"]).id > erin
+        db.engine.dispose()
+
+
+def test_accounts_made_before_the_login_sessions_migration_keep_their_ids_links_and_passwords(empty_database):
+    from sqlalchemy import text
+
+    from web.accounts import authenticate, create_user, delete_user
+    from web.login_sessions import open_login_session
+    from web.models import LoginSession, PasswordReset, ShareLink, User
+    from web.password_resets import issue_reset
+
+    app = site_on(empty_database)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0001")
+        create = text(
+            "INSERT INTO users (name, password_hash, roles, created_at) VALUES (:name, :hash, '', '2026-01-01')"
+        )
+        hashed = User(name="x")
+        hashed.set_password(PASSWORD)
+        for name in ("alice", "bob"):
+            db.session.execute(create, {"name": name, "hash": hashed.password_hash})
+        bob_id = db.session.scalar(text("SELECT id FROM users WHERE name = 'bob'"))
+        link = text(
+            "INSERT INTO share_links (token, owner_id, app, arguments, created_at) "
+            "VALUES (:t, :owner, 'iris', '{}', '2026-01-01')"
+        )
+        db.session.execute(link, {"t": "t" * 43, "owner": bob_id})
+        db.session.commit()
+        upgrade(directory=str(MIGRATIONS_DIR))
+        db.session.remove()
+        bob = authenticate("bob", PASSWORD)
+        assert bob.id == bob_id and len(bob.share_links) == 1
+        open_login_session(bob)
+        issue_reset(bob)
+        delete_user("bob")
+        assert create_user("carol", PASSWORD).id > bob_id, "bob's id stays his"
+        counts = [db.session.query(model).count() for model in (ShareLink, LoginSession, PasswordReset)]
+        assert counts == [0, 0, 0], "an account's links, logins and reset links go with it"
+        db.engine.dispose()
+
+
+def test_the_database_itself_ends_a_deleted_accounts_logins_on_postgresql(postgres_server):
+    from sqlalchemy import text
+
+    from web.accounts import create_user
+    from web.login_sessions import open_login_session
+    from web.models import LoginSession
+
+    app = site_on(another_database(postgres_server, f"aperture_cascade_{next(_numbers)}"))
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        open_login_session(create_user("alice", PASSWORD))
+        db.session.execute(text("DELETE FROM users"))
+        db.session.commit()
+        assert db.session.query(LoginSession).count() == 0
+        db.engine.dispose()

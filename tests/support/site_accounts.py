@@ -70,3 +70,17 @@ def client_login(client, name: str, password: str = PASSWORD, next_path: str = "
     form = client.get("/login", follow_redirects=True).get_data(as_text=True)
     fields = {"csrf_token": csrf_token(form), "name": name, "password": password, "next": next_path}
     return client.post("/login", data=fields)
+
+
+def logged_in_client(app, name: str, password: str = PASSWORD):
+    """A test client of ``app`` logged in as ``name`` (asserts the login worked)."""
+    client = app.test_client()
+    assert client_login(client, name, password).status_code == 302
+    return client
+
+
+def signed_in_name(client) -> str | None:
+    """The account the site's header names for ``client``, or None when it shows no login."""
+    page = client.get("/").get_data(as_text=True)
+    marker = 'Logged in as <b class="account-name">'
+    return page.split(marker, 1)[1].split("<", 1)[0] if marker in page else None

@@ -56,3 +56,26 @@ def test_the_metrics_token_allows_a_recheck_and_development_without_one_allows_a
     assert recheck(client, Authorization="Bearer scraper-token").status_code == 503
     app.config.update(PRODUCTION=False, METRICS_BEARER_TOKEN="")
     assert recheck(client).status_code == 503
+
+
+def test_admins_see_the_accounts_and_end_a_persons_sessions(app, client):
+    from tests.support.site_accounts import csrf_token, logged_in_client, signed_in_name
+
+    create_account(app, "ada", "admin")
+    create_account(app, "bob")
+    create_account(app, "carol")
+    bob_browsers = [logged_in_client(app, "bob") for _ in range(2)]
+    client_login(client, "ada")
+    page = client.get("/admin").get_data(as_text=True)
+    bob_row = page.split('<tr data-account="bob">', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="open-sessions">2</td>' in bob_row and "UTC" in bob_row and "End sessions" in bob_row
+    carol_row = page.split('<tr data-account="carol">', 1)[1].split("</tr>", 1)[0]
+    assert "never" in carol_row and "End sessions" not in carol_row
+    action = bob_row.split('action="', 1)[1].split('"', 1)[0]
+    assert client.post(action).status_code == 400, "the CSRF token is required"
+    assert bob_browsers[0].post(action, data={"csrf_token": csrf_token(page)}).status_code in (400, 403)
+    response = client.post(action, data={"csrf_token": csrf_token(page)})
+    assert response.headers["Location"] == "/admin#accounts"
+    assert [signed_in_name(browser) for browser in bob_browsers] == [None, None]
+    assert "Ended 2 login session(s) of bob." in client.get("/admin").get_data(as_text=True)
+    assert client.post("/admin/accounts/999/end-sessions", data={"csrf_token": csrf_token(page)}).status_code == 404
