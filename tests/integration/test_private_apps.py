@@ -2,19 +2,14 @@
 processes and gunicorn, started from the Procfile), with HTTP clients and Bokeh's own client."""
 
 import re
-import time
-from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from bokeh.util.token import generate_jwt_token, get_session_id, get_token_payload
-from itsdangerous import TimestampSigner
 
 from bkapps.session_token import APP_KEY, USER_KEY
-from bkapps.site_login import session_serializer
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
-from tests.support.servers import TEST_FLASK_SECRET
-from tests.support.site_accounts import add_user, csrf_token, log_in, post_login, users_command
+from tests.support.site_accounts import add_user, aged_cookie, csrf_token, log_in, post_login, users_command
 
 STANDALONE_TOKEN = re.compile(r'"token":\s*"([A-Za-z0-9_.=-]+)"')
 
@@ -80,17 +75,9 @@ def test_anonymous_visitor_of_a_private_standalone_app_logs_in_on_the_site_and_c
         assert "Hello, alice." in doc.select_one({"name": "greeting"}).text
 
 
-def aged(cookie_value: str, seconds: int) -> str:
-    """The site's login cookie with the same contents, as the site would have signed it ``seconds`` ago."""
-    serializer = session_serializer(TEST_FLASK_SECRET)
-    contents = serializer.loads(cookie_value)
-    with mock.patch.object(TimestampSigner, "get_timestamp", return_value=int(time.time()) - seconds):
-        return serializer.dumps(contents)
-
-
 def age_login(session: requests.Session, seconds: int) -> None:
     login = next(cookie for cookie in session.cookies if cookie.name == "aperture_session")
-    login.value = aged(login.value, seconds)
+    login.value = aged_cookie(login.value, seconds)
 
 
 def test_a_login_cookie_the_bokeh_server_no_longer_trusts_is_confirmed_by_the_site(stack, accounts):

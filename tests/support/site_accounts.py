@@ -9,10 +9,14 @@ session that now holds the login cookie.
 from __future__ import annotations
 
 import re
+import time
+from unittest import mock
 
 import requests
+from itsdangerous import TimestampSigner
 
-from tests.support.servers import Stack
+from bkapps.site_login import session_serializer
+from tests.support.servers import TEST_FLASK_SECRET, Stack
 from web import create_app
 from web.settings import database_url
 
@@ -20,11 +24,19 @@ PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 
 
-def users_command(stack: Stack, *args: str, answers: str = "") -> None:
-    """``flask --app web users ARGS`` against the stack's database (asserts it succeeded)."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(stack.env), "DATABASE_AUTO_UPGRADE": True})
+def users_command(stack: Stack, *args: str, answers: str = "", **config: object) -> str:
+    """``flask --app web users ARGS`` against the stack's database (asserts it succeeded); its output.
+
+    ``config`` overrides settings of the command (``PASSWORD_RESET_TTL_SECONDS=...``)."""
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": database_url(stack.env),
+        "DATABASE_AUTO_UPGRADE": True,
+        "SITE_PUBLIC_URL": stack.env["SITE_PUBLIC_URL"],
+    }
+    app = create_app({**settings, **config})
     result = app.test_cli_runner().invoke(args=["users", *args], input=answers)
     assert result.exit_code == 0, result.output
+    return result.output
 
 
 def add_user(stack: Stack, name: str, *options: str, password: str = PASSWORD) -> None:
@@ -84,3 +96,12 @@ def signed_in_name(client) -> str | None:
     page = client.get("/").get_data(as_text=True)
     marker = 'Logged in as <b class="account-name">'
     return page.split(marker, 1)[1].split("<", 1)[0] if marker in page else None
+
+
+def aged_cookie(cookie_value: str, seconds: int) -> str:
+    """The site's login cookie with the same contents, as the site would have signed it ``seconds`` ago
+    (what a copy looks like to the Bokeh server once that long has passed)."""
+    serializer = session_serializer(TEST_FLASK_SECRET)
+    contents = serializer.loads(cookie_value)
+    with mock.patch.object(TimestampSigner, "get_timestamp", return_value=int(time.time()) - seconds):
+        return serializer.dumps(contents)
