@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from web.database import db
 from web.models import LoginSession, User, as_utc, utcnow
@@ -66,9 +67,9 @@ def user_of(token: str) -> User | None:
     """The account whose open session ``token`` names, or None (unknown, ended, expired)."""
     if not token or len(token) > 128:
         return None
-    login = db.session.scalar(
-        select(LoginSession).where(LoginSession.token_hash == token_hash(token), *_open_sessions())
-    )
+    query = select(LoginSession).where(LoginSession.token_hash == token_hash(token), *_open_sessions())
+    # One query for the session and its account: this runs on every request of a logged-in visitor.
+    login = db.session.scalar(query.options(joinedload(LoginSession.user)))
     if login is None:
         return None
     now = utcnow()
