@@ -7,13 +7,15 @@ checks the signature and age exactly as Flask does (``flask.sessions``' own seri
 and so knows who is there without a database. Bokeh never imports the site (``web``): the cookie
 format is the contract, and a test feeds a cookie made by the real site through this module.
 
-The site refreshes its cookie on every request, and ends the login in it when the account is gone
-or changes its roles on the next one; the Bokeh server, without the database, cannot. So it trusts
-a cookie only while it is ``STANDALONE_LOGIN_RECHECK_SECONDS`` old: an older one names nobody, and
-a private app's page sends its visitor through the site's login page, which sends a visitor still
-logged in straight back (refreshing the cookie), and a deleted one to the login form. A deleted
-account or a removed role thus closes standalone private apps within that time, at the cost of
-one round of redirects through the site per page opened that long after the last.
+The site refreshes its cookie on every request, and ends the login in it when that login has
+ended (its cookie names a login session kept by the site: logout, "log out everywhere", a password
+change, an admin) or its account is gone, or changes its roles, on the next one; the Bokeh server,
+without the database, cannot. So it trusts a cookie only while it is
+``STANDALONE_LOGIN_RECHECK_SECONDS`` old: an older one names nobody, and a private app's page sends
+its visitor through the site's login page, which sends a visitor still logged in straight back
+(refreshing the cookie), and any other to the login form. An ended login (every copy of its
+cookie), a deleted account or a removed role thus closes standalone private apps within that time,
+at the cost of one round of redirects through the site per page opened that long after the last.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from web.database import db
 from web.login_sessions import end_all_login_sessions
 from web.models import User
 
-# Longer passwords are refused rather than hashed: scrypt over megabytes is a denial of service.
+# The longest password the login form takes: a longer one could be set but never typed in.
 MAX_PASSWORD_LENGTH = 1024
 # Checked when the name is unknown, so that a wrong name takes as long as a wrong password.
 _UNKNOWN_USER_HASH = generate_password_hash("no account has this password")

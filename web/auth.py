@@ -63,7 +63,8 @@ def _keep_visitor_in_step() -> None:
     if LOGIN_MARKER_KEY not in session:
         return
     if not current_user.is_authenticated:
-        # The account is gone: end the login everywhere the cookie is read, not just here.
+        # The login ended (logout, elsewhere, an admin) or its account is gone: empty the cookie,
+        # so that it is never refreshed for the Bokeh server again (``bkapps.site_login``).
         session.clear()
         return
     payload = current_user.visitor().as_payload()

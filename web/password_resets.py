@@ -14,10 +14,10 @@ import secrets
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from web.account import NewPasswordForm
-from web.accounts import AccountError, change_password
+from web.accounts import AccountError, change_password, check_new_password
 from web.database import db
 from web.login_sessions import TOKEN_BYTES, token_hash
 from web.models import PasswordReset, User, as_utc, utcnow
@@ -57,6 +57,18 @@ def _reset_or_abort(token: str) -> PasswordReset:
     return reset
 
 
+def _use_up(reset: PasswordReset) -> bool:
+    """Mark the link used, unless a request at the same moment did so first (only one may use it)."""
+    claimed = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()
+    return claimed.rowcount == 1
+
+
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     """Ask for a new password; set it, use the link up and end every login of the account."""
@@ -65,14 +77,16 @@ def reset_password(token: str):
     error = None
     if form.validate_on_submit():
         try:
-            change_password(reset.user, form.password.data)
+            check_new_password(form.password.data)
         except AccountError as problem:
             error = str(problem).capitalize() + "."
         else:
-            reset.used_at = utcnow()
-            db.session.commit()
-            log.info("password reset: %s from %s", reset.user.name, request.remote_addr)
-            flash(f"The password of {reset.user.name} is set; log in with it.")
+            user = reset.user
+            if not _use_up(reset):
+                abort(410, description="This password reset link was used already; ask an administrator for a new one.")
+            change_password(user, form.password.data)
+            log.info("password reset: %s from %s", user.name, request.remote_addr)
+            flash(f"The password of {user.name} is set; log in with it.")
             return redirect(url_for("auth.login"))
     elif request.method == "POST":
         error = " ".join(message for messages in form.errors.values() for message in messages)
