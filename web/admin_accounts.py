@@ -1,6 +1,6 @@
 """The accounts in the admin view: each with its roles, last login and open login sessions.
 
-``/admin`` shows ``account_rows()``; its "End sessions" button (``EndSessionsForm``, a POST with
+``/admin`` shows ``account_rows()``; its "End logins" button (``EndSessionsForm``, a POST with
 the CSRF token, handled by ``web.admin``) calls ``end_sessions_of``: the account's cookies then open
 nothing, on the site at once and on the standalone apps within ``STANDALONE_LOGIN_RECHECK_SECONDS``.
 """

@@ -167,7 +167,7 @@ def test_an_admin_ends_a_persons_sessions(stack, accounts, contexts):
     log_in(admin, stack.web_url, accounts["admin"], next_path="/admin")
     row = admin.locator('tr[data-account="kate"]')
     assert row.locator(".open-sessions").inner_text() == "1"
-    row.get_by_role("button", name="End sessions").click()
+    row.get_by_role("button", name="End logins").click()
     admin.wait_for_selector("text=Ended 1 login session(s) of kate.")
     assert admin.locator('tr[data-account="kate"] .open-sessions').inner_text() == "0"
     assert_anonymous_on_the_site(kate, stack.web_url)

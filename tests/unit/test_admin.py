@@ -68,9 +68,9 @@ def test_admins_see_the_accounts_and_end_a_persons_sessions(app, client):
     client_login(client, "ada")
     page = client.get("/admin").get_data(as_text=True)
     bob_row = page.split('<tr data-account="bob">', 1)[1].split("</tr>", 1)[0]
-    assert '<td class="open-sessions">2</td>' in bob_row and "UTC" in bob_row and "End sessions" in bob_row
+    assert '<td class="open-sessions">2</td>' in bob_row and "UTC" in bob_row and "End logins" in bob_row
     carol_row = page.split('<tr data-account="carol">', 1)[1].split("</tr>", 1)[0]
-    assert "never" in carol_row and "End sessions" not in carol_row
+    assert "never" in carol_row and "End logins" not in carol_row
     action = bob_row.split('action="', 1)[1].split('"', 1)[0]
     assert client.post(action).status_code == 400, "the CSRF token is required"
     assert bob_browsers[0].post(action, data={"csrf_token": csrf_token(page)}).status_code in (400, 403)
