@@ -58,6 +58,7 @@ def create_user(name: str, password: str, roles: Iterable[str] = ()) -> User:
 
 
 def check_roles(roles: Iterable[str]) -> None:
+    """Raise ``AccountError`` naming the first role that is not a valid name."""
     for role in roles:
         if not NAME_PATTERN.match(role):
             raise AccountError(f"role {role!r} is not a valid name")

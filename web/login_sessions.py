@@ -34,6 +34,7 @@ def token_hash(token: str) -> str:
 
 
 def _idle_limit() -> timedelta:
+    """How long an unused login lasts: as long as its cookie (``SESSION_LIFETIME_HOURS``)."""
     return current_app.permanent_session_lifetime
 
 
@@ -110,10 +111,12 @@ def open_sessions_of(user: User) -> list[LoginSession]:
 
 
 def is_token_of(login: LoginSession, token: str | None) -> bool:
+    """Whether ``token`` (a cookie's) names ``login``."""
     return bool(token) and login.token_hash == token_hash(token)
 
 
 def _end(condition) -> int:
+    """Mark the open sessions matching ``condition`` ended (kept until their account's next login)."""
     result = db.session.execute(
         update(LoginSession).where(condition, *_open_sessions()).values(revoked_at=utcnow()),
         execution_options={"synchronize_session": "fetch"},

@@ -61,6 +61,7 @@ class User(db.Model):
     password_resets: Mapped[list[PasswordReset]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     def get_id(self) -> str | None:
+        """Flask-Login's id of this login: its session's token (what the cookie holds)."""
         return self.login_token
 
     @property
