@@ -4,8 +4,9 @@ Every login goes through ``log_in`` and every logout through ``log_out``. A logi
 kept by the server (``web.login_sessions``): Flask's signed session cookie (``aperture_session``:
 HttpOnly, SameSite=Lax, Secure under HTTPS) holds its random token as Flask-Login's user id, and
 the visitor's name and roles (``SITE_VISITOR_KEY``), which is what the Bokeh server reads
-(``bkapps.site_login``). A cookie whose session has ended, expired or lost its account is
-emptied at its next request, so the site never refreshes it for the Bokeh server again. No
+(``bkapps.site_login``). A cookie whose session has ended, expired or lost its account loses
+the login in the answer to its next request, whatever that answer is (a refused form, a 404), so
+the site never refreshes it for the Bokeh server again. No
 "remember me" cookie is ever set. Every form of the site carries a CSRF token (Flask-WTF,
 app-wide). Failed logins are rate-limited per client address and account name, and per address
 (Flask-Limiter). ``next`` only ever leads to a path of this site.
@@ -49,7 +50,9 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Log in to see that page."
     csrf.init_app(app)
     limiter.init_app(app)
-    app.before_request(_keep_visitor_in_step)
+    # After every answer, refused ones too (a missing CSRF token, a 404): each of them re-signs the
+    # cookie, which must then never carry an ended login to the Bokeh server.
+    app.after_request(_keep_visitor_in_step)
 
 
 @login_manager.user_loader
@@ -58,18 +61,21 @@ def load_user(token: str) -> User | None:
     return user_of(token)
 
 
-def _keep_visitor_in_step() -> None:
-    """Keep the cookie's visitor (read by the Bokeh server) in step with the account."""
+def _keep_visitor_in_step(response):
+    """Keep the cookie's visitor (read by the Bokeh server) in step with the login and its account."""
     if LOGIN_MARKER_KEY not in session:
-        return
+        return response
     if not current_user.is_authenticated:
-        # The login ended (logout, elsewhere, an admin) or its account is gone: empty the cookie,
-        # so that it is never refreshed for the Bokeh server again (``bkapps.site_login``).
-        session.clear()
-        return
+        # The login ended (logout, elsewhere, an admin) or its account is gone: take it out of the
+        # cookie, so that it is never refreshed for the Bokeh server again (``bkapps.site_login``).
+        # The rest stays: a login form rendered just now needs its CSRF token.
+        logout_user()
+        session.pop(SITE_VISITOR_KEY, None)
+        return response
     payload = current_user.visitor().as_payload()
     if session.get(SITE_VISITOR_KEY) != payload:
         session[SITE_VISITOR_KEY] = payload
+    return response
 
 
 def safe_next(target: str | None) -> str | None:

@@ -85,6 +85,8 @@ def test_a_copy_of_the_cookie_taken_before_logout_is_anonymous_after_it(app):
     reader = SiteLoginReader(SiteLoginSettings(TEST_FLASK_SECRET, app.config["SESSION_COOKIE_NAME"], 3600, "http://x"))
     assert reader.visitor(cookie_of(app, stolen)) is None
     assert signed_in_name(with_cookie(app, copy)) is None
+    # The login form it got works at once (its CSRF token stayed in the cookie).
+    assert client_login(with_cookie(app, copy), "alice").status_code == 302
 
 
 def test_an_unknown_or_idle_session_is_anonymous(app):
@@ -138,3 +140,21 @@ def test_the_recheck_from_the_bokeh_server_still_goes_straight_back(app):
 @pytest.mark.parametrize("path", ["/account", "/account/password"])
 def test_the_account_pages_are_for_logged_in_visitors(client, path):
     assert client.get(path).headers["Location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/logout"), ("get", "/no-such-page"), ("get", "/apps/no-such-app"), ("post", "/s")],
+)
+def test_no_answer_refreshes_an_ended_logins_cookie_for_the_bokeh_server(app, method, path):
+    """Refused requests (no CSRF token, 404) answer with a cookie too: it must not name the login."""
+    create_account(app, "alice")
+    client = logged_in_client(app, "alice")
+    copy = cookie_of(app, client)
+    assert post_form(client, "/logout", page="/").status_code == 302
+    stolen = with_cookie(app, copy)
+    response = getattr(stolen, method)(path)
+    assert response.status_code in (400, 404)
+    reader = SiteLoginReader(SiteLoginSettings(TEST_FLASK_SECRET, app.config["SESSION_COOKIE_NAME"], 3600, "http://x"))
+    cookie = stolen.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is None or reader.visitor(cookie.value) is None
