@@ -43,7 +43,12 @@ def test_a_logged_out_cookie_stops_opening_standalone_apps_within_the_recheck(qu
     assert browser.post(f"{stack.web_url}/logout", data={"csrf_token": csrf_token(page)}, timeout=30).ok
     assert "Logged in as" not in holding(stolen).get(stack.web_url, timeout=30).text, "the site refuses it at once"
 
-    # The Bokeh server, which has no database, refuses it once it is older than the recheck.
+    # Nor does the site re-sign it with the login still in it, even in a refused answer.
+    attacker = holding(stolen)
+    assert attacker.post(f"{stack.web_url}/logout", timeout=30).status_code == 400
+    assert standalone_status(attacker, stack) == 302
+
+    # The Bokeh server, which has no database, refuses the copy once it is older than the recheck.
     deadline = time.monotonic() + DEADLINE_SECONDS
     while standalone_status(holding(stolen), stack) != 302:
         assert time.monotonic() < deadline, "the Bokeh server still opens the app for a logged-out cookie"
