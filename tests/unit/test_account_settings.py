@@ -71,3 +71,17 @@ def test_the_cookie_belongs_to_the_sites_host_unless_a_parent_domain_is_named(tm
     create_account(shared, "alice")
     cookie = client_login(shared.test_client(), "alice").headers["Set-Cookie"]
     assert "Domain=example.com" in cookie
+
+
+def test_password_settings_have_working_defaults_and_refuse_nonsense(tmp_path):
+    defaults = settings(tmp_path)
+    assert defaults["MIN_PASSWORD_LENGTH"] == 8
+    assert defaults["PASSWORD_RESET_TTL_SECONDS"] == 24 * 3600
+    assert defaults["SITE_PUBLIC_URL"] == "http://localhost:8000"
+    chosen = settings(tmp_path, MIN_PASSWORD_LENGTH="12", PASSWORD_RESET_TTL_SECONDS="900")
+    assert (chosen["MIN_PASSWORD_LENGTH"], chosen["PASSWORD_RESET_TTL_SECONDS"]) == (12, 900)
+    for name in ("MIN_PASSWORD_LENGTH", "PASSWORD_RESET_TTL_SECONDS"):
+        with pytest.raises(ConfigurationError, match=name):
+            settings(tmp_path, **{name: "0"})
+        with pytest.raises(ConfigurationError, match=name):
+            settings(tmp_path, **{name: "soon"})
