@@ -76,8 +76,7 @@ def test_a_refused_change_says_why_and_changes_nothing(app, current, new, confir
 def test_the_minimum_length_is_a_setting_applied_to_the_change_form(app):
     app.config["MIN_PASSWORD_LENGTH"] = 30
     create_account(app, "alice", password="a" * 30)
-    client = app.test_client()
-    assert client_login(client, "alice", password="a" * 30).status_code == 302
+    client = logged_in_client(app, "alice", password="a" * 30)
     response = change(client, "a" * 30, NEW_PASSWORD)
     assert "at least 30 characters" in response.get_data(as_text=True)
 
