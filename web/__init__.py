@@ -85,10 +85,14 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
 
 def _configure_logging(app: Flask) -> None:
-    """Log the site's messages (``web.*`` loggers) to stdout, where containers collect them."""
+    """Log the site's messages (``web.*`` loggers, Flask-Limiter's warnings) to stdout, for containers."""
     logger = logging.getLogger("web")
     if app.config["LOG_TO_STDOUT"] and not logger.handlers:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(log_formatter(app.config["LOG_FORMAT"]))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        # Flask-Limiter says there when its storage (Redis) stops or starts answering again.
+        limiter_logger = logging.getLogger("flask-limiter")
+        limiter_logger.addHandler(handler)
+        limiter_logger.setLevel(logging.WARNING)

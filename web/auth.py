@@ -4,8 +4,8 @@ Flask-Login keeps the account id in Flask's signed session cookie (``aperture_se
 HttpOnly, SameSite=Lax, Secure under HTTPS), and the login adds the visitor's name and roles
 (``SITE_VISITOR_KEY``), which is what the Bokeh server reads (``bkapps.site_login``). Every form
 of the site carries a CSRF token (Flask-WTF, app-wide). Failed logins are rate-limited per client
-address and account name, and per address (Flask-Limiter). ``next`` only ever leads to a path
-of this site.
+address and account name, and per address (``web.login_limits``). ``next`` only ever leads to
+a path of this site.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -23,6 +21,7 @@ from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from bkapps.site_login import LOGIN_MARKER_KEY, SITE_VISITOR_KEY
+from web import login_limits
 from web.accounts import authenticate
 from web.database import db
 from web.models import User
@@ -31,7 +30,6 @@ bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
 
 
 class LoginForm(FlaskForm):
@@ -45,7 +43,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."
     csrf.init_app(app)
-    limiter.init_app(app)
+    login_limits.init_app(app)
     app.before_request(_keep_visitor_in_step)
 
 
@@ -82,23 +80,8 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_failed(response) -> bool:
-    return bool(g.get("login_failed"))
-
-
-def _address_and_account() -> str:
-    name = (request.form.get("name") or "").strip().lower()[:64]
-    return f"{get_remote_address()}/{name}"
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT"],
-    key_func=_address_and_account,
-    methods=["POST"],
-    deduct_when=_login_failed,
-)
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_login_failed)
+@login_limits.failed_logins_limited
 def login():
     """Show the login form; log in and go to ``next`` (a local path) or the gallery."""
     if request.method == "GET" and current_user.is_authenticated:

@@ -106,6 +106,32 @@ def rate_limit(environ: Environ, name: str, default: str) -> str:
     return text
 
 
+# Limit storage schemes this product installs a client for (Flask-Limiter's ``limits`` names).
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel")
+# A Redis that does not answer must not hold a login for long (connect and each command).
+RATE_LIMIT_STORAGE_TIMEOUT_SECONDS = 2.0
+
+
+def rate_limit_storage(environ: Environ) -> dict[str, object]:
+    """Flask-Limiter's storage settings: ``RATELIMIT_STORAGE_URI`` and how it behaves when down.
+
+    Storage down: count in the worker's memory (with a logged warning) until it answers again,
+    rather than refuse every login; the README says so.
+    """
+    uri = env_str(environ, "RATELIMIT_STORAGE_URI", "memory://")
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme not in RATE_LIMIT_SCHEMES:
+        raise ConfigurationError(f"RATELIMIT_STORAGE_URI must be memory:// or redis://host:port/db, not {uri!r}")
+    timeout = env_float(environ, "RATELIMIT_STORAGE_TIMEOUT", RATE_LIMIT_STORAGE_TIMEOUT_SECONDS, minimum=0.1)
+    options = {} if scheme == "memory" else {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+    return {
+        "RATELIMIT_STORAGE_URI": uri,
+        "RATELIMIT_STORAGE_OPTIONS": options,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+    }
+
+
 def session_ids_mode(environ: Environ) -> str:
     mode = env_str(environ, "BOKEH_SESSION_IDS", "signed")
     if mode not in SESSION_ID_MODES:
@@ -156,10 +182,11 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         # Development applies the migrations at startup (the run command); production runs
         # `flask --app web db upgrade` as a deploy step.
         "DATABASE_AUTO_UPGRADE": env_bool(environ, "DATABASE_AUTO_UPGRADE", not production),
-        # Failed logins, counted per worker process with the default memory storage.
+        # Failed logins: counted in each worker's memory by default, in Redis for every worker
+        # and replica at once (``redis://...``; see ``web.login_limits``).
         "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
         "LOGIN_RATE_LIMIT_PER_ADDRESS": rate_limit(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
-        "RATELIMIT_STORAGE_URI": env_str(environ, "RATELIMIT_STORAGE_URI", "memory://"),
+        **rate_limit_storage(environ),
         "SESSION_COOKIE_NAME": site_login.cookie_name,
         # Unset: the cookie belongs to the site's host only. Standalone apps on another subdomain
         # see the login only if this names the parent domain (example.com for apps.example.com).
