@@ -33,6 +33,7 @@ from web import (
     request_log,
     settings,
     share_links,
+    single_sign_on,
     standalone,
     templating,
     users_cli,
@@ -58,6 +59,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     metrics.init_app(app)
     database.init_app(app)
     auth.init_app(app)
+    single_sign_on.init_app(app)
     users_cli.init_app(app)
     bokeh_embed.init_app(app)
     content_security.init_app(app)
@@ -75,6 +77,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         api.bp,
         bokehjs.bp,
         auth.bp,
+        single_sign_on.bp,
         share_links.bp,
         admin.bp,
         standalone.bp,

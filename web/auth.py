@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -28,6 +28,7 @@ from web.models import User
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
+_LOCAL_LOGIN_OFF = "Logging in with a name and password is switched off on this site: log in with {provider}."
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
@@ -84,6 +85,8 @@ def safe_next(target: str | None) -> str | None:
 @login_limits.failed_logins_limited
 def login():
     """Show the login form; log in and go to ``next`` (a local path) or the gallery."""
+    if request.method == "POST" and not current_app.config["LOCAL_LOGIN"]:
+        abort(403, description=_LOCAL_LOGIN_OFF.format(provider=current_app.config["OIDC_PROVIDER_NAME"]))
     if request.method == "GET" and current_user.is_authenticated:
         # Already logged in (the account checked just now): on to ``next`` at once. The Bokeh
         # server sends visitors here when their cookie is too old for it to trust
@@ -96,13 +99,25 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.name.data, form.password.data)
         if user is not None:
-            start_session(user)
+            complete_login(user)
             log.info("login: %s from %s", user.name, request.remote_addr)
             return redirect(safe_next(form.next.data) or url_for("gallery.index"))
         g.login_failed = failed = True
         # The name only: a mistyped password must never reach a log.
         log.warning("failed login for %r from %s", form.name.data[:64], request.remote_addr)
     return render_template("auth/login.html", form=form, failed=failed)
+
+
+def login_page(status: int = 200, **context):
+    """The login page (with its form for ``next`` from the query), answering ``status``."""
+    form = LoginForm()
+    form.next.data = request.args.get("next", "")
+    return render_template("auth/login.html", form=form, failed=False, **context), status
+
+
+def complete_login(user: User) -> None:
+    """The site's login step, once a person is known (by password or by single sign-on)."""
+    start_session(user)
 
 
 def start_session(user: User) -> None:

@@ -106,6 +106,37 @@ def rate_limit(environ: Environ, name: str, default: str) -> str:
     return text
 
 
+def single_sign_on(environ: Environ) -> dict[str, object]:
+    """OpenID Connect settings (``web.single_sign_on``); off unless ``OIDC_ISSUER`` is set.
+
+    ``LOCAL_LOGIN=false`` (passwords off) needs a provider, or nobody could log in.
+    """
+    issuer = env_str(environ, "OIDC_ISSUER", "").rstrip("/")
+    local_login = env_bool(environ, "LOCAL_LOGIN", True)
+    values: dict[str, object] = {
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": env_str(environ, "OIDC_CLIENT_ID", ""),
+        "OIDC_CLIENT_SECRET": env_str(environ, "OIDC_CLIENT_SECRET", ""),
+        "OIDC_PROVIDER_NAME": env_str(environ, "OIDC_PROVIDER_NAME", urlsplit(issuer).hostname or ""),
+        "OIDC_SCOPES": env_str(environ, "OIDC_SCOPES", "openid profile email"),
+        # Empty: roles are managed on the site (``users create --role``), not by the provider.
+        "OIDC_ROLES_CLAIM": env_str(environ, "OIDC_ROLES_CLAIM", ""),
+        "OIDC_TIMEOUT": env_float(environ, "OIDC_TIMEOUT", 5.0, minimum=0.1),
+        "LOCAL_LOGIN": local_login,
+    }
+    if not issuer:
+        if not local_login:
+            raise ConfigurationError("LOCAL_LOGIN=false needs OIDC_ISSUER: without either, nobody could log in")
+        return values
+    _checked_url("OIDC_ISSUER", issuer, "https://login.example.com/realms/staff")
+    for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        if not values[name]:
+            raise ConfigurationError(f"{name} must be set when OIDC_ISSUER is (the client registered at the provider)")
+    if "openid" not in str(values["OIDC_SCOPES"]).split():
+        raise ConfigurationError("OIDC_SCOPES must include openid")
+    return values
+
+
 # Limit storage schemes this product installs a client for (Flask-Limiter's ``limits`` names).
 RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel")
 # A Redis that does not answer must not hold a login for long (connect and each command).
@@ -187,6 +218,8 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
         "LOGIN_RATE_LIMIT_PER_ADDRESS": rate_limit(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
         **rate_limit_storage(environ),
+        # Single sign-on with an OpenID Connect provider, and whether passwords work too.
+        **single_sign_on(environ),
         "SESSION_COOKIE_NAME": site_login.cookie_name,
         # Unset: the cookie belongs to the site's host only. Standalone apps on another subdomain
         # see the login only if this names the parent domain (example.com for apps.example.com).
