@@ -110,3 +110,14 @@ def test_with_the_provider_down_the_login_page_says_so_and_passwords_still_work(
     local = log_in(sso_stack.web_url, "ada", next_path="/apps/portfolio")
     page = local.get(f"{sso_stack.web_url}/apps/portfolio", timeout=30)
     assert page.status_code == 200 and 'Logged in as <b class="account-name">ada</b>' in page.text
+
+
+def test_a_misconfigured_issuer_is_named_on_the_login_page(sso_stack, provider, provider_port, app):
+    """The provider answers, but calls itself otherwise than the site's OIDC_ISSUER."""
+    wrong = create_app({**app.config, **sso_settings(f"http://localhost:{provider_port}"), "OIDC_TIMEOUT": 5.0})
+    answer = wrong.test_client().get("/login/sso")
+    assert answer.status_code == 503
+    assert (
+        f"it calls itself &#39;{provider.issuer}&#39;, not &#39;http://localhost:{provider_port}&#39; (OIDC_ISSUER)"
+        in answer.get_data(as_text=True)
+    )
