@@ -18,7 +18,7 @@ from tests.support.compose import ComposeProject, container_engine
 # A hang guard only: building the images on a fresh machine takes minutes, in the first test's setup.
 pytestmark = pytest.mark.timeout(1800)
 
-SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front"]
+SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front", "redis"]
 REPLICAS = 3
 WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
     (window.cspViolations = window.cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI);
