@@ -1,8 +1,9 @@
 """Accounts: create, find, check the password of, and delete the site's users.
 
-The CLI (``web.users_cli``) and the login view use these; nothing else writes the ``users``
-table. Names are lower-cased and follow ``bkapps.access.NAME_PATTERN``; passwords must be at
-least ``MIN_PASSWORD_LENGTH`` characters and are only ever stored hashed.
+The CLI (``web.users_cli``) and the login view use these; besides them only single sign-on
+(``web.sso_accounts``) writes the ``users`` table. Names are lower-cased and follow
+``bkapps.access.NAME_PATTERN``; passwords must be at least ``MIN_PASSWORD_LENGTH`` characters
+and are only ever stored hashed.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def create_user(name: str, password: str, roles: Iterable[str] = ()) -> User:
 def authenticate(name: str, password: str) -> User | None:
     """The account if ``password`` is its password, else None (in about the same time either way)."""
     user = find_user(name) if NAME_PATTERN.match(normalise_name(name)) else None
-    if user is None:
+    if user is None or not user.password_hash:
+        # No account, or one without a password (single sign-on): refused, in the same time.
         check_password_hash(_UNKNOWN_USER_HASH, password)
         return None
     return user if user.check_password(password) else None
