@@ -6,8 +6,10 @@ PYTHON ?= $(shell for p in python3.12 python3; do \
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+# The OpenID Connect provider the single sign-on tests run (npm package oidc-provider).
+OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
 
-.PHONY: install run run-front base-image test lint format bench screenshot clean
+.PHONY: install test-provider run run-front base-image test lint format bench screenshot clean
 
 install: $(STAMP)
 
@@ -17,6 +19,13 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
+
+# Without npm the single sign-on tests skip (and fail under CI=true), saying what to install.
+test-provider: $(OIDC_PROVIDER)
+
+$(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/oidc --no-audit --no-fund; \
+	else echo "npm not found: the single sign-on tests will skip (apt-get install nodejs npm)" >&2; fi
 
 run: install
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
@@ -30,7 +39,7 @@ run-front: install
 base-image:
 	deploy/base-image/build
 
-test: install
+test: install test-provider
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -61,4 +70,4 @@ screenshot: install
 	APERTURE_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest tests/browser -k sliders_page_shows_the_live_app
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache tests/artifacts
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache tests/artifacts tests/oidc/node_modules

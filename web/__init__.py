@@ -35,6 +35,7 @@ from web import (
     request_log,
     settings,
     share_links,
+    single_sign_on,
     standalone,
     templating,
     users_cli,
@@ -60,6 +61,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     metrics.init_app(app)
     database.init_app(app)
     auth.init_app(app)
+    single_sign_on.init_app(app)
     users_cli.init_app(app)
     bokeh_embed.init_app(app)
     content_security.init_app(app)
@@ -77,6 +79,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         api.bp,
         bokehjs.bp,
         auth.bp,
+        single_sign_on.bp,
         share_links.bp,
         admin.bp,
         account.bp,
@@ -89,10 +92,14 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
 
 def _configure_logging(app: Flask) -> None:
-    """Log the site's messages (``web.*`` loggers) to stdout, where containers collect them."""
+    """Log the site's messages (``web.*`` loggers, Flask-Limiter's warnings) to stdout, for containers."""
     logger = logging.getLogger("web")
     if app.config["LOG_TO_STDOUT"] and not logger.handlers:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(log_formatter(app.config["LOG_FORMAT"]))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+        # Flask-Limiter says there when its storage (Redis) stops or starts answering again.
+        limiter_logger = logging.getLogger("flask-limiter")
+        limiter_logger.addHandler(handler)
+        limiter_logger.setLevel(logging.WARNING)

@@ -17,7 +17,8 @@ from wtforms.validators import EqualTo, InputRequired, Length
 
 from bkapps.site_login import LOGIN_MARKER_KEY
 from web.accounts import MAX_PASSWORD_LENGTH, AccountError, change_password
-from web.auth import limiter, log_out, login_failed
+from web.auth import log_out
+from web.login_limits import limiter, login_failed
 from web.login_sessions import end_all_login_sessions, is_token_of, open_sessions_of
 
 bp = Blueprint("account", __name__, url_prefix="/account")

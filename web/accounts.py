@@ -1,9 +1,10 @@
 """Accounts: create, find, check and change the password of, set the roles of, and delete users.
 
-The CLI (``web.users_cli``) and the site's views use these; nothing else writes the ``users``
-table. Names are lower-cased and follow ``bkapps.access.NAME_PATTERN``; passwords must have at
-least ``MIN_PASSWORD_LENGTH`` characters (a setting) wherever they are set, and are only ever
-stored hashed. A new password ends the account's other login sessions.
+The CLI (``web.users_cli``) and the site's views use these; besides them only single sign-on
+(``web.sso_accounts``) writes the ``users`` table. Names are lower-cased and follow
+``bkapps.access.NAME_PATTERN``; passwords must have at least ``MIN_PASSWORD_LENGTH`` characters
+(a setting) wherever they are set, and are only ever stored hashed. A new password ends the
+account's other login sessions.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def set_roles(name: str, roles: Iterable[str]) -> User:
 def authenticate(name: str, password: str) -> User | None:
     """The account if ``password`` is its password, else None (in about the same time either way)."""
     user = find_user(name) if NAME_PATTERN.match(normalise_name(name)) else None
-    if user is None:
+    if user is None or not user.password_hash:
+        # No account, or one without a password (single sign-on): refused, in the same time.
         check_password_hash(_UNKNOWN_USER_HASH, password)
         return None
     return user if user.check_password(password) else None

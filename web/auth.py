@@ -9,7 +9,8 @@ the login in the answer to its next request, whatever that answer is (a refused 
 the site never refreshes it for the Bokeh server again. No
 "remember me" cookie is ever set. Every form of the site carries a CSRF token (Flask-WTF,
 app-wide). Failed logins are rate-limited per client address and account name, and per address
-(Flask-Limiter). ``next`` only ever leads to a path of this site.
+(``web.login_limits``). ``next`` only ever leads to a path of this site. Single sign-on
+(``web.single_sign_on``) logs people in through ``log_in`` too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -27,15 +26,16 @@ from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from bkapps.site_login import LOGIN_MARKER_KEY, SITE_VISITOR_KEY
+from web import login_limits
 from web.accounts import authenticate
 from web.login_sessions import end_login_session, open_login_session, user_of
 from web.models import User
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
+_LOCAL_LOGIN_OFF = "Logging in with a name and password is switched off on this site: log in with {provider}."
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
 
 
 class LoginForm(FlaskForm):
@@ -49,7 +49,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."
     csrf.init_app(app)
-    limiter.init_app(app)
+    login_limits.init_app(app)
     # After every answer, refused ones too (a missing CSRF token, a 404): each of them re-signs the
     # cookie, which must then never carry an ended login to the Bokeh server.
     app.after_request(_keep_visitor_in_step)
@@ -90,26 +90,12 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def login_failed(response) -> bool:
-    """Whether the request was a failed attempt (what the login limits count)."""
-    return bool(g.get("login_failed"))
-
-
-def _address_and_account() -> str:
-    name = (request.form.get("name") or "").strip().lower()[:64]
-    return f"{get_remote_address()}/{name}"
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT"],
-    key_func=_address_and_account,
-    methods=["POST"],
-    deduct_when=login_failed,
-)
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=login_failed)
+@login_limits.failed_logins_limited
 def login():
     """Show the login form; log in and go to ``next`` (a local path) or the gallery."""
+    if request.method == "POST" and not current_app.config["LOCAL_LOGIN"]:
+        abort(403, description=_LOCAL_LOGIN_OFF.format(provider=current_app.config["OIDC_PROVIDER_NAME"]))
     if request.method == "GET" and current_user.is_authenticated and request.args.get("next"):
         # Already logged in (the session checked just now): on to ``next`` at once. The Bokeh
         # server sends visitors here when their cookie is too old for it to trust
@@ -130,6 +116,13 @@ def login():
         # The name only: a mistyped password must never reach a log.
         log.warning("failed login for %r from %s", form.name.data[:64], request.remote_addr)
     return render_template("auth/login.html", form=form, failed=failed)
+
+
+def login_page(status: int = 200, **context):
+    """The login page (with its form for ``next`` from the query), answering ``status``."""
+    form = LoginForm()
+    form.next.data = request.args.get("next", "")
+    return render_template("auth/login.html", form=form, failed=False, **context), status
 
 
 def log_in(user: User) -> None:

@@ -1,6 +1,7 @@
 """The site's tables: accounts, their login sessions and password resets, and their share links.
 
-Passwords are stored as werkzeug hashes (scrypt) only; account and role names follow
+Passwords are stored as werkzeug hashes (scrypt) only, and an account made by single sign-on
+has none (no password opens it); account and role names follow
 ``bkapps.access.NAME_PATTERN``. Roles are kept as one space-separated column: a handful per
 account, read together, never queried one by one. Account ids are never reused (SQLite
 ``AUTOINCREMENT``; PostgreSQL's sequence), and login sessions and reset links keep only a hash of
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -37,8 +38,9 @@ class User(db.Model):
     """
 
     __tablename__ = "users"
-    # A freed id is never handed out again (SQLite would reuse the highest one otherwise).
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    # A freed id is never handed out again (SQLite would reuse the highest one otherwise); single
+    # sign-on keeps one account per person of a provider (issuer, subject).
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"), {"sqlite_autoincrement": True})
 
     # Flask-Login's protocol; every loaded account is a logged-in one.
     is_authenticated = True
@@ -49,10 +51,12 @@ class User(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     roles_text: Mapped[str] = mapped_column("roles", String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    oidc_issuer: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
     share_links: Mapped[list[ShareLink]] = relationship(
         back_populates="owner", cascade="all, delete-orphan", order_by="ShareLink.created_at.desc()"
     )
@@ -80,7 +84,8 @@ class User(db.Model):
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        # An account without a password (single sign-on only) is never opened by one.
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
     def visitor(self) -> Visitor:
         """What the apps may know about this account: name and roles."""

@@ -106,6 +106,63 @@ def rate_limit(environ: Environ, name: str, default: str) -> str:
     return text
 
 
+def single_sign_on(environ: Environ) -> dict[str, object]:
+    """OpenID Connect settings (``web.single_sign_on``); off unless ``OIDC_ISSUER`` is set.
+
+    ``LOCAL_LOGIN=false`` (passwords off) needs a provider, or nobody could log in.
+    """
+    issuer = env_str(environ, "OIDC_ISSUER", "").rstrip("/")
+    local_login = env_bool(environ, "LOCAL_LOGIN", True)
+    values: dict[str, object] = {
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": env_str(environ, "OIDC_CLIENT_ID", ""),
+        "OIDC_CLIENT_SECRET": env_str(environ, "OIDC_CLIENT_SECRET", ""),
+        "OIDC_PROVIDER_NAME": env_str(environ, "OIDC_PROVIDER_NAME", urlsplit(issuer).hostname or ""),
+        "OIDC_SCOPES": env_str(environ, "OIDC_SCOPES", "openid profile email"),
+        # Empty: roles are managed on the site (``users create --role``), not by the provider.
+        "OIDC_ROLES_CLAIM": env_str(environ, "OIDC_ROLES_CLAIM", ""),
+        "OIDC_TIMEOUT": env_float(environ, "OIDC_TIMEOUT", 5.0, minimum=0.1),
+        "LOCAL_LOGIN": local_login,
+    }
+    if not issuer:
+        if not local_login:
+            raise ConfigurationError("LOCAL_LOGIN=false needs OIDC_ISSUER: without either, nobody could log in")
+        return values
+    _checked_url("OIDC_ISSUER", issuer, "https://login.example.com/realms/staff")
+    for name in ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        if not values[name]:
+            raise ConfigurationError(f"{name} must be set when OIDC_ISSUER is (the client registered at the provider)")
+    if "openid" not in str(values["OIDC_SCOPES"]).split():
+        raise ConfigurationError("OIDC_SCOPES must include openid")
+    return values
+
+
+# Limit storage schemes this product installs a client for (Flask-Limiter's ``limits`` names).
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel")
+# A Redis that does not answer must not hold a login for long (connect and each command).
+RATE_LIMIT_STORAGE_TIMEOUT_SECONDS = 2.0
+
+
+def rate_limit_storage(environ: Environ) -> dict[str, object]:
+    """Flask-Limiter's storage settings: ``RATELIMIT_STORAGE_URI`` and how it behaves when down.
+
+    Storage down: count in the worker's memory (with a logged warning) until it answers again,
+    rather than refuse every login; the README says so.
+    """
+    uri = env_str(environ, "RATELIMIT_STORAGE_URI", "memory://")
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme not in RATE_LIMIT_SCHEMES:
+        raise ConfigurationError(f"RATELIMIT_STORAGE_URI must be memory:// or redis://host:port/db, not {uri!r}")
+    timeout = env_float(environ, "RATELIMIT_STORAGE_TIMEOUT", RATE_LIMIT_STORAGE_TIMEOUT_SECONDS, minimum=0.1)
+    options = {} if scheme == "memory" else {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+    return {
+        "RATELIMIT_STORAGE_URI": uri,
+        "RATELIMIT_STORAGE_OPTIONS": options,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+    }
+
+
 def session_ids_mode(environ: Environ) -> str:
     mode = env_str(environ, "BOKEH_SESSION_IDS", "signed")
     if mode not in SESSION_ID_MODES:
@@ -164,10 +221,13 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "SITE_PUBLIC_URL": site_login.site_public_url,
         # The Bokeh server's own setting, read here to tell visitors how soon a logout reaches it.
         "STANDALONE_LOGIN_RECHECK_SECONDS": site_login.recheck_seconds,
-        # Failed logins, counted per worker process with the default memory storage.
+        # Failed logins: counted in each worker's memory by default, in Redis for every worker
+        # and replica at once (``redis://...``; see ``web.login_limits``).
         "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
         "LOGIN_RATE_LIMIT_PER_ADDRESS": rate_limit(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
-        "RATELIMIT_STORAGE_URI": env_str(environ, "RATELIMIT_STORAGE_URI", "memory://"),
+        **rate_limit_storage(environ),
+        # Single sign-on with an OpenID Connect provider, and whether passwords work too.
+        **single_sign_on(environ),
         "SESSION_COOKIE_NAME": site_login.cookie_name,
         # Unset: the cookie belongs to the site's host only. Standalone apps on another subdomain
         # see the login only if this names the parent domain (example.com for apps.example.com).

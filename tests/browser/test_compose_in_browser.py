@@ -8,17 +8,20 @@ must leave no container, network or volume of the project. The tests run in this
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import requests
 
 from tests.support.bokeh_client import embedded_session
 from tests.support.bokeh_page import column, model_value, move_first_slider_and_see_python_answer, wait_for_canvas
-from tests.support.compose import ComposeProject, container_engine
+from tests.support.compose import ComposeProject, container_engine, tool
+from tests.support.site_accounts import post_login
 
 # A hang guard only: building the images on a fresh machine takes minutes, in the first test's setup.
 pytestmark = pytest.mark.timeout(1800)
 
-SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front"]
+SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front", "redis"]
 REPLICAS = 3
 WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
     (window.cspViolations = window.cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI);
@@ -65,6 +68,14 @@ def test_a_standalone_app_opens_on_the_standalone_port(project, page):
     page.goto(f"{project.standalone_url}/sliders")
     wait_for_canvas(page)
     assert model_value(page, "main_plot", "model.title.text") == "my sine wave"
+
+
+def test_failed_logins_through_the_front_are_counted_in_the_redis_service(project):
+    answer = post_login(requests.Session(), project.site_url, "mallory", "a wrong guess")
+    assert answer.status_code == 200 and "Wrong name or password." in answer.text
+    scan = [tool("podman"), "exec", project.container("redis"), "redis-cli", "--scan", "--pattern", "LIMITS*"]
+    keys = subprocess.run(scan, capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert any(key.endswith("/mallory/auth.login/5/1/minute") for key in keys), keys
 
 
 def test_killing_a_replica_keeps_open_pages_and_new_pages_go_to_survivors(project, browser):

@@ -79,3 +79,10 @@ def test_the_app_images_take_their_base_as_a_build_argument(compose_services):
     for name in ("web", *REPLICAS):
         assert compose_services[name]["build"]["args"]["BASE_IMAGE"] == "python:3.12-slim"
     assert compose_services["front"]["build"]["args"]["BASE_IMAGE"] == "debian:bookworm-slim"
+    assert compose_services["redis"]["build"]["args"]["BASE_IMAGE"] == "python:3.12-slim"
+
+
+def test_the_site_counts_failed_logins_in_the_compose_redis(compose_services):
+    assert compose_services["web"]["environment"]["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
+    assert "redis" in compose_services["web"]["depends_on"]
+    assert "ports" not in compose_services["redis"], "reached by the site only"
