@@ -101,14 +101,24 @@ NUMPY_ENTRY = """
 """
 
 
+CATALOG_TESTS = (
+    "test_app_documents",
+    "test_document_validation",
+    "test_catalog",
+    "test_catalog_file",
+    "test_launcher",
+    "test_pages",
+    "test_api",
+    "test_dashboard",
+    "test_access",
+)
+
+
 def test_plain_apps_in_the_catalog_leave_the_projects_own_tests_green(tmp_path):
     folder = write_apps_folder(tmp_path / "apps", PLAIN_ENTRY + NUMPY_ENTRY, {**PLAIN_APP, **NUMPY_APP})
     env = {**os.environ, "APERTURE_APPS": os.pathsep.join([str(APPS_DIR), str(folder)])}
-    files = [
-        f"tests/unit/{name}.py"
-        for name in ("test_app_documents", "test_document_validation", "test_catalog", "test_catalog_file")
-        + ("test_launcher", "test_pages", "test_api", "test_dashboard", "test_access")
-    ]
+    # Every unit test that goes over the catalog's apps.
+    files = [f"tests/unit/{name}.py" for name in CATALOG_TESTS]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
         cwd=PROJECT_ROOT,

@@ -207,6 +207,9 @@ def stack_env(bokeh_port: int, web_port: int, processes: int, **overrides: str) 
     return env
 
 
+# `make dev`'s commands: both servers reloading as files change.
+DEV_COMMANDS = procfile_commands(PROJECT_ROOT / "deploy" / "Procfile.dev")
+
 # Two Bokeh processes by default, as on the 2-core machines the product is built for: every
 # test then also shows that sessions work whichever process a connection reaches.
 DEFAULT_PROCESSES = 2
