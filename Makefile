@@ -1,4 +1,5 @@
-# Aperture: `make run` starts both servers, `make test` runs every test. Both set up .venv first.
+# Aperture: `make run` starts both servers (`make dev`: reloading), `make test` runs every test.
+# All set up .venv first.
 
 # The first interpreter that actually runs (a pyenv shim can be on PATH and still fail).
 PYTHON ?= $(shell for p in python3.12 python3; do \
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 # The OpenID Connect provider the single sign-on tests run (npm package oidc-provider).
 OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
 
-.PHONY: install test-provider run run-front base-image test lint format bench screenshot clean
+.PHONY: install test-provider run dev run-front base-image test lint format bench screenshot clean
 
 install: $(STAMP)
 
@@ -30,6 +31,11 @@ $(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
 run: install
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 
+# Both servers, reloading: saving an app's file restarts the Bokeh processes (and the open pages
+# reload), saving the site's code or a catalog file reloads the site; templates are read afresh.
+dev: install
+	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile deploy/Procfile.dev
+
 # The same two servers behind nginx (Debian's package), as in docker-compose: the site on :8080,
 # the standalone apps on :5006.
 run-front: install
@@ -39,7 +45,13 @@ run-front: install
 base-image:
 	deploy/base-image/build
 
-test: install test-provider
+# First the Debian packages every test needs (installed if this can, else the command to run),
+# then the test OpenID provider (npm); SYSTEM_PACKAGES=no skips the first, and the tests that need
+# a missing package then skip.
+SYSTEM_PACKAGES ?= yes
+test: install
+	@test "$(SYSTEM_PACKAGES)" = no || deploy/system-packages
+	@$(MAKE) --no-print-directory test-provider
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
