@@ -64,6 +64,8 @@ def install_listeners(settings: BokehServerSettings, index: int) -> None:
 def health_handler(stats: ProcessStats, self_check: SelfCheck):
     """A Tornado handler answering this process's liveness as JSON (``self.application`` is Bokeh's).
 
+    ``needs`` says, per app that built at startup, its BokehJS bundles and whether it runs JS code
+    strings (the site's monitor reads them, so that its page views need not ask).
     ``sessions_created`` (visitors' sessions since the process started, not the self-check's) is
     what the supervisor recycles by.
     """
@@ -86,6 +88,8 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
                     "sessions": sessions,
                     "sessions_created": sum(stats.created.values()) - self_check.sessions_built,
                     "gc": gc_tuning.summary(),
+                    # What each app's document needs in the browser, for the site's pages.
+                    "needs": self_check.published_needs(),
                 }
             )
 
