@@ -20,11 +20,14 @@ from bkapps.config import ConfigurationError, env_int, env_str
 try:
     # Resolve every setting in the master, so a bad or missing one stops startup with one clear
     # line instead of a traceback from each worker.
+    from bkapps.catalog import CATALOG
     from web.metrics import mark_worker_dead
     from web.request_log import gunicorn_log_config
     from web.settings import load_settings
 
     site_settings = load_settings()
+    # The apps' catalog files too: a bad entry names its file and entry here, once.
+    CATALOG.load()
     bind = [env_str(os.environ, "WEB_BIND", "127.0.0.1:8000")]
     workers = env_int(os.environ, "WEB_WORKERS", 2, minimum=1)
     threads = env_int(os.environ, "WEB_THREADS", 4, minimum=1)

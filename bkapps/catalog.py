@@ -1,22 +1,30 @@
 """The one catalog of live apps: what exists, what each is called, which arguments it takes.
 
-The launcher serves exactly these apps, Flask lists, validates and embeds exactly these, and each
-app reads its query arguments through its entry here. Page options are the other half of a
-session's start: a site page may set them (the main plot's title...), a visitor's query string
-never can; they travel only inside the signed session token. Adding an app means adding its folder
-(or module) under ``bkapps/`` and one ``AppSpec`` below.
+``CATALOG`` holds the apps declared in the ``catalog.toml`` of each folder ``APERTURE_APPS`` names
+(default: this package's own apps; ``bkapps.catalog_file`` reads and checks the files). The
+launcher serves exactly these apps, Flask lists, validates and embeds exactly these, and each app
+reads its query arguments through its entry. Page options are the other half of a session's
+start: a site page may set them (the main plot's title...), a visitor's query string never can;
+they travel only inside the signed session token. Adding an app means adding its folder (or
+module) beside a catalog file and one entry there; no code of the product changes.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bkapps.params import ChoiceParam, IntParam, Param, TextParam, parse_arguments
+from bkapps.config import Environ
+from bkapps.params import Param, TextParam, parse_arguments
 
+# The project's own apps folder, and the theme and kit every app of the project shares.
 APPS_DIR = Path(__file__).resolve().parent
+# Folders of apps, each with a CATALOG_FILE, separated by os.pathsep (":" on Linux).
+APPS_ENV = "APERTURE_APPS"
+CATALOG_FILE = "catalog.toml"
 
 # Bokeh maps an app to the URL path "/<name>"; keep names to what needs no escaping anywhere.
 _APP_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -32,8 +40,9 @@ PAGE_OPTIONS: tuple[Param, ...] = (TextParam("title", default="", max_length=80,
 # exactly what the catalog declares; a test checks each declaration against the real document.
 BOKEHJS_BUNDLES = ("gl", "widgets", "tables", "mathjax")
 
-# The Iris measurements; bkapps/iris/data.py labels and computes them (a test keeps both in step).
-IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+# per_visitor: every page view builds a document of its own; shared: every viewer of one view
+# (app, arguments, page options) watches one document.
+SHARING_MODES = ("per_visitor", "shared")
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,7 @@ class AppSpec:
     name: str
     title: str
     description: str
-    source: str  # file or folder under bkapps/, as ``bokeh serve`` takes it
+    source: str  # file or folder in ``folder``, as ``bokeh serve`` takes it
     params: tuple[Param, ...] = ()
     options: tuple[Param, ...] = PAGE_OPTIONS
     bokehjs: tuple[str, ...] = ()
@@ -51,6 +60,12 @@ class AppSpec:
     # open every app); ``bkapps.access`` applies the rule on both sides.
     public: bool = True
     roles: tuple[str, ...] = ()
+    sharing: str = "per_visitor"
+    # Whether the app builds through the project's app kit (``bkapps.app_session.build_app``),
+    # which applies page options, the theme and the visitor; a plain Bokeh app does not.
+    kit: bool = True
+    # The apps folder whose catalog file declares the app.
+    folder: Path = APPS_DIR
 
     def __post_init__(self) -> None:
         if not _APP_NAME.match(self.name):
@@ -60,6 +75,8 @@ class AppSpec:
         unknown = set(self.bokehjs) - set(BOKEHJS_BUNDLES)
         if unknown:
             raise ValueError(f"app {self.name!r} asks for unknown BokehJS bundles {sorted(unknown)}")
+        if self.sharing not in SHARING_MODES:
+            raise ValueError(f"app {self.name!r}: sharing must be one of {', '.join(SHARING_MODES)}")
 
     def param(self, name: str) -> Param:
         """The declared query parameter ``name``; ``KeyError`` if the app has none of that name."""
@@ -71,7 +88,8 @@ class AppSpec:
 
     @property
     def path(self) -> Path:
-        return APPS_DIR / self.source
+        """The app's file or folder, as ``bokeh serve`` takes it."""
+        return self.folder / self.source
 
     def parse_arguments(self, raw: Mapping[str, Sequence[str]]) -> dict[str, object]:
         """Typed, validated arguments with defaults filled in; raises ``InvalidArgument``."""
@@ -99,81 +117,59 @@ class AppCatalog:
                 raise ValueError(f"app {spec.name!r} is declared twice")
             self._specs[spec.name] = spec
 
+    def _by_name(self) -> dict[str, AppSpec]:
+        return self._specs
+
     def __iter__(self) -> Iterator[AppSpec]:
-        return iter(self._specs.values())
+        return iter(self._by_name().values())
 
     def __len__(self) -> int:
-        return len(self._specs)
+        return len(self._by_name())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._specs
+        return name in self._by_name()
 
     def __getitem__(self, name: str) -> AppSpec:
-        return self._specs[name]
+        return self._by_name()[name]
 
     def get(self, name: str) -> AppSpec | None:
-        return self._specs.get(name)
+        return self._by_name().get(name)
 
     @property
     def names(self) -> list[str]:
-        return list(self._specs)
+        return list(self._by_name())
 
 
-CATALOG = AppCatalog(
-    [
-        AppSpec(
-            name="sliders",
-            title="Sliders",
-            description="A sine wave shaped live by amplitude, frequency, phase and offset sliders.",
-            source="sliders",
-            params=(IntParam("N", default=200, minimum=10, maximum=2000, help="number of points"),),
-            bokehjs=("widgets",),
-        ),
-        AppSpec(
-            name="iris",
-            title="Iris",
-            description="Fisher's Iris measurements as a histogram per species; pick the feature and bins.",
-            source="iris",
-            params=(
-                ChoiceParam(
-                    "feature",
-                    default="sepal_length",
-                    choices=IRIS_FEATURES,
-                    help="measurement to histogram",
-                ),
-                IntParam("bins", default=10, minimum=3, maximum=50, help="number of bins"),
-            ),
-            bokehjs=("widgets",),
-        ),
-        AppSpec(
-            name="press",
-            title="Press Me",
-            description="A button that adds a number at a random place in one of three colours: "
-            "Bokeh's single-module app format.",
-            source="press.py",
-            bokehjs=("widgets",),
-        ),
-        AppSpec(
-            name="stream",
-            title="Stream",
-            description="This server's CPU, memory, per-core load and biggest processes, live: periodic "
-            "callbacks, a background thread and a thread pool feeding one page.",
-            source="stream",
-            params=(
-                IntParam("rate", default=500, minimum=100, maximum=5000, help="milliseconds between samples"),
-                IntParam("window", default=120, minimum=10, maximum=2000, help="samples kept in the plot"),
-            ),
-            bokehjs=("widgets", "tables"),
-        ),
-        AppSpec(
-            name="portfolio",
-            title="Portfolio",
-            description="A simulated portfolio's value over time, for signed-in users only: it greets "
-            "you by name, and admins also get a stress-test control.",
-            source="portfolio",
-            params=(IntParam("days", default=180, minimum=30, maximum=730, help="trading days simulated"),),
-            bokehjs=("widgets",),
-            public=False,
-        ),
-    ]
-)
+def apps_folders(environ: Environ) -> tuple[Path, ...]:
+    """The folders ``APERTURE_APPS`` names (``os.pathsep``-separated), or the project's own."""
+    listed = [entry.strip() for entry in environ.get(APPS_ENV, "").split(os.pathsep)]
+    # dict: each folder once, in the order given
+    folders = dict.fromkeys(Path(entry).expanduser().resolve() for entry in listed if entry)
+    return tuple(folders) or (APPS_DIR,)
+
+
+class ConfiguredCatalog(AppCatalog):
+    """The catalog of ``APERTURE_APPS``, read from its files once, when first used.
+
+    Entry points call ``load()`` first, so that a bad catalog file stops them with one line
+    (``bkapps.catalog_file.CatalogError`` names the file and the entry) rather than at an import.
+    """
+
+    def __init__(self, environ: Environ) -> None:
+        self._environ = environ
+        self._loaded: AppCatalog | None = None
+
+    def load(self) -> AppCatalog:
+        """The catalog, read now if it has not been; raises ``CatalogError``."""
+        if self._loaded is None:
+            # Imported here: the file reader builds ``AppSpec``s, so it imports this module.
+            from bkapps.catalog_file import read_catalogs
+
+            self._loaded = read_catalogs(apps_folders(self._environ))
+        return self._loaded
+
+    def _by_name(self) -> dict[str, AppSpec]:
+        return self.load()._by_name()
+
+
+CATALOG = ConfiguredCatalog(os.environ)

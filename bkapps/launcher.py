@@ -1,7 +1,8 @@
 """``python -m bkapps``: run the catalog's apps on ``BOKEH_PROCESSES`` Bokeh server processes.
 
 The one way to run the Bokeh side: the Procfile, docker-compose and the test fixtures all run it.
-It resolves the settings (a bad one stops it with one line naming the variable), then hands over
+It resolves the settings and reads the catalog files (a bad setting or catalog entry stops it
+with one line naming the variable, or the file and the entry), then hands over
 to the supervisor (``bkapps.supervisor``), which listens on ``BOKEH_PORT`` and starts one
 ``bokeh serve`` process per core (``bkapps.server_process``) sharing that socket.
 ``--print-command`` prints the ``bokeh serve`` command each process runs, and exits.
@@ -12,10 +13,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from bkapps.catalog import APPS_DIR, CATALOG, AppCatalog
+from bkapps.catalog import CATALOG, AppCatalog
 from bkapps.config import ConfigurationError
 from bkapps.settings import BokehServerSettings
+
+# The server's own files (its index page, its auth module), whatever folders the apps come from.
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) -> list[str]:
@@ -28,12 +33,12 @@ def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) 
         "--unused-session-lifetime": str(settings.unused_session_lifetime_ms),
         "--check-unused-sessions": str(settings.check_unused_sessions_ms),
         "--log-level": settings.log_level,
-        "--index": str(APPS_DIR / "index.html"),
+        "--index": str(PACKAGE_DIR / "index.html"),
         # Each process is a server of its own; the supervisor runs several of them on one
         # socket, so that it can restart them one by one and route pulled sessions to theirs.
         "--num-procs": "1",
         # One login for the site and the standalone apps: the site's session cookie.
-        "--auth-module": str(APPS_DIR / "auth_module.py"),
+        "--auth-module": str(PACKAGE_DIR / "auth_module.py"),
     }
     if settings.prefix:
         options["--prefix"] = settings.prefix
@@ -49,17 +54,11 @@ def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) 
     return command
 
 
-def missing_app_sources(catalog: AppCatalog = CATALOG) -> list[str]:
-    return [f"{spec.name}: {spec.path}" for spec in catalog if not spec.path.exists()]
-
-
 def load_settings() -> BokehServerSettings:
-    """The settings, checked; exits with one clear line if one is bad."""
+    """The settings and the catalog files, checked; exits with one clear line if one is bad."""
     try:
         settings = BokehServerSettings.from_environ(os.environ)
-        missing = missing_app_sources()
-        if missing:
-            raise ConfigurationError("catalog apps without source: " + "; ".join(missing))
+        CATALOG.load()
     except ConfigurationError as error:
         sys.exit(f"bkapps: {error}")
     return settings

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from bkapps.catalog import CATALOG
 from bkapps.log_format import log_formatter
 from web import (
     admin,
@@ -51,6 +52,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.from_mapping(settings.load_settings())
+    # The apps' catalog files: a bad entry stops the site here (CatalogError names the file and entry).
+    CATALOG.load()
     if config:
         app.config.from_mapping(config)
     _configure_logging(app)
