@@ -9,8 +9,9 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
   instead of letting it bind ``--port`` itself;
 * serves ``/healthz`` (this process: index, pid, open sessions) and ``/stats`` for the site's
   admin view (``bkapps.process_stats``: sessions created, memory, recent errors);
-* adds to every app a session counter and the handler that puts the site login's visitor into
-  standalone pages' tokens (``bkapps.auth_module``, which ``--auth-module`` also names);
+* adds to every app a session counter, the handler that puts the site login's visitor into
+  standalone pages' tokens (``bkapps.auth_module``, which ``--auth-module`` also names), and the
+  one that leaves connection notices to site pages (``bkapps.site_page_session``);
 * builds every app's document once it runs and answers ``/readyz`` from that (``bkapps.readiness``);
 * drains on SIGTERM: stops accepting, closes websockets with "going away", finishes requests in
   flight (``bkapps.graceful_shutdown``);
@@ -102,6 +103,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
 
     from bkapps.auth_module import StandaloneIdentity
     from bkapps.site_login import SiteLoginReader
+    from bkapps.site_page_session import SitePageSession
 
     reader = SiteLoginReader(settings.site_login)
     self_check = SelfCheck(settings.secret_key)
@@ -113,6 +115,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
                 name = route.strip("/")
                 application.add(stats.counter_for(name))
                 application.add(StandaloneIdentity(name, reader))
+                application.add(SitePageSession())
             return applications
 
         def customize_kwargs(self, args, server_kwargs):

@@ -205,6 +205,8 @@ def test_an_example_runs_embedded_and_comes_back_after_its_process_dies(examples
     before = open_sessions(stack, name)
     page.goto(f"{stack.web_url}/apps/{name}")
     wait_for_drawn(page)
+    # The page's own notice says when the connection drops; BokehJS's toast would say it twice.
+    assert page.evaluate("() => Bokeh.documents[0].config.notify_connection_status") is False
     run_python(page, name)
     if name in DOWNLOADS:
         run_custom_js(page, name)
