@@ -1,4 +1,5 @@
-# Aperture: `make run` starts both servers, `make test` runs every test. Both set up .venv first.
+# Aperture: `make run` starts both servers (`make dev`: reloading), `make test` runs every test.
+# All set up .venv first.
 
 # The first interpreter that actually runs (a pyenv shim can be on PATH and still fail).
 PYTHON ?= $(shell for p in python3.12 python3; do \
@@ -7,7 +8,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run run-front base-image test lint format bench screenshot clean
+.PHONY: install run dev run-front base-image test lint format bench screenshot clean
 
 install: $(STAMP)
 
@@ -20,6 +21,11 @@ $(STAMP): setup.cfg pyproject.toml
 
 run: install
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+
+# Both servers, reloading: saving an app's file restarts the Bokeh processes (and the open pages
+# reload), saving the site's code or a catalog file reloads the site; templates are read afresh.
+dev: install
+	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile deploy/Procfile.dev
 
 # The same two servers behind nginx (Debian's package), as in docker-compose: the site on :8080,
 # the standalone apps on :5006.

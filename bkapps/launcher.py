@@ -5,7 +5,8 @@ It resolves the settings and reads the catalog files (a bad setting or catalog e
 with one line naming the variable, or the file and the entry), then hands over
 to the supervisor (``bkapps.supervisor``), which listens on ``BOKEH_PORT`` and starts one
 ``bokeh serve`` process per core (``bkapps.server_process``) sharing that socket.
-``--print-command`` prints the ``bokeh serve`` command each process runs, and exits.
+``--print-command`` prints the ``bokeh serve`` command each process runs, and exits; ``--dev``
+restarts the processes when an app's file or a catalog file changes (``bkapps.dev_reload``).
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ def build_command(settings: BokehServerSettings, catalog: AppCatalog = CATALOG) 
     return command
 
 
-def load_settings() -> BokehServerSettings:
-    """The settings and the catalog files, checked; exits with one clear line if one is bad."""
+def load_settings(catalog: bool = True) -> BokehServerSettings:
+    """The settings and (unless told not to) the catalog files, checked; exits with one clear line
+    if one is bad."""
     try:
         settings = BokehServerSettings.from_environ(os.environ)
-        CATALOG.load()
+        if catalog:
+            CATALOG.load()
     except ConfigurationError as error:
         sys.exit(f"bkapps: {error}")
     return settings
@@ -67,6 +70,11 @@ def load_settings() -> BokehServerSettings:
 def main(argv: Sequence[str] | None = None) -> None:
     """Resolve the settings and run the supervised Bokeh server processes."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--dev" in argv:
+        # The development supervisor reads the catalog itself, and waits for a bad one to be fixed.
+        from bkapps.dev_reload import DevSupervisor
+
+        sys.exit(DevSupervisor(load_settings(catalog=False)).run())
     settings = load_settings()
     if "--print-command" in argv:
         print(" ".join(build_command(settings)))

@@ -84,8 +84,7 @@ class Supervisor:
             return 1
         selector, wakeup = self._install_signal_handlers()
         try:
-            for slot in self.slots:
-                self._start(slot)
+            self._start_all()
             status = self._supervise(selector, wakeup)
         finally:
             self._stop_all(selector, wakeup)
@@ -112,10 +111,22 @@ class Supervisor:
         slot.started_at = time.monotonic()
         log.info("started Bokeh process %d (pid %d)", slot.index, slot.process.pid)
 
+    def _start_all(self) -> None:
+        for slot in self.slots:
+            self._start(slot)
+
+    def _wakeup_seconds(self) -> float | None:
+        """How long the loop may sleep when no signal comes (None: until one does)."""
+        return RECYCLE_CHECK_SECONDS if self.policy.enabled else None
+
+    def _on_wakeup(self) -> None:
+        """Work done each time the loop wakes up, after exited processes were restarted."""
+        if self.policy.enabled:
+            self._recycle_one_if_due()
+
     def _supervise(self, selector: selectors.BaseSelector, wakeup: socket.socket) -> int:
-        timeout = RECYCLE_CHECK_SECONDS if self.policy.enabled else None
         while True:
-            for _key, _events in selector.select(timeout):
+            for _key, _events in selector.select(self._wakeup_seconds()):
                 signals = _drain(wakeup)
                 if any(signum in STOP_SIGNALS for signum in signals):
                     log.info("stopping %d Bokeh process(es)", len(self.slots))
@@ -125,8 +136,7 @@ class Supervisor:
                     continue
                 if not self._restart_after_exit(slot):
                     return 1
-            if self.policy.enabled:
-                self._recycle_one_if_due()
+            self._on_wakeup()
 
     def _process_url(self, slot: ServerSlot) -> str:
         host = "127.0.0.1" if self.settings.address in ("", "0.0.0.0", "::") else self.settings.address  # noqa: S104

@@ -7,9 +7,17 @@
  * watches every session placeholder the site writes (`.bk-session`, see web/session_markup.py)
  * and the BokehJS documents in the page, and keeps a notice beside each app. It loads after
  * BokehJS, needs nothing inline, and does nothing on a page without live apps.
+ *
+ * In development (`make dev`, the script tag carries `data-reload-on-reconnect`, the site's health
+ * URL) a Bokeh process restarts when an app's file is saved; once the app reconnects, and the
+ * site's own probe sees the Bokeh server again (else the site would answer the reload with 503),
+ * the page reloads, so that the site's page and the app both show the new code.
  */
 (function () {
   "use strict";
+
+  const script = document.currentScript;
+  const healthUrl = script === null ? null : script.getAttribute("data-reload-on-reconnect");
 
   // No document within this long: the app did not load (Bokeh down, origin refused, expired).
   const LOAD_GRACE_MS = 20000;
@@ -172,6 +180,11 @@
     });
     doc.on_event("client_reconnected", () => {
       cancelGiveUp();
+      if (healthUrl !== null) {
+        say(element, "reloading", "The app was rebuilt; reloading the page…", false);
+        reloadWhenTheSiteSeesBokeh();
+        return;
+      }
       say(element, "live", "Reconnected.", false);
       window.setTimeout(() => {
         if (element.dataset.state === "live") {
@@ -179,6 +192,14 @@
         }
       }, 3000);
     });
+  }
+
+  function reloadWhenTheSiteSeesBokeh() {
+    const retry = () => window.setTimeout(reloadWhenTheSiteSeesBokeh, POLL_MS);
+    fetch(healthUrl, { cache: "no-store" })
+      .then((response) => response.json())
+      .then((health) => (health.bokeh && health.bokeh.reachable ? window.location.reload() : retry()))
+      .catch(retry);
   }
 
   sessions.forEach(watchLoading);

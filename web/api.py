@@ -16,6 +16,7 @@ from bkapps.catalog import CATALOG, AppSpec
 from bkapps.iris.data import FEATURES, SPECIES, histogram, shared_iris
 from bkapps.params import IntParam, describe, parse_arguments
 from web.access import access_to
+from web.live_apps import app_or_404
 from web.page_context import standalone_url
 from web.stream_signal import MAX_BATCH_TICKS, samples, tick_at
 
@@ -59,7 +60,7 @@ def apps():
 @bp.get("/iris/histogram")
 def iris_histogram():
     """The numbers behind the Iris histogram, for the live app's ``feature`` and ``bins`` rules."""
-    arguments = CATALOG["iris"].parse_arguments(request.args.to_dict(flat=False))
+    arguments = app_or_404("iris").parse_arguments(request.args.to_dict(flat=False))
     counts = histogram(shared_iris(), arguments["feature"], arguments["bins"])
     return jsonify(
         feature=counts.feature,

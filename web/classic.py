@@ -18,7 +18,6 @@ from bokeh.embed import components
 from flask import Blueprint, render_template, request, url_for
 from markupsafe import Markup
 
-from bkapps.catalog import CATALOG
 from bkapps.iris.data import FEATURES, histogram, shared_iris
 from bkapps.params import parse_arguments
 from web.bokehjs import bokehjs_resources
@@ -30,6 +29,7 @@ from web.classic_plots import (
     stream_figure,
 )
 from web.content_security import allow_eval, csp_nonce
+from web.live_apps import app_or_404
 from web.stream_signal import MAX_BATCH_TICKS, TICK_SECONDS, tick_at
 
 bp = Blueprint("classic", __name__, url_prefix="/classic")
@@ -60,7 +60,8 @@ def render_plots(template: str, plots: list, **context: object) -> str:
 @bp.get("/iris")
 def iris():
     """The Iris histogram for the form's ``feature`` and ``bins``, embedded with ``components()``."""
-    spec = CATALOG["iris"]
+    # The live iris app's argument rules: without the app in the catalog, no page.
+    spec = app_or_404("iris")
     arguments = spec.parse_arguments(request.args.to_dict(flat=False))
     counts = histogram(shared_iris(), arguments["feature"], arguments["bins"])
     return render_plots(

@@ -23,4 +23,5 @@ def show():
     """Every dashboard app live on one page; a tile whose app is unavailable says so."""
     # The page takes no arguments; an unknown one is a 400 as on every other page.
     parse_arguments((), request.args.to_dict(flat=False))
-    return render_template("dashboard.html", apps=[CATALOG[name] for name in DASHBOARD_APPS])
+    # The catalog (APERTURE_APPS) may leave some of them out.
+    return render_template("dashboard.html", apps=[CATALOG[name] for name in DASHBOARD_APPS if name in CATALOG])

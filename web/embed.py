@@ -246,7 +246,15 @@ def bokehjs_for_page() -> Markup:
     config: _EmbedConfig = current_app.extensions[_EXTENSION]
     needed = g.get(_PAGE_BUNDLES)
     bokehjs = bokehjs_tags(config.public_url, tuple(bundle for bundle in BOKEHJS_BUNDLES if bundle in needed))
-    status = Markup('<script src="{}"></script>').format(url_for("static", filename="live_session.js"))
+    script = url_for("static", filename="live_session.js")
+    if current_app.debug:
+        # Development (make dev): the page reloads once its app comes back from a rebuild and the
+        # site's health probe (which pages consult) has seen the Bokeh server again.
+        status = Markup('<script src="{}" data-reload-on-reconnect="{}"></script>').format(
+            script, url_for("health.healthz")
+        )
+    else:
+        status = Markup('<script src="{}"></script>').format(script)
     return bokehjs + status
 
 

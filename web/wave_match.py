@@ -18,10 +18,11 @@ from bokeh.document import Document
 from bokeh.models import ColumnDataSource
 from flask import Blueprint, render_template, request
 
-from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from bkapps.catalog import MAIN_PLOT_NAME
 from bkapps.sliders.data import sine_wave
 from web.access import visitor_payload
 from web.embed import bokeh_embed
+from web.live_apps import app_or_404
 
 bp = Blueprint("wave_match", __name__, url_prefix="/apps/sliders")
 
@@ -62,7 +63,7 @@ def draw_target(target: TargetWave):
 @bp.get("/match")
 def match():
     """A live sliders session with a target wave only this site knows; match it with the sliders."""
-    spec = CATALOG["sliders"]
+    spec = app_or_404("sliders")
     arguments = spec.parse_arguments(request.args.to_dict(flat=False))
     target = TargetWave.pick(random.Random())  # noqa: S311 (a puzzle, not a secret)
     live = bokeh_embed.pulled_embed(

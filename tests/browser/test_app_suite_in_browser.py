@@ -15,8 +15,9 @@ EVERY_TILE_DRAWN = """(apps) => apps.every((app) => {
 })"""
 
 
-# Open to anonymous visitors; the private ones: test_private_apps_in_browser.py.
-PUBLIC_APPS = [spec.name for spec in CATALOG if spec.public]
+# Open to anonymous visitors (the private ones: test_private_apps_in_browser.py), and built
+# through the project's kit, which applies the site's title option.
+PUBLIC_APPS = [spec.name for spec in CATALOG if spec.public and spec.kit]
 PUBLIC_TILES = [name for name in DASHBOARD_APPS if CATALOG[name].public]
 
 

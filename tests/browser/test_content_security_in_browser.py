@@ -29,10 +29,10 @@ def front():
 
 
 def site_pages(site_url: str) -> list[str]:
-    """Every page the site's navigation links to, and the gallery itself."""
+    """The gallery and every page of the site it links to (the navigation, and each app's page)."""
     gallery = requests.get(site_url + "/", timeout=30).text
-    nav = gallery.split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0]
-    return ["/", *dict.fromkeys(re.findall(r'href="(/[^"]*)"', nav))]
+    body = gallery.split("<body>", 1)[1]
+    return ["/", *dict.fromkeys(path for path in re.findall(r'href="(/[^"]*)"', body) if path != "/")]
 
 
 def assert_no_violation_on_every_page(page, site_url: str) -> None:

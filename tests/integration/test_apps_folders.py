@@ -1,13 +1,17 @@
 """Apps folders outside the project: served from their own catalog file, refused when it is wrong."""
 
+import os
 import shutil
 import subprocess
 import sys
 
 import pytest
+import requests
 
-from tests.support.apps_folder import PLAIN_ENTRY, write_apps_folder
-from tests.support.servers import PROJECT_ROOT, free_port, stack_env
+from bkapps.catalog import APPS_DIR
+from tests.support.apps_folder import PLAIN_APP, PLAIN_ENTRY, write_apps_folder
+from tests.support.bokeh_client import browser_session, embedded_session
+from tests.support.servers import PROJECT_ROOT, free_port, running_stack, stack_env
 
 BAD_NAME = PLAIN_ENTRY.replace('name = "plain"', 'name = "bk-plain"')
 BAD_NAME_MESSAGE = (
@@ -41,3 +45,86 @@ def test_the_site_refuses_a_bad_catalog_with_one_line(bad_catalog_env):
     status, output = start_and_wait(argv, bad_catalog_env)
     assert status != 0
     assert output.strip() == f"web: {bad_catalog_env['APERTURE_APPS']}/{BAD_NAME_MESSAGE}"
+
+
+@pytest.fixture(scope="module")
+def outside_stack(tmp_path_factory):
+    """Both servers over one apps folder outside the project, holding a plain Bokeh app."""
+    folder = write_apps_folder(tmp_path_factory.mktemp("team-apps"), PLAIN_ENTRY)
+    with running_stack(processes=1, APERTURE_APPS=str(folder)) as live:
+        yield live
+
+
+def test_an_outside_app_is_embedded_by_the_site(outside_stack):
+    page = requests.get(f"{outside_stack.web_url}/apps/plain", timeout=30)
+    assert page.status_code == 200, page.text
+    with browser_session(embedded_session(page.text)) as doc:
+        assert doc.select_one({"name": "plain_plot"}).title.text == "A plain Bokeh app"
+        assert doc.select_one({"name": "add_point"}).label == "Add a point"
+    gallery = requests.get(f"{outside_stack.web_url}/", timeout=30).text
+    assert 'data-app="plain"' in gallery
+
+
+def test_an_outside_app_opens_standalone(outside_stack):
+    page = requests.get(f"{outside_stack.bokeh_url}/plain", timeout=30)
+    assert page.status_code == 200
+    assert "<title>Plain</title>" in page.text
+
+
+def test_the_sites_pages_built_on_its_own_apps_say_they_are_absent(outside_stack):
+    for path in ("/apps/sliders/match", "/classic/iris", "/api/iris/histogram"):
+        assert requests.get(outside_stack.web_url + path, timeout=30).status_code == 404, path
+    dashboard = requests.get(f"{outside_stack.web_url}/dashboard", timeout=30)
+    assert dashboard.status_code == 200
+    assert "tile-sliders" not in dashboard.text
+
+
+# A plain single-module app keeping numpy arrays, as most Bokeh apps do: it has no main plot named
+# for the kit, no title option, no site theme, and its document travels with binary buffers.
+NUMPY_APP = {
+    "waves.py": """
+        import numpy as np
+        from bokeh.io import curdoc
+        from bokeh.plotting import figure
+
+        x = np.linspace(0, 10, 200)
+        plot = figure(title="Waves")
+        plot.line(x, np.sin(x))
+        curdoc().add_root(plot)
+    """,
+}
+NUMPY_ENTRY = """
+    [[apps]]
+    name = "waves"
+    title = "Waves"
+    source = "waves.py"
+"""
+
+
+CATALOG_TESTS = (
+    "test_app_documents",
+    "test_document_validation",
+    "test_catalog",
+    "test_catalog_file",
+    "test_launcher",
+    "test_pages",
+    "test_api",
+    "test_dashboard",
+    "test_access",
+)
+
+
+def test_plain_apps_in_the_catalog_leave_the_projects_own_tests_green(tmp_path):
+    folder = write_apps_folder(tmp_path / "apps", PLAIN_ENTRY + NUMPY_ENTRY, {**PLAIN_APP, **NUMPY_APP})
+    env = {**os.environ, "APERTURE_APPS": os.pathsep.join([str(APPS_DIR), str(folder)])}
+    # Every unit test that goes over the catalog's apps.
+    files = [f"tests/unit/{name}.py" for name in CATALOG_TESTS]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout

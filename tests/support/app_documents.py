@@ -30,7 +30,7 @@ from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.ioloop import IOLoop
 
 from bkapps.auth_module import StandaloneIdentity
-from bkapps.catalog import AppSpec
+from bkapps.catalog import CATALOG, AppSpec
 from bkapps.session_token import mint_session
 from bkapps.site_login import DEFAULT_COOKIE_NAME, SiteLoginReader, SiteLoginSettings
 from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
@@ -38,6 +38,11 @@ from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
 TEST_SITE_LOGIN = SiteLoginSettings(TEST_FLASK_SECRET, DEFAULT_COOKIE_NAME, 3600, "http://localhost:8000")
 
 WAIT_SECONDS = 30.0
+
+# The apps that build through the project's kit (bkapps.app_session): the contract tests of the
+# project's own apps (the title option, the main plot in the site's theme...) apply to them only;
+# a plain Bokeh app in the catalog is held to what Bokeh itself asks.
+KIT_APPS = [spec.name for spec in CATALOG if spec.kit]
 
 
 class FakeServerContext:

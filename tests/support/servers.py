@@ -178,7 +178,12 @@ def stack_env(bokeh_port: int, web_port: int, processes: int, **overrides: str) 
     """Environment for both processes: loopback ports, test secrets, origins of this stack."""
     process_port_base = free_ports(processes)
     origins = [f"127.0.0.1:{port}" for port in (web_port, bokeh_port)]
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("BOKEH_", "APERTURE_", "WEB_"))}
+    # The catalog the tests read (APERTURE_APPS) is the one the servers serve.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key == "APERTURE_APPS" or not key.startswith(("BOKEH_", "APERTURE_", "WEB_"))
+    }
     env.update(
         APERTURE_ENV="development",
         # Its own instance folder: the stack's SQLite database is made there, never the checkout's.
@@ -201,6 +206,9 @@ def stack_env(bokeh_port: int, web_port: int, processes: int, **overrides: str) 
     env.update(overrides)
     return env
 
+
+# `make dev`'s commands: both servers reloading as files change.
+DEV_COMMANDS = procfile_commands(PROJECT_ROOT / "deploy" / "Procfile.dev")
 
 # Two Bokeh processes by default, as on the 2-core machines the product is built for: every
 # test then also shows that sessions work whichever process a connection reaches.

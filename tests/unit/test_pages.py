@@ -1,8 +1,13 @@
 """The site's pages with the Flask test client (the Bokeh server is not running here)."""
 
+import os
+import re
+
 import pytest
 
-from bkapps.catalog import CATALOG
+from bkapps.catalog import APPS_DIR, CATALOG, ConfiguredCatalog
+from tests.support.apps_folder import write_apps_folder
+from web import page_context
 
 
 def test_gallery_lists_every_app_with_both_links(client):
@@ -124,3 +129,22 @@ def test_a_few_late_probes_of_a_busy_bokeh_server_are_not_an_outage():
     monitor.record(up)
     monitor.record(refused)
     assert monitor.published is refused, "a refused connection is an outage at once"
+
+
+def navigation(page: str) -> list[str]:
+    return re.findall(r'href="([^"]*)"', page.split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0])
+
+
+def test_the_navigation_does_not_grow_with_the_catalog(client, tmp_path, monkeypatch):
+    """The gallery lists the apps; the navigation stays one line however many there are."""
+    own = navigation(client.get("/").get_data(as_text=True))
+    assert not any(link.startswith("/apps/") and link != "/apps/sliders/match" for link in own)
+    files = {f"app{number}.py": "" for number in range(20)}
+    catalog = "".join(
+        f'[[apps]]\nname = "app{number}"\ntitle = "App {number}"\nsource = "app{number}.py"\n' for number in range(20)
+    )
+    many = ConfiguredCatalog({"APERTURE_APPS": f"{APPS_DIR}{os.pathsep}{write_apps_folder(tmp_path, catalog, files)}"})
+    monkeypatch.setattr(page_context, "CATALOG", many)
+    page = client.get("/").get_data(as_text=True)
+    assert navigation(page) == own
+    assert page.count('class="app-card"') == 25

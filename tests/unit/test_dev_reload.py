@@ -1,0 +1,73 @@
+"""``make dev``'s pieces: what the Bokeh side watches, and the site's development server and pages."""
+
+import os
+
+import pytest
+
+from bkapps.catalog import ConfiguredCatalog
+from bkapps.dev_reload import PACKAGE_DIR, AppFiles, watched_files
+from tests.support.apps_folder import PLAIN_APP, PLAIN_ENTRY, write_apps_folder
+from web import dev_server
+
+SINGLE = '\n[[apps]]\nname = "single"\ntitle = "Single"\nsource = "single.py"\n'
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return write_apps_folder(tmp_path, PLAIN_ENTRY + SINGLE, {**PLAIN_APP, "single.py": "", "notes/todo.txt": ""})
+
+
+def test_the_catalog_its_apps_files_and_the_runtime_are_watched(folder):
+    (folder / "plain" / "__pycache__").mkdir()
+    (folder / "plain" / "__pycache__" / "main.cpython-311.pyc").write_text("")
+    (folder / "plain" / "theme.yaml").write_text("")
+    files = watched_files([folder], ConfiguredCatalog({"APERTURE_APPS": str(folder)}).load())
+    assert {folder / "catalog.toml", folder / "single.py", folder / "plain" / "theme.yaml"} <= files
+    assert {folder / "plain" / name for name in ("__init__.py", "data.py", "main.py")} <= files
+    assert PACKAGE_DIR / "app_session.py" in files
+    assert not any("__pycache__" in path.parts or path.suffix == ".txt" for path in files)
+    # A catalog that does not read yet: its file is still watched, for the fix.
+    assert folder / "catalog.toml" in watched_files([folder], None)
+
+
+def test_changes_are_seen_once(folder):
+    catalog = ConfiguredCatalog({"APERTURE_APPS": str(folder)}).load()
+    files = AppFiles(lambda: watched_files([folder], catalog))
+    assert files.changed() == []
+    main = folder / "plain" / "main.py"
+    stat = main.stat()
+    os.utime(main, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert files.changed() == [main]
+    assert files.changed() == []
+    (folder / "plain" / "more.py").write_text("")
+    assert files.changed() == [folder / "plain" / "more.py"]
+    (folder / "single.py").unlink()
+    assert files.changed() == [folder / "single.py"]
+
+
+def test_the_development_site_answers_a_bad_catalog_with_its_message(tmp_path, monkeypatch):
+    import web
+
+    bad = write_apps_folder(tmp_path / "apps", PLAIN_ENTRY.replace('"plain"\n    title', '"other"\n    title'))
+    monkeypatch.setattr(web, "CATALOG", ConfiguredCatalog({"APERTURE_APPS": str(bad)}))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'aperture.db'}")
+    site = dev_server.build_site()
+    answers = []
+    body = b"".join(site({}, lambda status, headers: answers.append(status)))
+    assert answers == ["500 Internal Server Error"]
+    assert b"app &quot;other&quot;: the name must be &#x27;plain&#x27;" in body
+
+
+def test_pages_reload_after_a_rebuild_in_debug_mode_only(app, monitor_reports):
+    monitor_reports(True)
+    page = app.test_client().get("/apps/sliders").get_data(as_text=True)
+    assert "live_session.js" in page and "data-reload-on-reconnect" not in page
+    app.debug = True
+    page = app.test_client().get("/apps/sliders").get_data(as_text=True)
+    assert 'data-reload-on-reconnect="/healthz"' in page
+
+
+def test_the_development_server_refuses_production(monkeypatch):
+    monkeypatch.setenv("APERTURE_ENV", "production")
+    with pytest.raises(SystemExit, match="development only"):
+        dev_server.main()
