@@ -17,7 +17,7 @@ from bkapps.document_needs import BOKEHJS_BUNDLES, needs_of
 from bkapps.iris.data import IrisData
 from bkapps.lifecycle import AppServerState
 from bkapps.session_token import token_payload, visit_record
-from tests.support.app_documents import KIT_APPS, ServedApp, periodic_callbacks, run_callback
+from tests.support.app_documents import KIT_APPS, ServedApp
 
 STANDALONE_TEMPLATE_APPS = ("iris", "sliders")
 
@@ -213,14 +213,3 @@ def test_the_catalog_declares_the_bokehjs_bundles_each_document_needs(serve, nam
     needs = needs_of(serve(name).open().document)
     assert needs.bokehjs == tuple(bundle for bundle in BOKEHJS_BUNDLES if bundle in CATALOG[name].bokehjs)
     assert needs.custom_js is False
-
-
-@pytest.mark.parametrize("name", KIT_APPS)
-def test_no_document_travels_with_binary_buffers(serve, name):
-    """BokehJS cannot restore a document with binary buffers when it reconnects (bokeh#15347)."""
-    from bokeh.protocol import Protocol
-
-    session = serve(name).open()
-    for callback in periodic_callbacks(session.document):
-        run_callback(callback)
-    assert Protocol().create("PULL-DOC-REPLY", "request", session.document).buffers == []
