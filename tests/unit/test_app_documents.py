@@ -213,3 +213,33 @@ def test_the_catalog_declares_the_bokehjs_bundles_each_document_needs(serve, nam
     needs = needs_of(serve(name).open().document)
     assert needs.bokehjs == tuple(bundle for bundle in BOKEHJS_BUNDLES if bundle in CATALOG[name].bokehjs)
     assert needs.custom_js is False
+
+
+@pytest.mark.parametrize("name", CATALOG.names)
+def test_any_app_builds_its_bundles_are_known_and_it_comes_back_from_its_token(serve, name):
+    """Kit app or plain Bokeh app: what every catalog entry gets.
+
+    It builds from a site page's token with its default arguments; the page loads what it needs
+    (its declaration, where it gives one, covers what its document holds); after a restart another
+    process builds it again from the same token, and the rebuilt document reads back whole from
+    the PULL-DOC-REPLY a reconnecting browser gets, binary buffers included.
+    """
+    from bokeh.core.serialization import Serialized
+    from bokeh.document import Document
+    from bokeh.protocol import Protocol
+
+    spec = CATALOG[name]
+    payload = token_payload(spec.parse_arguments({}), options={}, app=name)
+    app = serve(name)
+    first = app.open_with_token(payload)
+    assert first.document.roots
+    needs = needs_of(first.document)
+    if spec.bokehjs:
+        assert set(needs.bokehjs) <= set(spec.bokehjs)
+
+    again = app.open_with_token(payload).document
+    assert [type(root) for root in again.roots] == [type(root) for root in first.document.roots]
+    reply = Protocol().create("PULL-DOC-REPLY", "request", again)
+    restored = Document.from_json(Serialized(content=reply.content["doc"], buffers=reply.buffers))
+    assert len(restored.models) == len(again.models)
+    assert needs_of(restored) == needs_of(again)
