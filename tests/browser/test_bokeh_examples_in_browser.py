@@ -6,7 +6,8 @@ embedded in a site page in Chromium: its plot is drawn, one widget runs Python o
 browser sees a change only the app's Python callback makes), its ``CustomJS`` runs under the
 page's CSP where it has one (export_csv's Download button), and nothing is logged as an error;
 then the Bokeh process holding its session is killed, and the page comes back by itself on the
-other process, numpy columns included, with the widget running Python again. Then standalone.
+other process, numpy columns included, with the widget running Python again. Then standalone,
+where a numpy example comes back after a kill too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ import requests
 
 from tests.support.bokeh_examples import EXAMPLES, examples_folder, write_examples_catalog
 from tests.support.bokeh_page import WAIT_MS
-from tests.support.restarts import kill_process_that_took, open_sessions, wait_for_processes
+from tests.support.restarts import (
+    kill_process_that_took,
+    kill_processes_that_took,
+    open_sessions,
+    wait_for_processes,
+)
 from tests.support.servers import running_stack
 
 EXAMPLES_DIR, WHY_NOT = examples_folder()
@@ -229,6 +235,31 @@ def test_an_example_runs_standalone(examples_stack, page, name):
     if name in DOWNLOADS:
         run_custom_js(page, name)
     errors.assert_none()
+
+
+# Numpy columns in both, a single module and a directory app; once restored, the document is the
+# one the app builds anew, the widget moved earlier back where it starts.
+STARTS_AGAIN = {
+    "sliders": "find('Slider', 'offset').value === 0",
+    "gapminder": "find('Slider', 'Year').value === find('Slider', 'Year').start",
+}
+
+
+@pytest.mark.parametrize("name", list(STARTS_AGAIN))
+def test_a_standalone_example_comes_back_after_its_process_dies(examples_stack, page, name):
+    stack = examples_stack
+    wait_until_checked(stack)
+    errors = PageErrors(page)
+    before = open_sessions(stack, name)
+    page.goto(f"{stack.bokeh_url}/{name}")
+    wait_for_drawn(page)
+    run_python(page, name)
+    kill_processes_that_took(stack, name, before)
+    wait_for_processes(stack)
+    # Bokeh's own page says nothing: the rebuilt document, and its widget running Python again, do.
+    page.wait_for_function(in_scope(STARTS_AGAIN[name]), arg=None, timeout=WAIT_MS * 2)
+    run_python(page, name)
+    errors.assert_none(but=RECONNECT_ATTEMPT_FAILED)
 
 
 def page_needs(stack, name: str) -> tuple[set[str], bool]:

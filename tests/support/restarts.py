@@ -29,6 +29,23 @@ def kill_process_that_took(stack, app: str, before: list[int]) -> int:
     return grown[0]
 
 
+def kill_processes_that_took(stack, app: str, before: list[int]) -> list[int]:
+    """SIGKILL every Bokeh process whose open sessions of ``app`` grew since ``before``.
+
+    A standalone page builds a session where its page request lands, and its websocket may reach
+    another process, which builds it again from the page's token: both hold the page's session.
+    """
+    import psutil
+
+    now = open_sessions(stack, app)
+    grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
+    assert grown, f"no process took the page's session: {before} -> {now}"
+    for index in grown:
+        pid = requests.get(f"{stack.process_urls[index]}/healthz", timeout=10).json()["pid"]
+        psutil.Process(pid).send_signal(signal.SIGKILL)
+    return grown
+
+
 def wait_for_processes(stack, seconds: float = 60) -> None:
     """Until the supervisor has every Bokeh process back (the next test kills one again)."""
     deadline = time.monotonic() + seconds
