@@ -36,7 +36,11 @@ run-front: install
 base-image:
 	deploy/base-image/build
 
+# First the Debian packages every test needs (installed if this can, else the command to run);
+# SYSTEM_PACKAGES=no skips that, and the tests that need a missing one skip.
+SYSTEM_PACKAGES ?= yes
 test: install
+	@test "$(SYSTEM_PACKAGES)" = no || deploy/system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

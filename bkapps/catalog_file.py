@@ -56,10 +56,11 @@ class _Entry:
         self.file, self.index, self.name = file, index, name
 
     def error(self, message: str) -> CatalogError:
-        if self.index is None:
-            return CatalogError(f"{self.file}: {message}")
-        label = f'app "{self.name}"' if isinstance(self.name, str) else f"app entry {self.index + 1}"
-        return CatalogError(f"{self.file}, {label}: {message}")
+        if isinstance(self.name, str):
+            return CatalogError(f'{self.file}, app "{self.name}": {message}')
+        if self.index is not None:
+            return CatalogError(f"{self.file}, app entry {self.index + 1}: {message}")
+        return CatalogError(f"{self.file}: {message}")
 
 
 def read_catalogs(folders: Sequence[Path]) -> AppCatalog:
@@ -69,7 +70,7 @@ def read_catalogs(folders: Sequence[Path]) -> AppCatalog:
     for folder in folders:
         for spec in read_catalog_file(folder / CATALOG_FILE):
             if spec.name in declared_in:
-                raise _Entry(spec.folder / CATALOG_FILE, 0, spec.name).error(
+                raise _Entry(spec.folder / CATALOG_FILE, name=spec.name).error(
                     f"the name is declared twice (also in {declared_in[spec.name]})"
                 )
             declared_in[spec.name] = spec.folder / CATALOG_FILE

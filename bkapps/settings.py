@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from bkapps.config import ConfigurationError, Environ, env_bool, env_int, env_list, env_str, is_production
+from bkapps.front_urls import with_front_urls
 from bkapps.log_format import log_format_setting
 from bkapps.signing import resolve_bokeh_secret
 from bkapps.site_login import SiteLoginSettings
@@ -86,6 +87,8 @@ class BokehServerSettings:
 
     @classmethod
     def from_environ(cls, environ: Environ) -> BokehServerSettings:
+        # Behind the front, the public URLs follow from where browsers reach it (bkapps.front_urls).
+        environ = with_front_urls(environ)
         port = env_port(environ, "BOKEH_PORT", 5006)
         settings = cls(
             address=env_str(environ, "BOKEH_ADDRESS", "127.0.0.1"),

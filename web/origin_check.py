@@ -43,7 +43,8 @@ class OriginCheck:
             self.refused_page_hosts.add(host)
         log.warning(
             "pages served as %s embed live apps, but the Bokeh server refuses websockets from that origin: "
-            "add it to BOKEH_ALLOW_WEBSOCKET_ORIGIN (now %s)",
+            "add it to BOKEH_ALLOW_WEBSOCKET_ORIGIN (now %s) on both sides, or behind the front set "
+            "APERTURE_PUBLIC_ORIGIN (or FRONT_PORT) to where browsers reach it, which moves every public URL",
             host,
             ", ".join(self.allowed),
         )

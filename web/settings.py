@@ -20,6 +20,7 @@ from bkapps.config import (
     instance_dir,
     is_production,
 )
+from bkapps.front_urls import with_front_urls
 from bkapps.log_format import log_format_setting
 from bkapps.settings import (
     MAX_PORT,
@@ -127,6 +128,8 @@ def checked_origins(environ: Environ, public_url: str, production: bool) -> tupl
 
 def load_settings(environ: Environ = os.environ) -> dict[str, object]:
     """Flask config values for ``environ``; raises ``ConfigurationError`` naming a bad variable."""
+    # Behind the front, the public URLs follow from where browsers reach it (bkapps.front_urls).
+    environ = with_front_urls(environ)
     production = is_production(environ)
     internal_url = env_url(environ, "BOKEH_INTERNAL_URL", "http://127.0.0.1:5006")
     public_url = env_url(environ, "BOKEH_PUBLIC_URL", "http://localhost:5006")

@@ -112,8 +112,12 @@ def front_settings(environ: Mapping[str, str] = os.environ) -> dict[str, object]
     if not _SIZE.match(max_body):
         raise FrontConfigError(f"FRONT_MAX_BODY_SIZE must be a size like 1m or 64k, not {max_body!r}")
     return {
-        "site_listen": _listen(environ, "FRONT_LISTEN", "8080"),
-        "standalone_listen": _listen(environ, "FRONT_STANDALONE_LISTEN", "5006"),
+        # Where browsers reach the front (FRONT_PORT, read by the site and Bokeh too) is where it
+        # listens, unless it sits behind a port mapping (compose) that says otherwise.
+        "site_listen": _listen(environ, "FRONT_LISTEN", _text(environ, "FRONT_PORT", "8080")),
+        "standalone_listen": _listen(
+            environ, "FRONT_STANDALONE_LISTEN", _text(environ, "FRONT_STANDALONE_PORT", "5006")
+        ),
         "web": _servers("FRONT_WEB_UPSTREAM", _list(environ, "FRONT_WEB_UPSTREAM") or ["127.0.0.1:8000"]),
         "bokeh": _servers("FRONT_BOKEH_UPSTREAMS", bokeh),
         "runtime_dir": Path(_text(environ, "FRONT_RUNTIME_DIR", str(default_runtime))).resolve(),

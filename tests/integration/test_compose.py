@@ -18,8 +18,8 @@ from tests.support.servers import PROJECT_ROOT
 REPLICAS = ["bokeh-0", "bokeh-1", "bokeh-2"]
 
 
-@pytest.fixture(scope="module")
-def compose_services() -> dict:
+def compose_config(**env: str) -> dict:
+    """The services as ``docker-compose config`` resolves them with ``env`` and nothing else set."""
     compose = shutil.which("docker-compose")
     if not compose:
         message = "docker-compose not found: install Debian's docker-compose package"
@@ -30,13 +30,34 @@ def compose_services() -> dict:
     result = subprocess.run(
         [compose, "config"],
         cwd=PROJECT_ROOT,
-        env={"PATH": os.environ["PATH"]},
+        env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
+
+
+@pytest.fixture(scope="module")
+def compose_services() -> dict:
+    return compose_config()
+
+
+def container_environment(service: dict, instance_dir) -> dict[str, str]:
+    """What a container of ``service`` starts with: a key without a value stays unset."""
+    variables = {name: str(value) for name, value in service["environment"].items() if value is not None}
+    return {**variables, "APERTURE_INSTANCE_DIR": str(instance_dir)}
+
+
+def site_and_replica_settings(services: dict, instance_dir):
+    """The settings the web container and a Bokeh replica resolve from their environment."""
+    from bkapps.settings import BokehServerSettings
+    from web.settings import load_settings
+
+    site = load_settings(container_environment(services["web"], instance_dir))
+    replica = BokehServerSettings.from_environ(container_environment(services["bokeh-0"], instance_dir))
+    return site, replica
 
 
 def test_only_the_front_is_published(compose_services):
@@ -57,22 +78,43 @@ def test_replicas_are_one_process_each_from_one_image(compose_services):
         assert replica["healthcheck"]["test"][0] == "CMD"
         # Healthy once its apps build, not merely once it listens.
         assert "/readyz" in replica["healthcheck"]["test"][-1]
-        assert "*" not in replica["environment"]["BOKEH_ALLOW_WEBSOCKET_ORIGIN"]
     front = compose_services["front"]["environment"]["FRONT_BOKEH_UPSTREAMS"].split(",")
     assert front == [f"{name}:5006" for name in REPLICAS]
 
 
-def test_the_site_pulls_from_each_replica_and_sends_browsers_through_the_front(compose_services):
+def test_the_site_pulls_from_each_replica_and_sends_browsers_through_the_front(compose_services, tmp_path):
     env = compose_services["web"]["environment"]
     assert env["BOKEH_PROCESSES"] == str(len(REPLICAS))
     assert env["BOKEH_PROCESS_INTERNAL_URLS"].split(",") == [f"http://{name}:5006" for name in REPLICAS]
-    assert env["BOKEH_PUBLIC_URL"] == "http://localhost:8080/bokeh"
-    assert env["BOKEH_PROCESS_PUBLIC_URLS"] == "http://localhost:8080/bokeh-process/{i}"
-    origins = env["BOKEH_ALLOW_WEBSOCKET_ORIGIN"].split(",")
-    assert {"localhost:8080", "localhost:5006"} <= set(origins)
+    site, replica = site_and_replica_settings(compose_services, tmp_path)
+    assert site["BOKEH_PUBLIC_URL"] == "http://localhost:8080/bokeh"
+    assert site["BOKEH_PROCESS_PUBLIC_URLS"] == tuple(f"http://localhost:8080/bokeh-process/{i}" for i in range(3))
+    assert site["BOKEH_STANDALONE_URL"] == "http://localhost:5006"
+    assert {"localhost:8080", "localhost:5006"} <= set(site["BOKEH_ALLOW_WEBSOCKET_ORIGIN"])
+    assert replica.allowed_origins == site["BOKEH_ALLOW_WEBSOCKET_ORIGIN"]
+    assert replica.site_login.site_public_url == "http://localhost:8080"
     for name in REPLICAS:
-        replica = compose_services[name]["environment"]
-        assert replica["BOKEH_ALLOW_WEBSOCKET_ORIGIN"] == env["BOKEH_ALLOW_WEBSOCKET_ORIGIN"]
+        assert compose_services[name]["environment"] == compose_services["bokeh-0"]["environment"]
+
+
+def test_one_setting_of_the_public_port_moves_what_depends_on_it(tmp_path):
+    services = compose_config(FRONT_PORT="9090", FRONT_STANDALONE_PORT="7000")
+    assert sorted(str(port["published"]) for port in services["front"]["ports"]) == ["7000", "9090"]
+    site, replica = site_and_replica_settings(services, tmp_path)
+    assert site["BOKEH_PUBLIC_URL"] == "http://localhost:9090/bokeh"
+    assert site["BOKEH_PROCESS_PUBLIC_URLS"][0] == "http://localhost:9090/bokeh-process/0"
+    assert site["BOKEH_STANDALONE_URL"] == "http://localhost:7000"
+    assert replica.allowed_origins == ("localhost:9090", "127.0.0.1:9090", "localhost:7000", "127.0.0.1:7000")
+    assert replica.site_login.site_public_url == "http://localhost:9090"
+
+
+def test_empty_secrets_are_not_passed_on(tmp_path):
+    """An empty BOKEH_SECRET_KEY is a short key to Bokeh, which warns about it at import."""
+    for service in ("web", *REPLICAS):
+        environment = compose_config()[service]["environment"]
+        assert environment["BOKEH_SECRET_KEY"] is None and environment["FLASK_SECRET_KEY"] is None
+    given = compose_config(BOKEH_SECRET_KEY="k" * 40)["web"]["environment"]
+    assert given["BOKEH_SECRET_KEY"] == "k" * 40
 
 
 def test_the_app_images_take_their_base_as_a_build_argument(compose_services):

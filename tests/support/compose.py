@@ -94,8 +94,8 @@ class ComposeProject:
             "FRONT_BASE_IMAGE": BASE_IMAGE,
             "FRONT_PORT": str(self.site_port),
             "FRONT_STANDALONE_PORT": str(self.standalone_port),
+            # The standalone origin and the allowed websocket origins follow (bkapps.front_urls).
             "APERTURE_PUBLIC_ORIGIN": self.site_url,
-            "BOKEH_ALLOW_WEBSOCKET_ORIGIN": f"127.0.0.1:{self.site_port},127.0.0.1:{self.standalone_port}",
         }
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:

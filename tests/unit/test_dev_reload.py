@@ -71,3 +71,25 @@ def test_the_development_server_refuses_production(monkeypatch):
     monkeypatch.setenv("APERTURE_ENV", "production")
     with pytest.raises(SystemExit, match="development only"):
         dev_server.main()
+
+
+def test_a_bad_catalog_at_the_start_waits_for_its_fix(tmp_path, monkeypatch, caplog):
+    from bkapps.dev_reload import DevSupervisor
+    from bkapps.settings import BokehServerSettings
+
+    folder = write_apps_folder(tmp_path / "apps", PLAIN_ENTRY.replace('source = "plain"', 'source = "gone"'), PLAIN_APP)
+    monkeypatch.setenv("APERTURE_APPS", str(folder))
+    supervisor = DevSupervisor(BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path)}))
+    started = []
+    monkeypatch.setattr(supervisor, "_start", lambda slot: started.append(slot.index))
+    supervisor._start_all()
+    assert started == []
+    assert "source 'gone' does not exist" in caplog.text and "the apps start once it is fixed" in caplog.text
+
+    catalog = folder / "catalog.toml"
+    catalog.write_text(catalog.read_text().replace('source = "gone"', 'source = "plain"'))
+    stat = catalog.stat()
+    os.utime(catalog, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    supervisor._on_wakeup()
+    assert started == list(range(len(supervisor.slots)))
+    assert supervisor.catalog.names == ["plain"]

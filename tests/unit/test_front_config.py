@@ -28,6 +28,14 @@ def test_defaults_follow_the_local_bokeh_processes(tmp_path):
     assert (settings["site_listen"], settings["standalone_listen"]) == ("8080", "5006")
 
 
+def test_the_public_ports_are_where_it_listens_unless_told_otherwise(tmp_path):
+    public = {"FRONT_PORT": "9090", "FRONT_STANDALONE_PORT": "7000", "FRONT_RUNTIME_DIR": str(tmp_path)}
+    settings = front.front_settings(public)
+    assert (settings["site_listen"], settings["standalone_listen"]) == ("9090", "7000")
+    mapped = front.front_settings({**public, "FRONT_LISTEN": "8080", "FRONT_STANDALONE_LISTEN": "5006"})
+    assert (mapped["site_listen"], mapped["standalone_listen"]) == ("8080", "5006")
+
+
 def test_each_process_gets_its_own_path_and_upstream(tmp_path):
     config = front.render(front.front_settings({**COMPOSE, "FRONT_RUNTIME_DIR": str(tmp_path)}))
     for index, server in enumerate(COMPOSE["FRONT_BOKEH_UPSTREAMS"].split(",")):
