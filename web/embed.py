@@ -18,7 +18,7 @@ The BokehJS a page needs is collected while it renders and written once, at the 
 document needs as the Bokeh processes found at startup (``web.bokeh_monitor``), else, while
 neither is known, all of them; a page never misses one. A page whose app runs JS code strings
 (``CustomJS``), or whose app's needs are not known yet, lets its scripts compile code
-(``web.content_security.allow_eval``). While the Bokeh server does not answer (``web.bokeh_monitor``), both paths
+(``web.content_security.allow_eval``). While the Bokeh server does not answer, both paths
 raise ``BokehUnavailable``, which the error pages turn into a 503. Every embed, made or refused,
 is noted for the request's log line and the metrics (``web.page_record``).
 """
