@@ -30,10 +30,12 @@ def kill_process_that_took(stack, app: str, before: list[int]) -> int:
 
 
 def kill_processes_that_took(stack, app: str, before: list[int]) -> list[int]:
-    """SIGKILL every Bokeh process whose open sessions of ``app`` grew since ``before``.
+    """SIGKILL, one after the other, every Bokeh process whose open sessions of ``app`` grew.
 
     A standalone page builds a session where its page request lands, and its websocket may reach
     another process, which builds it again from the page's token: both hold the page's session.
+    Each is replaced before the next is killed, so that the page always has a process to come
+    back to before BokehJS's last retry.
     """
     import psutil
 
@@ -42,7 +44,10 @@ def kill_processes_that_took(stack, app: str, before: list[int]) -> list[int]:
     assert grown, f"no process took the page's session: {before} -> {now}"
     for index in grown:
         pid = requests.get(f"{stack.process_urls[index]}/healthz", timeout=10).json()["pid"]
-        psutil.Process(pid).send_signal(signal.SIGKILL)
+        process = psutil.Process(pid)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        wait_for_processes(stack)
     return grown
 
 
