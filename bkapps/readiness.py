@@ -7,8 +7,8 @@ as for a visitor), times it, notes what its document needs in the browser
 (``bkapps.document_needs``), and keeps the result; the session is then left unconnected and Bokeh
 discards it like any other. ``/readyz`` on each process answers from the kept results, per app:
 200 while at least one app builds (a broken app is named under ``broken``, the others keep
-serving), 503 when none does. While an app's check has failed, a probe starts a new one in the
-background at most every ``RETRY_FAILED_SECONDS``, so apps that failed for a passing reason (a
+serving), 503 when none does. While an app's check has failed, a probe starts a new one of the
+failed apps in the background at most every ``RETRY_FAILED_SECONDS``, so apps that failed for a passing reason (a
 data source starting late) come back without anyone's help. ``/readyz?recheck=1`` builds every
 app again before answering; the per-process ports are reachable by browsers, so it wants the
 site's signed credential (``bkapps.process_stats``), otherwise anyone could keep a process busy
@@ -79,13 +79,17 @@ class SelfCheck:
         """What each app that built needs in the browser (``bkapps.document_needs``), as JSON."""
         return {name: check.needs.as_json() for name, check in self.results.items() if check.needs is not None}
 
-    async def run(self, tornado_app: Any) -> dict[str, AppCheck]:
-        """Build one session of every app; returns (and keeps) the results."""
+    async def run(self, tornado_app: Any, only: list[str] | None = None) -> dict[str, AppCheck]:
+        """Build one session of every app (or of the apps named in ``only``, keeping the others'
+        results); returns (and keeps) the results."""
         self.running = True
         try:
-            results = {}
+            results = dict(self.results) if only is not None else {}
             for path, context in tornado_app.applications.items():
-                results[path.strip("/")] = await self._check(context)
+                name = path.strip("/")
+                if only is not None and name not in only:
+                    continue
+                results[name] = await self._check(context)
                 # Each build holds the event loop; let the process serve others between them.
                 await asyncio.sleep(0.01)
             self.results = results
@@ -186,7 +190,8 @@ def readiness_handler(check: SelfCheck):
                 if not check.running:
                     await check.run(self.application)
             elif check.retry_due():
-                IOLoop.current().spawn_callback(check.run, self.application)
+                # Only the apps that failed: the others keep serving and need no rebuilding.
+                IOLoop.current().spawn_callback(check.run, self.application, check.broken)
             self.set_status(200 if check.ready else 503)
             self.write(check.report())
 

@@ -193,3 +193,22 @@ def test_the_process_recycled_first_is_the_oldest_one_past_its_limit(tmp_path, m
     boss._recycle_one_if_due()
     assert [slot.process.signals for slot in boss.slots] == [[], [signal.SIGTERM]]
     assert [slot.draining for slot in boss.slots] == [False, True]
+
+
+def test_a_retry_builds_only_the_apps_that_failed(monkeypatch):
+    check = SelfCheck(TEST_BOKEH_SECRET)
+    good, broken = FakeContext(False), FakeContext(True)
+    apps = FakeTornado(sliders=good, broken=broken)
+    asyncio.run(check.run(apps))
+    monkeypatch.setattr(readiness, "RETRY_FAILED_SECONDS", 0.0)
+    broken.fail = False
+
+    async def probe_until_fixed() -> None:
+        deadline = time.monotonic() + 30
+        while (await ask_readiness(check, apps))[1]["broken"]:
+            assert time.monotonic() < deadline, "the failed app was never tried again"
+            await asyncio.sleep(0.05)
+
+    asyncio.run(probe_until_fixed())
+    assert len(good.tokens) == 1, "the app that built was not built again"
+    assert check.report()["apps"]["sliders"]["ok"] and check.report()["apps"]["broken"]["ok"]
