@@ -9,8 +9,9 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
   instead of letting it bind ``--port`` itself;
 * serves ``/healthz`` (this process: index, pid, open sessions) and ``/stats`` for the site's
   admin view (``bkapps.process_stats``: sessions created, memory, recent errors);
-* adds to every app a session counter and the handler that puts the site login's visitor into
-  standalone pages' tokens (``bkapps.auth_module``, which ``--auth-module`` also names);
+* adds to every app a session counter, the handler that puts the site login's visitor into
+  standalone pages' tokens (``bkapps.auth_module``, which ``--auth-module`` also names), and the
+  one that leaves connection notices to site pages (``bkapps.site_page_session``);
 * builds every app's document once it runs and answers ``/readyz`` from that (``bkapps.readiness``);
 * drains on SIGTERM: stops accepting, closes websockets with "going away", finishes requests in
   flight (``bkapps.graceful_shutdown``);
@@ -18,7 +19,9 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
   ``bkapps.metrics``) and logs each refused websocket in one line (``bkapps.server_logging``);
 * makes the discarding of expired sessions cheap (``bkapps.session_cleanup``);
 * tunes Python's garbage collector (``bkapps.gc_tuning``, ``BOKEH_GC_TUNING``) and sends
-  websocket messages without Nagle's delay (``bkapps.websocket_nodelay``).
+  websocket messages without Nagle's delay (``bkapps.websocket_nodelay``);
+* sends standalone pages' documents with their numpy buffers inline, so that BokehJS can restore
+  them after a restart (``bkapps.standalone_restore``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
 the process stops with a message instead of listening on one port only.
@@ -64,6 +67,8 @@ def install_listeners(settings: BokehServerSettings, index: int) -> None:
 def health_handler(stats: ProcessStats, self_check: SelfCheck):
     """A Tornado handler answering this process's liveness as JSON (``self.application`` is Bokeh's).
 
+    ``needs`` says, per app that built at startup, its BokehJS bundles and whether it runs JS code
+    strings (the site's monitor reads them, so that its page views need not ask).
     ``sessions_created`` (visitors' sessions since the process started, not the self-check's) is
     what the supervisor recycles by.
     """
@@ -86,6 +91,8 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
                     "sessions": sessions,
                     "sessions_created": sum(stats.created.values()) - self_check.sessions_built,
                     "gc": gc_tuning.summary(),
+                    # What each app's document needs in the browser, for the site's pages.
+                    "needs": self_check.published_needs(),
                 }
             )
 
@@ -98,6 +105,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
 
     from bkapps.auth_module import StandaloneIdentity
     from bkapps.site_login import SiteLoginReader
+    from bkapps.site_page_session import SitePageSession
 
     reader = SiteLoginReader(settings.site_login)
     self_check = SelfCheck(settings.secret_key)
@@ -109,6 +117,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
                 name = route.strip("/")
                 application.add(stats.counter_for(name))
                 application.add(StandaloneIdentity(name, reader))
+                application.add(SitePageSession())
             return applications
 
         def customize_kwargs(self, args, server_kwargs):
@@ -156,11 +165,12 @@ def main() -> None:
     except (ConfigurationError, OSError) as error:
         sys.exit(f"bkapps: Bokeh process {index}: {error}")
 
-    from bkapps import session_cleanup, websocket_nodelay
+    from bkapps import session_cleanup, standalone_restore, websocket_nodelay
 
     tuning = gc_tuning.install(settings.gc_tuning)
     session_cleanup.install(delay=tuning.discard_collection_delay, collect=tuning.collect_everything)
     websocket_nodelay.install()
+    standalone_restore.install()
     stats = ProcessStats()
     metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()

@@ -29,8 +29,54 @@
   if (sessions.length === 0) {
     return;
   }
+  restoreWithBuffers();
   const watchedDocuments = new WeakSet();
   const watchedElements = new Set();
+
+  /* A restored document must keep its binary buffers (numpy arrays travel as such).
+   *
+   * On reconnect BokehJS pulls the document again and passes only its JSON to
+   * `Document.replace_with_json`, dropping the reply's buffers: any column sent as a buffer then
+   * fails with "buffer for id=... not found" and the plot stays dead (bokeh#15347). The first
+   * pull keeps them. So the pulled reply's buffers are remembered beside its JSON, and the
+   * replacement is built with them, as the first pull builds the document. If a BokehJS upgrade
+   * moves either method, nothing is changed: such a restore fails as before and the page says
+   * so and offers a reload (see `gone`).
+   */
+  function restoreWithBuffers() {
+    let Document;
+    let ClientConnection;
+    try {
+      Document = Bokeh.require("document/document").Document;
+      ClientConnection = Bokeh.require("client/connection").ClientConnection;
+    } catch (error) {
+      console.warn("live_session: BokehJS modules moved; documents with buffers cannot be restored", error);
+      return;
+    }
+    const pull = ClientConnection && ClientConnection.prototype._pull_doc_json;
+    const replace = Document && Document.prototype.replace_with_json;
+    if (typeof pull !== "function" || typeof replace !== "function" || typeof Document.from_json !== "function") {
+      console.warn("live_session: BokehJS's document restore moved; documents with buffers cannot be restored");
+      return;
+    }
+    if (replace.apertureKeepsBuffers) {
+      return;
+    }
+    const pulledBuffers = new WeakMap();
+    ClientConnection.prototype._pull_doc_json = async function (...args) {
+      const pulled = await pull.apply(this, args);
+      if (pulled && pulled.doc_json && pulled.buffers) {
+        pulledBuffers.set(pulled.doc_json, pulled.buffers);
+      }
+      return pulled;
+    };
+    const replaceKeepingBuffers = function (json, buffers) {
+      const replacement = Document.from_json(json, undefined, buffers || pulledBuffers.get(json));
+      replacement.destructively_move(this);
+    };
+    replaceKeepingBuffers.apertureKeepsBuffers = true;
+    Document.prototype.replace_with_json = replaceKeepingBuffers;
+  }
 
   function noticeFor(element) {
     let notice = element.previousElementSibling;

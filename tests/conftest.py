@@ -60,12 +60,21 @@ def client(app):
 
 @pytest.fixture
 def monitor_reports(app, monkeypatch):
-    """Make the site believe the Bokeh server is up (or down, and why) without one running."""
+    """Make the site believe the Bokeh server is up (or down, and why) without one running.
+
+    Its processes also publish what each app's document needs (``needs``; by default, for the
+    project's own apps, their declared bundles and no JS code strings), as their self-check would.
+    """
+    from bkapps.catalog import CATALOG
+    from bkapps.document_needs import DocumentNeeds
     from web.bokeh_monitor import Probe
 
-    def report(reachable: bool, reason: str = "") -> None:
+    def report(reachable: bool, reason: str = "", needs=None) -> None:
         monitor = app.extensions["bokeh_embed"].monitor
+        if needs is None:
+            needs = {spec.name: DocumentNeeds(spec.bokehjs, False) for spec in CATALOG}
         monkeypatch.setattr(monitor, "latest", lambda: Probe(reachable, reason, 0.0, 0.0))
+        monkeypatch.setattr(monitor, "needs_of", needs.get)
 
     return report
 

@@ -7,16 +7,24 @@ down: at once when it refuses connections, after ``SLOW_PROBES_TO_FAIL`` probes 
 time out when it is frozen (a few slow answers from a busy server are not an outage). The first look
 in a worker probes at once (a refused connection answers in microseconds, a frozen server within
 the probe timeout), so a worker never serves a page on a guess.
+
+The same answer says what each app's document needs in the browser (its BokehJS bundles, whether
+it runs JS code strings), found by the process's startup self-check (``bkapps.document_needs``);
+the monitor keeps the latest it saw of each app for the pages (``needs_of``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bkapps.document_needs import DocumentNeeds
 
 
 @dataclass(frozen=True)
@@ -28,17 +36,22 @@ class Probe:
     latency_ms: float
     checked_at: float
     timed_out: bool = False
+    # Per app, what its document needs in the browser, as the answering process found it.
+    needs: Mapping[str, DocumentNeeds] = field(default_factory=dict)
 
 
 def probe(url: str, timeout: float) -> Probe:
     """GET ``url`` and say whether it answered 200 within ``timeout`` seconds, and if not why."""
     started = time.perf_counter()
     reachable, reason, timed_out = False, "the Bokeh server cannot be reached", False
+    needs: dict[str, DocumentNeeds] = {}
     try:
         # The URL comes from settings, which accept http(s) only.
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
             reachable = response.status == 200
             reason = "" if reachable else f"the Bokeh server answered HTTP {response.status}"
+            if reachable:
+                needs = published_needs(response.read())
     except urllib.error.HTTPError as error:
         reason = f"the Bokeh server answered HTTP {error.code}"
     except TimeoutError:
@@ -47,7 +60,19 @@ def probe(url: str, timeout: float) -> Probe:
         if isinstance(getattr(error, "reason", None), TimeoutError):
             reason, timed_out = f"the Bokeh server did not answer within {timeout:g} s", True
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
-    return Probe(reachable, reason, latency_ms, time.time(), timed_out)
+    return Probe(reachable, reason, latency_ms, time.time(), timed_out, needs)
+
+
+def published_needs(body: bytes) -> dict[str, DocumentNeeds]:
+    """The ``needs`` a Bokeh process's ``/healthz`` publishes; what cannot be read is left out."""
+    try:
+        published = json.loads(body).get("needs")
+    except (ValueError, AttributeError):
+        return {}
+    if not isinstance(published, dict):
+        return {}
+    found = {name: DocumentNeeds.from_json(record) for name, record in published.items()}
+    return {name: needs for name, needs in found.items() if needs is not None}
 
 
 # A busy server may answer one probe late; this many late probes in a row mean it is frozen.
@@ -66,6 +91,7 @@ class BokehMonitor:
         self._owner_pid: int | None = None
         self._wake = threading.Event()
         self._late_in_a_row = 0
+        self._needs: dict[str, DocumentNeeds] = {}
 
     def latest(self) -> Probe:
         """The latest probe; the first call in a process probes now and starts the thread."""
@@ -74,6 +100,7 @@ class BokehMonitor:
                 # A fork (gunicorn's workers) inherits the object but not the thread.
                 self._owner_pid = os.getpid()
                 self._latest = probe(self.url, self.timeout)
+                self._needs.update(self._latest.needs)
                 threading.Thread(target=self._run, name="bokeh-monitor", daemon=True).start()
             assert self._latest is not None
             return self._latest
@@ -82,6 +109,10 @@ class BokehMonitor:
     def published(self) -> Probe | None:
         """What ``latest()`` answers now, without probing or starting anything."""
         return self._latest
+
+    def needs_of(self, app: str) -> DocumentNeeds | None:
+        """What ``app``'s document needs in the browser, as last published; None while unknown."""
+        return self._needs.get(app)
 
     def refresh(self) -> None:
         """Ask the thread to probe again now (after a pull failed, say)."""
@@ -96,6 +127,8 @@ class BokehMonitor:
 
     def record(self, result: Probe) -> None:
         """Publish ``result``, unless it is the first late answer of a server that was up."""
+        # Processes answer in turn and one not yet checked publishes nothing: keep what is known.
+        self._needs.update(result.needs)
         self._late_in_a_row = self._late_in_a_row + 1 if result.timed_out else 0
         was_up = self._latest is not None and self._latest.reachable
         if result.timed_out and was_up and self._late_in_a_row < SLOW_PROBES_TO_FAIL:

@@ -14,7 +14,11 @@ Two paths, one extension (``bokeh_embed``):
   after the session was discarded gets a notice from the app, never a silently default document.
 
 The BokehJS a page needs is collected while it renders and written once, at the end of the body
-(``bokehjs_for_page``). While the Bokeh server does not answer (``web.bokeh_monitor``), both paths
+(``bokehjs_for_page``): for each app, the bundles its catalog entry declares, else those its
+document needs as the Bokeh processes found at startup (``web.bokeh_monitor``), else, while
+neither is known, all of them; a page never misses one. A page whose app runs JS code strings
+(``CustomJS``), or whose app's needs are not known yet, lets its scripts compile code
+(``web.content_security.allow_eval``). While the Bokeh server does not answer, both paths
 raise ``BokehUnavailable``, which the error pages turn into a 503. Every embed, made or refused,
 is noted for the request's log line and the metrics (``web.page_record``).
 """
@@ -32,6 +36,7 @@ from flask import Flask, current_app, g, has_request_context, request, url_for
 from markupsafe import Markup
 
 from bkapps.catalog import BOKEHJS_BUNDLES, AppSpec
+from bkapps.document_needs import ALL_NEEDS, DocumentNeeds
 from bkapps.session_token import (
     EXPECTS_EXISTING_KEY,
     SessionGrant,
@@ -42,6 +47,7 @@ from bkapps.session_token import (
 )
 from web.bokeh_monitor import BokehMonitor
 from web.bokeh_pull import BokehUnavailable, Change, pull_and_change
+from web.content_security import allow_eval
 from web.page_record import recorded_embed
 from web.session_markup import bokehjs_tags, session_markup
 
@@ -188,8 +194,19 @@ class BokehEmbed:
         # Bound to the app: a private app accepts no token minted for another one.
         return token_payload(arguments, options=options, visit=visit, user=user, app=spec.name)
 
+    def needs_of(self, spec: AppSpec) -> DocumentNeeds:
+        """What a page showing ``spec`` must load and allow (see the module's docstring)."""
+        found = self._config.monitor.needs_of(spec.name)
+        if spec.bokehjs:
+            # A declaration wins for the bundles; JS code strings are only ever found.
+            return DocumentNeeds(spec.bokehjs, found.custom_js if found is not None else True)
+        return found if found is not None else ALL_NEEDS
+
     def _live(self, spec: AppSpec, grant: SessionGrant, session_root: str, process: int | None) -> LiveEmbed:
-        _need_bundles(spec.bokehjs)
+        needs = self.needs_of(spec)
+        _need_bundles(needs.bokehjs)
+        if needs.custom_js:
+            allow_eval()
         expires_at = int(time.time()) + self._config.token_lifetime
         html = session_markup(session_root, _app_path(spec), grant.token, expires_at)
         return LiveEmbed(spec=spec, session_id=grant.session_id, html=html, process=process)

@@ -5,9 +5,11 @@ but the live ones keeps working), so it answers 200 and reports beside it what t
 background monitor last saw of the Bokeh server (``web.bokeh_monitor``). ``/readyz`` asks every
 Bokeh process's ``/readyz``, which answers from the self-check each process ran when it started
 (``bkapps.readiness``), and checks that the database answers with every migration applied: 200
-when all do, else 503 saying what is not. ``/readyz?recheck=1`` has the processes build every app
-again first: work for every Bokeh process, so only for operators (``may_recheck``): admins,
-holders of ``METRICS_BEARER_TOKEN``, and anyone in development when no token is set.
+when all do, else 503 saying what is not. A process is ready while at least one of its apps
+builds; the apps that do not are listed (``broken_apps``) and the others keep serving.
+``/readyz?recheck=1`` has the processes build every app again first: work for every Bokeh
+process, so only for operators (``may_recheck``): admins, holders of ``METRICS_BEARER_TOKEN``, and
+anyone in development when no token is set.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _monitor_report() -> dict[str, object]:
 
 @bp.get("/readyz")
 def readyz():
-    """Every Bokeh process answers and can build every app (503 naming what cannot)."""
+    """Every Bokeh process answers and builds its apps (503 naming what cannot; broken apps listed)."""
     config = current_app.config
     urls = config["BOKEH_PROCESS_INTERNAL_URLS"]
     credential = None
@@ -90,7 +92,11 @@ def readyz():
         answers = list(answers)
     processes = [{"process": index, **answer} for index, answer in enumerate(answers)]
     ready = database["ok"] and all(answer.get("ready") for answer in answers)
-    response = jsonify(status="ready" if ready else "not ready", processes=processes, database=database)
+    # A process stays ready while some of its apps build; the apps that do not are named here.
+    broken = sorted({name for answer in answers for name in answer.get("broken", ())})
+    response = jsonify(
+        status="ready" if ready else "not ready", broken_apps=broken, processes=processes, database=database
+    )
     response.status_code = 200 if ready else 503
     response.cache_control.no_store = True
     return response

@@ -31,8 +31,8 @@ def build(doc, N):
     x = sample_x(N)
 
     def wave(amplitude, frequency, phase, offset):
-        # Plain lists, not numpy arrays: BokehJS cannot restore a document holding binary buffers
-        # when it reconnects (bokeh#15347), and a reconnect must bring the same document back.
+        # Plain lists; numpy arrays would do too (they travel as binary buffers, which the site's
+        # pages keep when a reconnect brings the document back: static/live_session.js).
         return dict(x=x.tolist(), y=sine_wave(x, amplitude, frequency, phase, offset).tolist())
 
     source = ColumnDataSource(data=wave(1.0, 1.0, 0.0, 0.0), name="wave")

@@ -7,11 +7,7 @@ A pulled session cannot be rebuilt: its page shows the app's "view expired" noti
 link. A page kept open past its token's lifetime says it has expired and offers a reload.
 """
 
-import signal
-import time
-
 import pytest
-import requests
 
 from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_page import (
@@ -22,6 +18,7 @@ from tests.support.bokeh_page import (
     wait_for_canvas,
     wait_until,
 )
+from tests.support.restarts import kill_process_that_took, open_sessions, wait_for_processes
 from tests.support.servers import running_stack
 
 NOTICE = ".live-session-notice"
@@ -38,43 +35,6 @@ def short_token_stack():
     """Tokens that expire 8 s after the page view (long enough to load the page on a busy machine)."""
     with running_stack(processes=2, BOKEH_TOKEN_LIFETIME="8") as live:
         yield live
-
-
-def open_sessions(stack, app: str) -> list[int]:
-    """Each Bokeh process's open sessions of ``app`` (its own ``/healthz``)."""
-    return [requests.get(f"{url}/healthz", timeout=10).json()["sessions"][app] for url in stack.process_urls]
-
-
-def kill_process_that_took(stack, app: str, before: list[int]) -> int:
-    """SIGKILL the Bokeh process whose open sessions of ``app`` grew since ``before``.
-
-    Counting sessions, not looking for any: every process also keeps the sessions its startup
-    self-check built for a while.
-    """
-    import psutil
-
-    now = open_sessions(stack, app)
-    grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
-    assert len(grown) == 1, f"cannot tell which process holds the page's session: {before} -> {now}"
-    pid = requests.get(f"{stack.process_urls[grown[0]]}/healthz", timeout=10).json()["pid"]
-    psutil.Process(pid).send_signal(signal.SIGKILL)
-    return grown[0]
-
-
-def wait_for_processes(stack) -> None:
-    """Until the supervisor has every Bokeh process back (the next test kills one again)."""
-    deadline = time.monotonic() + 60
-    for url in stack.process_urls:
-        while not _answers(url):
-            assert time.monotonic() < deadline, f"{url} did not come back"
-            time.sleep(0.2)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/healthz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def wait_for_state(page, state: str) -> None:

@@ -7,7 +7,10 @@ import time
 
 import pytest
 from bokeh.application import Application as BokehApplication
+from bokeh.document import Document
+from bokeh.models import Button
 from bokeh.server.server import Server
+from bokeh.util.token import get_token_payload
 from tornado.httpclient import AsyncHTTPClient
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
@@ -59,37 +62,59 @@ def test_recycle_policy(policy, sessions, rss_mb, due):
 
 
 class FakeContext:
+    """An app's context in Bokeh's server: builds a real document with one button, or fails."""
+
     def __init__(self, fail: bool) -> None:
         self.fail = fail
         self.tokens = []
+        self.requests = []
 
     async def create_session_if_needed(self, session_id, request, token):
         self.tokens.append(token)
+        self.requests.append(request)
         if self.fail:
             raise RuntimeError("main.py exploded")
-        return type("Session", (), {"document": type("Doc", (), {"roots": ["root"]})()})()
+        document = Document()
+        document.add_root(Button(label="a root"))
+        return type("Session", (), {"document": document})()
 
 
 class FakeTornado:
     def __init__(self, **contexts) -> None:
         self.applications = {f"/{name}": context for name, context in contexts.items()}
+        for name, context in contexts.items():
+            context.url = f"/{name}"
 
 
-def test_self_check_reports_each_app_and_is_ready_only_if_all_build():
+def test_self_check_reports_each_app_and_stays_ready_for_those_that_build():
     check = SelfCheck(TEST_BOKEH_SECRET)
     assert not check.ready, "not ready before the first check"
     good, bad = FakeContext(False), FakeContext(True)
     asyncio.run(check.run(FakeTornado(sliders=good, broken=bad)))
     report = check.report()
-    assert report["ready"] is False
+    assert report["ready"] is True, "one broken app does not take the others out of service"
+    assert report["broken"] == ["broken"]
     assert report["apps"]["sliders"]["ok"] is True
+    assert report["apps"]["sliders"]["needs"] == {"bokehjs": ["widgets"], "custom_js": False}
     assert report["apps"]["broken"] == {
         **report["apps"]["broken"],
         "ok": False,
         "error": "RuntimeError: main.py exploded",
     }
-    asyncio.run(check.run(FakeTornado(sliders=good)))
-    assert check.ready
+    assert "needs" not in report["apps"]["broken"]
+    asyncio.run(check.run(FakeTornado(broken=bad)))
+    assert not check.ready, "a process where no app builds serves nothing"
+
+
+def test_self_check_builds_with_a_request_carrying_the_apps_default_arguments():
+    check = SelfCheck(TEST_BOKEH_SECRET)
+    sliders = FakeContext(False)
+    asyncio.run(check.run(FakeTornado(sliders=sliders)))
+    (request,) = sliders.requests
+    assert request.method == "GET"
+    assert request.path == "/sliders"
+    assert request.query_arguments == {"N": [b"200"]}
+    assert get_token_payload(sliders.tokens[0])["arguments"] == {"N": [b"200"]}
 
 
 async def ask_readiness(check: SelfCheck, contexts: FakeTornado, query: str = "", headers=None):
@@ -168,3 +193,22 @@ def test_the_process_recycled_first_is_the_oldest_one_past_its_limit(tmp_path, m
     boss._recycle_one_if_due()
     assert [slot.process.signals for slot in boss.slots] == [[], [signal.SIGTERM]]
     assert [slot.draining for slot in boss.slots] == [False, True]
+
+
+def test_a_retry_builds_only_the_apps_that_failed(monkeypatch):
+    check = SelfCheck(TEST_BOKEH_SECRET)
+    good, broken = FakeContext(False), FakeContext(True)
+    apps = FakeTornado(sliders=good, broken=broken)
+    asyncio.run(check.run(apps))
+    monkeypatch.setattr(readiness, "RETRY_FAILED_SECONDS", 0.0)
+    broken.fail = False
+
+    async def probe_until_fixed() -> None:
+        deadline = time.monotonic() + 30
+        while (await ask_readiness(check, apps))[1]["broken"]:
+            assert time.monotonic() < deadline, "the failed app was never tried again"
+            await asyncio.sleep(0.05)
+
+    asyncio.run(probe_until_fixed())
+    assert len(good.tokens) == 1, "the app that built was not built again"
+    assert check.report()["apps"]["sliders"]["ok"] and check.report()["apps"]["broken"]["ok"]

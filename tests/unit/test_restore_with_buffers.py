@@ -1,0 +1,50 @@
+"""The BokehJS internals static/live_session.js wraps so that a restored document keeps its buffers.
+
+BokehJS drops the binary buffers of the document it pulls again on reconnect (bokeh#15347); the
+page's script keeps them. It checks in the browser that what it wraps is there and warns in the
+console otherwise (the restore then fails as before, and the page offers a reload). These tests
+read the installed BokehJS and fail on an upgrade that moves what the script relies on, or that
+fixes the bug (then the script's wrapping can go).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from bokeh.settings import settings as bokeh_settings
+
+from tests.support.servers import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def bokehjs() -> str:
+    return (Path(bokeh_settings.bokehjs_path()) / "js" / "bokeh.js").read_text(encoding="utf-8")
+
+
+def test_the_modules_the_script_requires_are_in_the_bundle(bokehjs):
+    assert '"client/connection":' in bokehjs
+    assert '"document/document":' in bokehjs
+    assert "main.require = require;" in bokehjs, "Bokeh.require is how the script reaches them"
+
+
+def test_a_pull_still_returns_the_documents_json_with_its_buffers(bokehjs):
+    pull = re.search(r"async _pull_doc_json\(\) \{(.*?)\n        \}", bokehjs, re.S)
+    assert pull is not None
+    assert "return { doc_json: reply.content.doc, buffers: reply.buffers };" in pull.group(1)
+
+
+def test_a_restore_still_drops_the_buffers_and_from_json_still_takes_them(bokehjs):
+    assert "this.session.document.replace_with_json(doc_json);" in bokehjs, "fixed upstream? drop the wrapping"
+    assert re.search(r"replace_with_json\(json\) \{\s+const replacement = Document\.from_json\(json\);", bokehjs)
+    assert "static from_json(doc_json, events, buffers = new Map())" in bokehjs
+    assert "destructively_move(dest_doc)" in bokehjs
+
+
+def test_the_page_script_wraps_exactly_these(bokehjs):
+    script = (PROJECT_ROOT / "static" / "live_session.js").read_text(encoding="utf-8")
+    assert 'Bokeh.require("document/document").Document' in script
+    assert 'Bokeh.require("client/connection").ClientConnection' in script
+    assert "ClientConnection.prototype._pull_doc_json = " in script
+    assert "Document.prototype.replace_with_json = " in script
