@@ -54,7 +54,8 @@ def test_nothing_to_do_when_every_package_is_there(machine):
 def test_without_a_way_to_install_it_stops_with_the_one_command(machine):
     result = machine(installed="make chromium postgresql")
     assert result.returncode == 1
-    assert "Install them with:  sudo apt-get install -y docker-compose nginx podman debootstrap redis-server" in result.stderr
+    missing = "docker-compose nginx podman debootstrap redis-server"
+    assert f"Install them with:  sudo apt-get install -y {missing}" in result.stderr
     assert machine.calls() == []
 
 
