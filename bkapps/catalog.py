@@ -32,6 +32,10 @@ PAGE_OPTIONS: tuple[Param, ...] = (TextParam("title", default="", max_length=80,
 # exactly what the catalog declares; a test checks each declaration against the real document.
 BOKEHJS_BUNDLES = ("gl", "widgets", "tables", "mathjax")
 
+# How an app's sessions are held: one document per page view (``per_visitor``), or one document for
+# every viewer of the same view on a process (``shared``: same app, arguments and page options).
+SHARING_MODES = ("per_visitor", "shared")
+
 # The Iris measurements; bkapps/iris/data.py labels and computes them (a test keeps both in step).
 IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 
@@ -51,6 +55,7 @@ class AppSpec:
     # open every app); ``bkapps.access`` applies the rule on both sides.
     public: bool = True
     roles: tuple[str, ...] = ()
+    sharing: str = "per_visitor"
 
     def __post_init__(self) -> None:
         if not _APP_NAME.match(self.name):
@@ -60,6 +65,8 @@ class AppSpec:
         unknown = set(self.bokehjs) - set(BOKEHJS_BUNDLES)
         if unknown:
             raise ValueError(f"app {self.name!r} asks for unknown BokehJS bundles {sorted(unknown)}")
+        if self.sharing not in SHARING_MODES:
+            raise ValueError(f"app {self.name!r}: sharing must be one of {SHARING_MODES}, not {self.sharing!r}")
 
     def param(self, name: str) -> Param:
         """The declared query parameter ``name``; ``KeyError`` if the app has none of that name."""
@@ -68,6 +75,11 @@ class AppSpec:
     def option(self, name: str) -> Param:
         """The declared page option ``name``; ``KeyError`` if there is none."""
         return _named(self.options, name)
+
+    @property
+    def shared(self) -> bool:
+        """True when every viewer of the same view shares one document."""
+        return self.sharing == "shared"
 
     @property
     def path(self) -> Path:
@@ -164,6 +176,7 @@ CATALOG = AppCatalog(
                 IntParam("window", default=120, minimum=10, maximum=2000, help="samples kept in the plot"),
             ),
             bokehjs=("widgets", "tables"),
+            sharing="shared",
         ),
         AppSpec(
             name="portfolio",

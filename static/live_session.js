@@ -7,6 +7,10 @@
  * watches every session placeholder the site writes (`.bk-session`, see web/session_markup.py)
  * and the BokehJS documents in the page, and keeps a notice beside each app. It loads after
  * BokehJS, needs nothing inline, and does nothing on a page without live apps.
+ *
+ * A shared view (`data-shared`) is one document for everyone watching it; the server keeps the
+ * number of viewers in a model of that document (bkapps/shared_views.py), shown above the app as
+ * "Shared view · N watching".
  */
 (function () {
   "use strict";
@@ -16,6 +20,7 @@
   // Lost and not back within this long after BokehJS's last announced attempt: offer a reload.
   const RESTORE_GRACE_MS = 15000;
   const POLL_MS = 250;
+  const VIEWERS_MODEL = "aperture_viewers";
 
   const sessions = [...document.querySelectorAll(".bk-session")];
   if (sessions.length === 0) {
@@ -135,6 +140,35 @@
     });
   }
 
+  function viewersLine(element) {
+    let line = element.previousElementSibling;
+    while (line !== null && !line.classList.contains("live-session-viewers")) {
+      line = line.previousElementSibling;
+    }
+    if (line === null) {
+      line = document.createElement("div");
+      line.className = "live-session-viewers";
+      line.setAttribute("aria-live", "polite");
+      element.parentElement.insertBefore(line, element.parentElement.firstChild);
+    }
+    return line;
+  }
+
+  function watchViewers(doc, element) {
+    const line = viewersLine(element);
+    const show = () => {
+      // Looked up each time: a reconnect replaces the document's models with the server's.
+      const model = doc.get_model_by_name(VIEWERS_MODEL);
+      const data = model === null ? null : model.data;
+      const viewers = data === null ? undefined : data instanceof Map ? data.get("viewers") : data.viewers;
+      const count = viewers === undefined ? 0 : Number(viewers[0]);
+      line.dataset.viewers = String(count);
+      line.textContent = count > 0 ? `Shared view · ${count} watching` : "Shared view";
+    };
+    show();
+    doc.on_change(show);
+  }
+
   sessions.forEach(watchLoading);
 
   // BokehJS creates the documents once the page has loaded; pick each up as it appears.
@@ -151,6 +185,9 @@
         watchedDocuments.add(doc);
         watchedElements.add(element);
         watchConnection(doc, element);
+        if (element.dataset.shared === "true") {
+          watchViewers(doc, element);
+        }
       }
     }
     if (sessions.every((element) => watchedElements.has(element) || element.dataset.state === "gone")) {
