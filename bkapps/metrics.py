@@ -10,6 +10,8 @@
   (``measured_build`` wraps ``bkapps.app_session.build_app``), ``outcome`` ``built`` or ``error``;
 * ``aperture_bokeh_websocket_messages_{received,sent}_total{app,msgtype}`` (``bkapps.websocket_counts``);
 * ``aperture_bokeh_websockets_refused_total{reason}`` (``bkapps.server_logging``);
+* ``aperture_bokeh_slow_viewers_disconnected_total``: viewers that stopped reading, disconnected
+  rather than waited for (``bkapps.patch_broadcast``);
 * ``aperture_bokeh_gc_pause_seconds{generation}``: how long each garbage collection held the
   process (``gc.callbacks``), the pauses that stall every session of a busy server;
 * prometheus_client's process metrics (``process_resident_memory_bytes``...) and Python's.
@@ -74,6 +76,11 @@ MESSAGES_SENT = Counter(
     "aperture_bokeh_websocket_messages_sent",
     "Bokeh protocol messages sent to browsers",
     ["app", "msgtype"],
+    registry=REGISTRY,
+)
+SLOW_VIEWERS = Counter(
+    "aperture_bokeh_slow_viewers_disconnected",
+    "Viewers disconnected because they did not read their updates",
     registry=REGISTRY,
 )
 WEBSOCKETS_REFUSED = Counter(
@@ -248,6 +255,16 @@ def count_received(app: str, msgtype: str) -> None:
 def count_sent(app: str, msgtype: str) -> None:
     """One message of type ``msgtype`` sent on a websocket of ``app``."""
     MESSAGES_SENT.labels(app, msgtype).inc()
+
+
+def count_sent_many(app: str, msgtype: str, count: int) -> None:
+    """``count`` messages of type ``msgtype`` sent on websockets of ``app`` (one broadcast)."""
+    MESSAGES_SENT.labels(app, msgtype).inc(count)
+
+
+def count_slow_viewer() -> None:
+    """One viewer disconnected for not reading its updates."""
+    SLOW_VIEWERS.inc()
 
 
 def count_refused(reason: str) -> None:

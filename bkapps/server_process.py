@@ -19,7 +19,8 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
 * makes the discarding of expired sessions cheap (``bkapps.session_cleanup``);
 * tunes Python's garbage collector (``bkapps.gc_tuning``, ``BOKEH_GC_TUNING``) and sends
   websocket messages without Nagle's delay (``bkapps.websocket_nodelay``);
-* keeps each shared view's count of viewers in its document (``bkapps.shared_views``).
+* keeps each shared view's count of viewers in its document (``bkapps.shared_views``) and
+  serialises each update once for all of a session's viewers (``bkapps.patch_broadcast``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
 the process stops with a message instead of listening on one port only.
@@ -157,12 +158,15 @@ def main() -> None:
     except (ConfigurationError, OSError) as error:
         sys.exit(f"bkapps: Bokeh process {index}: {error}")
 
-    from bkapps import session_cleanup, shared_views, websocket_nodelay
+    from bkapps import patch_broadcast, session_cleanup, shared_views, websocket_nodelay
 
     tuning = gc_tuning.install(settings.gc_tuning)
     session_cleanup.install(delay=tuning.discard_collection_delay, collect=tuning.collect_everything)
     websocket_nodelay.install()
     shared_views.install()
+    patch_broadcast.install(
+        settings.slow_viewer_buffer_kb * 1024, sent=metrics.count_sent_many, slow=metrics.count_slow_viewer
+    )
     stats = ProcessStats()
     metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()
