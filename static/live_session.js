@@ -11,6 +11,11 @@
  * A shared view (`data-shared`) is one document for everyone watching it; the server keeps the
  * number of viewers in a model of that document (bkapps/shared_views.py), shown above the app as
  * "Shared view · N watching".
+ *
+ * A page meant to stay open for days (the wall, `data-live-renew="reload"` on its body) does not
+ * wait for a visitor: once an app cannot come back (its token expired, or the retries ran out), it
+ * asks the site's health route until the site answers and sees the Bokeh server, then reloads
+ * itself, which mints fresh tokens for the same views.
  */
 (function () {
   "use strict";
@@ -21,6 +26,9 @@
   const RESTORE_GRACE_MS = 15000;
   const POLL_MS = 250;
   const VIEWERS_MODEL = "aperture_viewers";
+  const RENEW_RETRY_MS = 10000;
+  const renewByReload = document.body.dataset.liveRenew === "reload";
+  let renewing = false;
 
   const sessions = [...document.querySelectorAll(".bk-session")];
   if (sessions.length === 0) {
@@ -63,10 +71,40 @@
   }
 
   function gone(element) {
+    if (renewByReload) {
+      say(element, "gone", "The live app is reconnecting with a fresh session…", false);
+      renewWhenServed();
+      return;
+    }
     const reason = expired(element)
       ? "This page's live session has expired, so the app cannot reconnect."
       : "The live app could not be restored.";
     say(element, "gone", `${reason} Reload the page to start a fresh session.`, true);
+  }
+
+  async function bokehServed() {
+    try {
+      const response = await fetch(document.body.dataset.siteHealth || "/healthz", { cache: "no-store" });
+      const health = await response.json();
+      return response.ok && health.bokeh && health.bokeh.reachable === true;
+    } catch {
+      return false;
+    }
+  }
+
+  function renewWhenServed() {
+    if (renewing) {
+      return;
+    }
+    renewing = true;
+    const attempt = async () => {
+      if (await bokehServed()) {
+        window.location.reload();
+      } else {
+        window.setTimeout(attempt, RENEW_RETRY_MS);
+      }
+    };
+    attempt();
   }
 
   function watchLoading(element) {

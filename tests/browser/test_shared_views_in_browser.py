@@ -4,7 +4,11 @@ A stack of its own with one Bokeh process, so that every page's websocket reache
 holding the view (a shared view is one document per process).
 """
 
+import signal
+
+import psutil
 import pytest
+import requests
 
 from tests.support.bokeh_page import model_value, wait_for_canvas, wait_for_model, wait_until
 from tests.support.servers import running_stack
@@ -76,3 +80,36 @@ def test_a_per_visitor_app_says_nothing_about_viewers(one_process_stack, page):
     page.goto(f"{one_process_stack.web_url}/apps/sliders")
     wait_for_canvas(page)
     assert page.locator(VIEWERS).count() == 0
+
+
+@pytest.fixture
+def short_token_stack():
+    """Tokens that expire 8 s after the page view, and one Bokeh process to kill."""
+    with running_stack(processes=1, BOKEH_TOKEN_LIFETIME="8") as live:
+        yield live
+
+
+def wait_for_all_live(page):
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.bk-session')].every((el) => el.dataset.state === 'live')",
+        timeout=60_000,
+    )
+
+
+def test_the_wall_renews_its_expired_tokens_by_itself_after_an_outage(short_token_stack, page):
+    stack = short_token_stack
+    page.goto(f"{stack.web_url}/wall")
+    wait_for_canvas(page)
+    wait_for_all_live(page)
+    assert page.locator("header.site-header").count() == 0
+    assert page.locator(".bk-session[data-shared='true']").count() == 3
+    first_expiry = page.evaluate("() => Number(document.querySelector('.bk-session').dataset.expiresAt)")
+    page.wait_for_function(f"() => Date.now() / 1000 > {first_expiry}", timeout=30_000)
+
+    pid = requests.get(f"{stack.process_urls[0]}/healthz", timeout=10).json()["pid"]
+    with page.expect_navigation(timeout=90_000):
+        psutil.Process(pid).send_signal(signal.SIGKILL)
+    # Reloaded by itself, with fresh tokens for the same views, live again.
+    wait_for_canvas(page)
+    wait_for_all_live(page)
+    assert page.evaluate("() => Number(document.querySelector('.bk-session').dataset.expiresAt)") > first_expiry

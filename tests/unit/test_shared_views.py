@@ -156,3 +156,28 @@ def test_the_token_names_no_session_a_page_could_choose():
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}", session_id)
     assert USER_KEY not in token_payload({}, shared=True)
     assert get_session_id is not None and get_token_payload is not None
+
+
+def test_the_wall_shows_shared_views_without_the_sites_chrome(client, bokeh_up):
+    response = client.get("/wall")
+    assert response.status_code == 200
+    assert 'class="site-header"' not in response.text and 'data-live-renew="reload"' in response.text
+    embeds = embedded_sessions(response.text)
+    assert [embed.app_path for embed in embeds] == ["/stream", "/iris", "/sliders"]
+    assert response.text.count('data-shared="true"') == 3
+    assert all(embed.payload[SHARED_KEY] for embed in embeds)
+    # Every wall shows the same documents.
+    again = embedded_sessions(client.get("/wall").text)
+    assert [embed.session_id for embed in again] == [embed.session_id for embed in embeds]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_wall_takes_no_arguments(client, bokeh_up):
+    assert client.get("/wall?rate=5").status_code == 400
+
+
+def test_the_dashboards_stream_tile_is_a_shared_view(client, bokeh_up):
+    page = client.get("/dashboard").text
+    tiles = {embed.app_path: embed for embed in embedded_sessions(page)}
+    assert tiles["/stream"].payload.get(SHARED_KEY) is True
+    assert SHARED_KEY not in tiles["/sliders"].payload
