@@ -15,6 +15,7 @@ from bkapps.session_token import mint_token, shared_session_id, token_payload
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
 from tests.support.session_holder import connect_like_bokehjs, pull_document
+from tests.support.site_accounts import add_user, log_in
 
 WAIT_SECONDS = 60.0
 VIEWERS = 30
@@ -112,6 +113,8 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_and_its_sockets_clos
     url = stack.process_urls[0]
     # The startup self-check's sessions go first.
     wait_for(lambda: health(url)["sessions"].get("stream", 0) == 0, "the self-check's sessions are discarded")
+    add_user(stack, "ada", "--admin")
+    admin = log_in(stack.web_url, "ada")
     process = psutil.Process(health(url)["pid"])
     fds_before = process.num_fds()
     embeds = [stream_page(stack, "?rate=2000") for _ in range(VIEWERS)]
@@ -123,18 +126,22 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_and_its_sockets_clos
         await asyncio.wait_for(opened.wait(), WAIT_SECONDS)
         during = await asyncio.to_thread(health, url)
         metrics = await asyncio.to_thread(requests.get, f"{url}/metrics", timeout=10)
+        page = await asyncio.to_thread(admin.get, f"{stack.web_url}/admin", timeout=30)
         fds_during = process.num_fds()
         leave.set()
         await holding
-        return during, metrics.text, fds_during
+        return during, metrics.text, page.text, fds_during
 
-    during, metrics, fds_during = asyncio.run(scenario())
+    during, metrics, admin_page, fds_during = asyncio.run(scenario())
     assert during["sessions"]["stream"] == 1, "one document for every viewer"
     assert fds_during >= fds_before + VIEWERS
     assert re.search(
         rf'aperture_bokeh_shared_view_viewers\{{app="stream",process="0",view="[^"]+"\}} {VIEWERS}\.0', metrics
     )
     assert f'aperture_bokeh_viewers{{app="stream",process="0"}} {VIEWERS}.0' in metrics
+    # The admin view shows them too.
+    shared = admin_page.split('id="shared-views"', 1)[1]
+    assert f"· {VIEWERS}</span>" in shared and f"<td>{VIEWERS}</td>" in shared
     wait_for(lambda: health(url)["sessions"].get("stream", 0) == 0, "the view is discarded after its last viewer")
     wait_for(lambda: process.num_fds() <= fds_before + FD_SLACK, "the viewers' sockets are closed")
 
