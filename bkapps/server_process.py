@@ -34,6 +34,7 @@ import socket
 import sys
 
 from bkapps import gc_tuning, graceful_shutdown, metrics, server_logging
+from bkapps.catalog import CATALOG, AppCatalog
 from bkapps.config import ConfigurationError
 from bkapps.launcher import build_command, load_settings
 from bkapps.process_identity import process_index
@@ -146,7 +147,8 @@ def skip_document_validation(environ=os.environ) -> None:
     environ.setdefault(VALIDATE_DOC_ENV, "false")
 
 
-def main() -> None:
+def main(catalog: AppCatalog = CATALOG) -> None:
+    """Run one Bokeh server process serving ``catalog``'s apps (the benchmarks pass one of their own)."""
     skip_document_validation()
     settings = load_settings()
     index = process_index()
@@ -172,7 +174,7 @@ def main() -> None:
     stats.install_error_log()
     parser = argparse.ArgumentParser(prog="bokeh serve")
     command = serve_command(settings, stats)(parser=parser)
-    args = parser.parse_args(build_command(settings)[2:])
+    args = parser.parse_args(build_command(settings, catalog)[2:])
     command.invoke(args)
 
 
