@@ -10,7 +10,8 @@ thousands of viewers serialises every update thousands of times.
 ``install()``, run by each Bokeh process before its server starts, replaces that method with
 ``document_patched``: one ``PATCH-DOC`` per change (skipping, as Bokeh does, the connection whose
 own message made the change), encoded once as websocket frames, and written as one block to each
-connection's stream without waiting for the flush. Up to ``CHUNK`` connections are written at
+connection's socket (through its stream when the socket does not take it all) without waiting
+for the flush. Up to ``CHUNK`` connections are written at
 once; beyond that the writes go on in later turns of the event loop, in order, so the loop keeps
 answering other sessions. A viewer with more than the limit (``BOKEH_SLOW_VIEWER_BUFFER_KB``) of
 updates waiting in its stream is disconnected, not waited for; BokehJS reconnects, and pulls the
@@ -126,11 +127,25 @@ class Broadcaster:
             handler.write_lock.release()
 
     def _write_now(self, handler: Any, stream: Any, frames: bytes) -> None:
-        from tornado.iostream import StreamClosedError
+        from tornado.iostream import IOStream, StreamClosedError
 
-        if len(stream._write_buffer) + len(frames) > self.buffer_limit:
-            self._close_slow(handler, stream, f"{len(stream._write_buffer) // 1024} KiB of updates unread")
+        pending = len(stream._write_buffer)
+        if pending + len(frames) > self.buffer_limit:
+            self._close_slow(handler, stream, f"{pending // 1024} KiB of updates unread")
             return
+        if not pending and type(stream) is IOStream and not stream.closed():
+            # Nothing waiting: hand the frames to the socket at once, without the future (and
+            # the loop callback that resolves it) of a stream write; what the socket does not
+            # take goes through the stream as usual.
+            try:
+                sent = stream.write_to_fd(frames)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                sent = 0  # the stream's own write below meets the error and closes the stream
+            if sent == len(frames):
+                return
+            frames = frames[sent:]
         try:
             stream.write(frames)
         except StreamClosedError:
@@ -234,7 +249,7 @@ def _internals_in_place() -> bool:
     from bokeh.server.connection import ServerConnection
     from bokeh.server.session import ServerSession
     from bokeh.server.views.ws import WSHandler
-    from tornado.iostream import BaseIOStream
+    from tornado.iostream import BaseIOStream, IOStream
 
     patched = getattr(ServerSession, "_document_patched", None)
     expected = {"_subscribed_connections", "_current_patch_connection", "_pending_writes", "send_patch_document"}
@@ -243,6 +258,7 @@ def _internals_in_place() -> bool:
         and "_socket" in _names(ServerConnection.__init__)
         and "write_lock" in _names(WSHandler.__init__)
         and "_write_buffer" in _names(BaseIOStream.__init__)
+        and callable(getattr(IOStream, "write_to_fd", None))
         and all(hasattr(Message, name) for name in ("header_json", "metadata_json", "content_json", "buffers"))
     )
 

@@ -126,7 +126,12 @@ def test_a_shared_document_counts_its_viewers_and_never_sees_one(served):
     assert "alice" in " ".join(str(getattr(model, "text", "")) for model in own.document.models)
 
 
-def test_the_viewer_count_hook_installs_on_this_bokeh():
+def test_the_viewer_count_hook_installs_on_this_bokeh(monkeypatch):
+    from bokeh.server.session import ServerSession
+
+    # Restored afterwards: the rest of the process keeps Bokeh's own methods.
+    monkeypatch.setattr(ServerSession, "subscribe", ServerSession.subscribe)
+    monkeypatch.setattr(ServerSession, "unsubscribe", ServerSession.unsubscribe)
     # Fails when a Bokeh upgrade moves ServerSession.subscribe/unsubscribe: update the module.
     assert shared_views.install()
     assert shared_views.install()  # once only
