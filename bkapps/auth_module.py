@@ -31,7 +31,7 @@ from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler
 
 from bkapps.access import Visitor, may_open
-from bkapps.catalog import CATALOG
+from bkapps.catalog import CATALOG, AppSpec
 from bkapps.session_token import APP_KEY, SHARED_KEY, USER_KEY
 from bkapps.signing import resolve_bokeh_secret
 from bkapps.site_login import SiteLoginReader, SiteLoginSettings
@@ -69,7 +69,7 @@ class SiteLoginGate:
     def login_url(self, handler: Any) -> str:
         return self.reader.login_url(app_name(handler) or "", handler.request.query)
 
-    def _has_bound_token(self, handler: Any, spec: Any) -> bool:
+    def _has_bound_token(self, handler: Any, spec: AppSpec) -> bool:
         token = request_token(handler)
         if not token:
             return False
