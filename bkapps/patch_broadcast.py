@@ -20,6 +20,9 @@ message (its write lock is held), gets the same message through Bokeh's own path
 
 This relies on Bokeh's and Tornado's internals named in ``_internals_in_place``; if an upgrade moves
 one, ``install()`` logs a warning and leaves Bokeh as it is (a test fails on such an upgrade).
+Bokeh 3.10 reshaped this step: it serialises each change once by itself (``_PendingPatch``), but
+still writes to the connections one after another and waits for each; there ``install()`` declines
+with the warning, and updates go Bokeh's way.
 """
 
 from __future__ import annotations

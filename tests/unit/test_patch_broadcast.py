@@ -4,6 +4,7 @@ chunks and in order, and a viewer that does not read disconnected instead of wai
 import asyncio
 import json
 
+import bokeh
 import numpy as np
 import pytest
 from bokeh.document import Document
@@ -15,6 +16,10 @@ from tornado import locks
 
 from bkapps import patch_broadcast
 from bkapps.patch_broadcast import CHUNK, encode_frames
+
+# Bokeh 3.10 serialises each change once by itself, in a reshaped update path the broadcast does
+# not replace (it declines with a warning); the tests of the replacement run on Bokeh 3.9.
+BOKEH_3_10 = tuple(int(part) for part in bokeh.__version__.split(".")[:2]) >= (3, 10)
 
 
 class FakeStream:
@@ -95,6 +100,8 @@ def messages(data: bytes) -> list:
 
 @pytest.fixture
 def broadcaster(monkeypatch):
+    if BOKEH_3_10:
+        pytest.skip("Bokeh 3.10 has its own update path")
     # Restored after the test: the rest of the process keeps Bokeh's own path.
     monkeypatch.setattr(ServerSession, "_document_patched", ServerSession._document_patched)
     installed = patch_broadcast.install(buffer_limit=64 * 1024)
@@ -102,9 +109,14 @@ def broadcaster(monkeypatch):
     return installed
 
 
-def test_bokehs_update_path_is_where_the_broadcast_expects_it():
+def test_bokehs_update_path_is_where_the_broadcast_expects_it(monkeypatch, caplog):
     # Fails when a Bokeh (or Tornado) upgrade moves an internal: update bkapps/patch_broadcast.py.
-    assert patch_broadcast._internals_in_place()
+    if not BOKEH_3_10:
+        assert patch_broadcast._internals_in_place()
+        return
+    monkeypatch.setattr(ServerSession, "_document_patched", ServerSession._document_patched)
+    assert patch_broadcast.install() is None
+    assert "Bokeh's update path changed" in caplog.text
 
 
 def test_frames_read_back_as_the_same_message_buffers_included():
