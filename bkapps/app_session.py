@@ -10,7 +10,9 @@ message in the page instead of a traceback; so does a browser that arrives for a
 pulled and changed after that session was discarded, instead of a silently default document.
 A private app builds only for a token bound to it (``app`` in the payload): the site binds the
 tokens it mints, and the Bokeh server binds a standalone page's after its login check.
-``session_visitor`` tells an app who opened the session, from the signed token only.
+``session_visitor`` tells an app who opened the session, from the signed token only; a shared
+view's document is every viewer's, so it never sees one (``bkapps.shared_views`` adds its count
+of viewers instead).
 
 The look of every app comes from one file, ``bkapps/theme.yaml``: directory apps link to it as
 their own ``theme.yaml`` (Bokeh applies that before ``main.py`` runs), and single-module apps,
@@ -36,7 +38,16 @@ from bkapps.lifecycle import AppServerState
 from bkapps.metrics import measured_build
 from bkapps.params import InvalidArgument
 from bkapps.process_identity import describe_process
-from bkapps.session_token import APP_KEY, EXPECTS_EXISTING_KEY, OPTIONS_KEY, USER_KEY, VISIT_KEY, visit_record
+from bkapps.session_token import (
+    APP_KEY,
+    EXPECTS_EXISTING_KEY,
+    OPTIONS_KEY,
+    SHARED_KEY,
+    USER_KEY,
+    VISIT_KEY,
+    visit_record,
+)
+from bkapps.shared_views import add_viewer_count
 
 # BokehJS adds its own arguments (bokeh-autoload-element, bokeh-absolute-url...) to the
 # requests it makes; they are not the app's.
@@ -70,9 +81,13 @@ def session_payload(doc: Document) -> dict[str, Any]:
 def session_visitor(doc: Document) -> Visitor | None:
     """Who opened this session, as the signed token says; None for an anonymous visitor.
 
-    Only the token counts: it is signed, so a visitor cannot forge it, unlike a query argument.
+    Only the token counts: it is signed, so a visitor cannot forge it, unlike a query argument. A
+    shared view has no visitor: its token is only the first of many viewers'.
     """
-    return Visitor.from_payload(session_payload(doc).get(USER_KEY))
+    payload = session_payload(doc)
+    if payload.get(SHARED_KEY):
+        return None
+    return Visitor.from_payload(payload.get(USER_KEY))
 
 
 def page_options(payload: Mapping[str, Any]) -> dict[str, str]:
@@ -106,6 +121,8 @@ def build_app(doc: Document, name: str, build: Callable[..., None]) -> None:
         return
     build(doc, **arguments)
     apply_page_options(doc, options)
+    if payload.get(SHARED_KEY):
+        add_viewer_count(doc)
 
 
 def apply_page_options(doc: Document, options: Mapping[str, object]) -> None:

@@ -11,6 +11,8 @@ every app of a server, so the decision is per app, from the request's applicatio
 * a private app: a visitor whose site cookie (``bkapps.site_login``) may open it; or a request
   carrying a session token signed with the Bokeh key and bound to this very app (pages of the
   site and share links embed those; tokens of other apps, freely had from public pages, fail);
+  a shared view's token must also name a viewer who may open the app (its session id is the
+  view's, the same for every viewer, so the token's viewer is what is checked);
 * signed in, but without the app's role: 403.
 
 ``StandaloneIdentity`` is the other half: a handler added to every app that puts the cookie's
@@ -29,8 +31,8 @@ from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler
 
 from bkapps.access import Visitor, may_open
-from bkapps.catalog import CATALOG
-from bkapps.session_token import APP_KEY, USER_KEY
+from bkapps.catalog import CATALOG, AppSpec
+from bkapps.session_token import APP_KEY, SHARED_KEY, USER_KEY
 from bkapps.signing import resolve_bokeh_secret
 from bkapps.site_login import SiteLoginReader, SiteLoginSettings
 
@@ -55,7 +57,7 @@ class SiteLoginGate:
         visitor = self.reader.visitor(handler.get_cookie(self.reader.settings.cookie_name))
         if may_open(spec, visitor):
             return visitor.as_payload()
-        if self._has_bound_token(handler, spec.name):
+        if self._has_bound_token(handler, spec):
             return ANONYMOUS
         if visitor is not None:
             raise HTTPError(403, reason=f"{spec.title} is not open to {visitor.name}")
@@ -67,16 +69,19 @@ class SiteLoginGate:
     def login_url(self, handler: Any) -> str:
         return self.reader.login_url(app_name(handler) or "", handler.request.query)
 
-    def _has_bound_token(self, handler: Any, name: str) -> bool:
+    def _has_bound_token(self, handler: Any, spec: AppSpec) -> bool:
         token = request_token(handler)
         if not token:
             return False
         try:
             if not check_token_signature(token, secret_key=self._bokeh_secret, signed=True):
                 return False
-            return get_token_payload(token).get(APP_KEY) == name
+            payload = get_token_payload(token)
         except Exception:  # a malformed token is simply not a credential
             return False
+        if payload.get(APP_KEY) != spec.name:
+            return False
+        return not payload.get(SHARED_KEY) or may_open(spec, Visitor.from_payload(payload.get(USER_KEY)))
 
 
 def app_name(handler: Any) -> str | None:

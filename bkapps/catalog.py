@@ -76,7 +76,7 @@ class AppSpec:
         if unknown:
             raise ValueError(f"app {self.name!r} asks for unknown BokehJS bundles {sorted(unknown)}")
         if self.sharing not in SHARING_MODES:
-            raise ValueError(f"app {self.name!r}: sharing must be one of {', '.join(SHARING_MODES)}")
+            raise ValueError(f"app {self.name!r}: sharing must be one of {', '.join(SHARING_MODES)}, not {self.sharing!r}")
 
     def param(self, name: str) -> Param:
         """The declared query parameter ``name``; ``KeyError`` if the app has none of that name."""
@@ -85,6 +85,11 @@ class AppSpec:
     def option(self, name: str) -> Param:
         """The declared page option ``name``; ``KeyError`` if there is none."""
         return _named(self.options, name)
+
+    @property
+    def shared(self) -> bool:
+        """True when every viewer of the same view shares one document."""
+        return self.sharing == "shared"
 
     @property
     def path(self) -> Path:

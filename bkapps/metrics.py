@@ -1,12 +1,17 @@
 """Prometheus metrics of one Bokeh server process, answered at ``/metrics`` on each of its ports.
 
 * ``aperture_bokeh_open_sessions{app}``: Bokeh's sessions of each app now (read when scraped);
+* ``aperture_bokeh_viewers{app}``: websockets on each app's sessions now, and
+  ``aperture_bokeh_shared_view_viewers{app,view}``: on each shared view (``bkapps.shared_views``;
+  ``view`` is the start of its session id), read when scraped;
 * ``aperture_bokeh_sessions_created_total{app}``, ``..._destroyed_total{app}``: the counts of
   Bokeh's session hooks that the admin view's ``/stats`` also reports (``bkapps.process_stats``);
 * ``aperture_bokeh_document_build_seconds{app,outcome}``: every session's document build
   (``measured_build`` wraps ``bkapps.app_session.build_app``), ``outcome`` ``built`` or ``error``;
 * ``aperture_bokeh_websocket_messages_{received,sent}_total{app,msgtype}`` (``bkapps.websocket_counts``);
 * ``aperture_bokeh_websockets_refused_total{reason}`` (``bkapps.server_logging``);
+* ``aperture_bokeh_slow_viewers_disconnected_total``: viewers that stopped reading, disconnected
+  rather than waited for (``bkapps.patch_broadcast``);
 * ``aperture_bokeh_gc_pause_seconds{generation}``: how long each garbage collection held the
   process (``gc.callbacks``), the pauses that stall every session of a busy server;
 * prometheus_client's process metrics (``process_resident_memory_bytes``...) and Python's.
@@ -36,10 +41,11 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bkapps.process_identity import process_index
+from bkapps.shared_views import shared_view_viewers
 from bkapps.signing import bearer_token_matches
 
 METRICS_PATH = "/metrics"
@@ -52,6 +58,7 @@ ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
 GCCollector(registry=REGISTRY)
 
+VIEWERS = Gauge("aperture_bokeh_viewers", "Websockets on the sessions of each app", ["app"], registry=REGISTRY)
 OPEN_SESSIONS = Gauge("aperture_bokeh_open_sessions", "Sessions open in this process", ["app"], registry=REGISTRY)
 BUILD_SECONDS = Histogram(
     "aperture_bokeh_document_build_seconds",
@@ -69,6 +76,11 @@ MESSAGES_SENT = Counter(
     "aperture_bokeh_websocket_messages_sent",
     "Bokeh protocol messages sent to browsers",
     ["app", "msgtype"],
+    registry=REGISTRY,
+)
+SLOW_VIEWERS = Counter(
+    "aperture_bokeh_slow_viewers_disconnected",
+    "Viewers disconnected because they did not read their updates",
     registry=REGISTRY,
 )
 WEBSOCKETS_REFUSED = Counter(
@@ -93,6 +105,26 @@ def measured_build(build_app: Callable[..., None]) -> Callable[..., None]:
             BUILD_SECONDS.labels(name, outcome).observe(time.perf_counter() - started)
 
     return measured
+
+
+class SharedViewViewers(Collector):
+    """Viewers of each shared view open now, from ``(app, view, viewers)`` read when scraped (a
+    view that ends leaves no stale series behind, as a gauge's labels would)."""
+
+    def __init__(self) -> None:
+        self.views: list[tuple[str, str, int]] = []
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "aperture_bokeh_shared_view_viewers", "Viewers of each shared view in this process", labels=["app", "view"]
+        )
+        for app, view, viewers in self.views:
+            family.add_metric([app, view], viewers)
+        yield family
+
+
+SHARED_VIEWS = SharedViewViewers()
+REGISTRY.register(SHARED_VIEWS)
 
 
 class GcPauses(Collector):
@@ -173,10 +205,18 @@ class WithLabels(Collector):
             yield metric
 
 
-def exposition(open_sessions: dict[str, int]) -> bytes:
-    """This process's metrics as Prometheus text; ``open_sessions`` maps each app to its sessions now."""
+def exposition(
+    open_sessions: dict[str, int],
+    viewers: dict[str, int] | None = None,
+    shared_views: Iterable[tuple[str, str, int]] = (),
+) -> bytes:
+    """This process's metrics as Prometheus text; ``open_sessions`` maps each app to its sessions
+    now, ``viewers`` to its websockets, ``shared_views`` lists ``(app, view, viewers)``."""
     for app, count in open_sessions.items():
         OPEN_SESSIONS.labels(app).set(count)
+    for app, count in (viewers or {}).items():
+        VIEWERS.labels(app).set(count)
+    SHARED_VIEWS.views = list(shared_views)
     index = process_index()
     labelled = WithLabels(REGISTRY, {"process": str(index)}) if index is not None else REGISTRY
     return generate_latest(labelled)  # type: ignore[arg-type]
@@ -194,12 +234,15 @@ def metrics_handler(token: str = ""):
                 self.set_header("WWW-Authenticate", "Bearer")
                 self.finish()
                 return
-            sessions = {
-                path.strip("/"): len(list(context.sessions)) for path, context in self.application.applications.items()
+            contexts = self.application.applications
+            sessions = {path.strip("/"): len(list(context.sessions)) for path, context in contexts.items()}
+            viewers = {
+                path.strip("/"): sum(session.connection_count for session in context.sessions)
+                for path, context in contexts.items()
             }
             self.set_header("Content-Type", CONTENT_TYPE_LATEST)
             self.set_header("Cache-Control", "no-store")
-            self.write(exposition(sessions))
+            self.write(exposition(sessions, viewers, shared_view_viewers(contexts.items())))
 
     return ProcessMetrics
 
@@ -212,6 +255,16 @@ def count_received(app: str, msgtype: str) -> None:
 def count_sent(app: str, msgtype: str) -> None:
     """One message of type ``msgtype`` sent on a websocket of ``app``."""
     MESSAGES_SENT.labels(app, msgtype).inc()
+
+
+def count_sent_many(app: str, msgtype: str, count: int) -> None:
+    """``count`` messages of type ``msgtype`` sent on websockets of ``app`` (one broadcast)."""
+    MESSAGES_SENT.labels(app, msgtype).inc(count)
+
+
+def count_slow_viewer() -> None:
+    """One viewer disconnected for not reading its updates."""
+    SLOW_VIEWERS.inc()
 
 
 def count_refused(reason: str) -> None:

@@ -21,7 +21,9 @@ provides) with the command line ``bkapps.launcher.build_command`` makes, and:
 * tunes Python's garbage collector (``bkapps.gc_tuning``, ``BOKEH_GC_TUNING``) and sends
   websocket messages without Nagle's delay (``bkapps.websocket_nodelay``);
 * sends standalone pages' documents with their numpy buffers inline, so that BokehJS can restore
-  them after a restart (``bkapps.standalone_restore``).
+  them after a restart (``bkapps.standalone_restore``);
+* keeps each shared view's count of viewers in its document (``bkapps.shared_views``) and
+  serialises each update once for all of a session's viewers (``bkapps.patch_broadcast``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
 the process stops with a message instead of listening on one port only.
@@ -35,6 +37,7 @@ import socket
 import sys
 
 from bkapps import gc_tuning, graceful_shutdown, metrics, server_logging
+from bkapps.catalog import CATALOG, AppCatalog
 from bkapps.config import ConfigurationError
 from bkapps.launcher import build_command, load_settings
 from bkapps.process_identity import process_index
@@ -153,7 +156,8 @@ def skip_document_validation(environ=os.environ) -> None:
     environ.setdefault(VALIDATE_DOC_ENV, "false")
 
 
-def main() -> None:
+def main(catalog: AppCatalog = CATALOG) -> None:
+    """Run one Bokeh server process serving ``catalog``'s apps (the benchmarks pass one of their own)."""
     skip_document_validation()
     settings = load_settings()
     index = process_index()
@@ -165,18 +169,22 @@ def main() -> None:
     except (ConfigurationError, OSError) as error:
         sys.exit(f"bkapps: Bokeh process {index}: {error}")
 
-    from bkapps import session_cleanup, standalone_restore, websocket_nodelay
+    from bkapps import patch_broadcast, session_cleanup, shared_views, standalone_restore, websocket_nodelay
 
     tuning = gc_tuning.install(settings.gc_tuning)
     session_cleanup.install(delay=tuning.discard_collection_delay, collect=tuning.collect_everything)
     websocket_nodelay.install()
     standalone_restore.install()
+    shared_views.install()
+    patch_broadcast.install(
+        settings.slow_viewer_buffer_kb * 1024, sent=metrics.count_sent_many, slow=metrics.count_slow_viewer
+    )
     stats = ProcessStats()
     metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()
     parser = argparse.ArgumentParser(prog="bokeh serve")
     command = serve_command(settings, stats)(parser=parser)
-    args = parser.parse_args(build_command(settings)[2:])
+    args = parser.parse_args(build_command(settings, catalog)[2:])
     command.invoke(args)
 
 

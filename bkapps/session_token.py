@@ -13,7 +13,13 @@ own keys: ``options`` (the page's declared options, as strings), ``visit`` (the 
 ``expects_existing`` (set on the browser's token of a pulled session, which must never be rebuilt
 as a default one), ``user`` (the signed-in visitor, ``bkapps.access.Visitor.as_payload``) and
 ``app`` (the app the token was minted for: Bokeh's tokens name no app, and a private app accepts
-only tokens bound to it).
+only tokens bound to it) and ``shared`` (a shared view: see ``shared_session_id``).
+
+A shared view's session id is derived from the view (``shared_session_id``): every viewer's token
+names the same session, so they share one document on the process their websocket reaches, and
+any process builds it identically from any viewer's token. Such a token carries the viewer
+(``user``) for the access check at the websocket, but no page request, and the document built
+from it never sees the viewer (``bkapps.app_session``).
 
 Bokeh checks the signature, and the expiry only when a websocket opens; the payload is readable
 by whoever holds the token (base64, not encrypted).
@@ -21,6 +27,10 @@ by whoever holds the token (base64, not encrypted).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +43,9 @@ VISIT_KEY = "visit"
 USER_KEY = "user"
 APP_KEY = "app"
 EXPECTS_EXISTING_KEY = "expects_existing"
+SHARED_KEY = "shared"
+# Keeps a shared view's id apart from anything else signed with the same key.
+_SHARED_VIEW_CONTEXT = b"aperture shared view\n"
 # A header is visitor-controlled; keep what travels in the token and the page short.
 MAX_USER_AGENT = 120
 
@@ -67,6 +80,7 @@ def token_payload(
     user: Mapping[str, Any] | None = None,
     expects_existing: bool = False,
     app: str | None = None,
+    shared: bool = False,
 ) -> dict[str, Any]:
     """The token's extra payload for a session started with these (already validated) values."""
     payload: dict[str, Any] = {
@@ -83,12 +97,41 @@ def token_payload(
         payload[EXPECTS_EXISTING_KEY] = True
     if app:
         payload[APP_KEY] = app
+    if shared:
+        payload[SHARED_KEY] = True
     return payload
 
 
 def new_session_id(secret: str) -> str:
     """A fresh session id signed with ``secret``, as the Bokeh server expects."""
     return generate_session_id(secret_key=secret.encode(), signed=True)
+
+
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def shared_session_id(
+    secret: str, app: str, arguments: Mapping[str, object], options: Mapping[str, object] | None = None
+) -> str:
+    """The one session id of a shared view: app ``app`` with these validated arguments and options.
+
+    An HMAC of the view under ``secret``, so nobody without the key can name (or guess) the session
+    of a view, signed the way Bokeh signs the ids it generates (``--session-ids signed`` accepts it).
+    Callers pass values validated with the catalog's defaults filled in, so that a view asked for
+    with and without a default argument is the same view.
+    """
+    view = {
+        "app": app,
+        "arguments": {name: str(value) for name, value in arguments.items()},
+        "options": {name: str(value) for name, value in (options or {}).items()},
+    }
+    canonical = json.dumps(view, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    key = secret.encode()
+    base_id = _base64url(hmac.new(key, _SHARED_VIEW_CONTEXT + canonical, hashlib.sha256).digest())
+    # Bokeh's signed id: "<id>.<base64url HMAC-SHA256 of the id>" (bokeh.util.token; a test checks
+    # that Bokeh accepts these).
+    return f"{base_id}.{_base64url(hmac.new(key, base_id.encode(), hashlib.sha256).digest())}"
 
 
 def mint_token(session_id: str, secret: str, lifetime_seconds: int, payload: Mapping[str, Any]) -> str:

@@ -84,6 +84,8 @@ class BokehServerSettings:
     production: bool
     # The site's login cookie and public URL, for the auth module (``bkapps.auth_module``).
     site_login: SiteLoginSettings
+    # A viewer with more than this many KiB of updates unread is disconnected (bkapps.patch_broadcast).
+    slow_viewer_buffer_kb: int = 1024
 
     @classmethod
     def from_environ(cls, environ: Environ) -> BokehServerSettings:
@@ -110,6 +112,7 @@ class BokehServerSettings:
             secret_key=resolve_bokeh_secret(environ),
             production=is_production(environ),
             site_login=SiteLoginSettings.from_environ(environ),
+            slow_viewer_buffer_kb=env_int(environ, "BOKEH_SLOW_VIEWER_BUFFER_KB", 1024, minimum=16),
         )
         settings.validate()
         return settings

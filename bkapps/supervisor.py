@@ -11,7 +11,10 @@ It restarts a process that exits (the others keep serving the port meanwhile), g
 keeps failing right after its start, replaces processes one at a time
 after ``BOKEH_RECYCLE_AFTER_SESSIONS`` sessions or above ``BOKEH_RECYCLE_ABOVE_MB``
 (``bkapps.recycling``), and on SIGTERM or SIGINT stops them all: SIGTERM to each (they drain),
-then SIGKILL to whatever is left after ``STOP_SECONDS``. Bokeh's own
+then SIGKILL to whatever is left after ``STOP_SECONDS``. It first raises its soft limit of open
+files to the hard one (``raise_open_file_limit``), which the processes inherit: every viewer's
+websocket is a file descriptor, and the usual soft limit of 1,024 stops a process well before
+the viewers a shared view can serve. Bokeh's own
 ``--num-procs`` forks inside the server instead, which leaves nothing to address one process by,
 and orphans the children when its parent is killed.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -47,6 +51,22 @@ FAST_FAILURES_TO_GIVE_UP = 5
 # How often the supervisor looks at each process when recycling is on.
 RECYCLE_CHECK_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# Where the hard limit is "unlimited", the kernel still caps open files (fs.nr_open, 1,048,576 by
+# default); asking for more fails.
+UNLIMITED_OPEN_FILES = 1_048_576
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit; returns the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = UNLIMITED_OPEN_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as error:
+            log.warning("cannot raise the open files limit from %d to %d: %s", soft, target, error)
+    return soft
 
 
 @dataclass
@@ -73,6 +93,7 @@ class Supervisor:
     def run(self) -> int:
         """Serve until a stop signal (exit status 0) or a process that cannot start (1)."""
         _configure_logging(self.settings.log_format)
+        log.info("open files limit %d (every viewer's websocket is one)", raise_open_file_limit())
         from tornado.netutil import bind_sockets
 
         # Fail with one line, before starting anything, when another program holds the port.

@@ -12,6 +12,15 @@
  * URL) a Bokeh process restarts when an app's file is saved; once the app reconnects, and the
  * site's own probe sees the Bokeh server again (else the site would answer the reload with 503),
  * the page reloads, so that the site's page and the app both show the new code.
+ *
+ * A shared view (`data-shared`) is one document for everyone watching it; the server keeps the
+ * number of viewers in a model of that document (bkapps/shared_views.py), shown above the app as
+ * "Shared view · N watching".
+ *
+ * A page meant to stay open for days (the wall, `data-live-renew="reload"` on its body) does not
+ * wait for a visitor: once an app cannot come back (its token expired, or the retries ran out), it
+ * asks the site's health route until the site answers and sees the Bokeh server, then reloads
+ * itself, which mints fresh tokens for the same views.
  */
 (function () {
   "use strict";
@@ -24,6 +33,10 @@
   // Lost and not back within this long after BokehJS's last announced attempt: offer a reload.
   const RESTORE_GRACE_MS = 15000;
   const POLL_MS = 250;
+  const VIEWERS_MODEL = "aperture_viewers";
+  const RENEW_RETRY_MS = 10000;
+  const renewByReload = document.body.dataset.liveRenew === "reload";
+  let renewing = false;
 
   const sessions = [...document.querySelectorAll(".bk-session")];
   if (sessions.length === 0) {
@@ -112,10 +125,42 @@
   }
 
   function gone(element) {
+    if (renewByReload) {
+      say(element, "gone", "The live app is reconnecting with a fresh session…", false);
+      reloadWhenServed(document.body.dataset.siteHealth || "/healthz", RENEW_RETRY_MS);
+      return;
+    }
     const reason = expired(element)
       ? "This page's live session has expired, so the app cannot reconnect."
       : "The live app could not be restored.";
     say(element, "gone", `${reason} Reload the page to start a fresh session.`, true);
+  }
+
+  async function bokehServed(url) {
+    try {
+      const response = await fetch(url, { cache: "no-store" });
+      const health = await response.json();
+      return response.ok && health.bokeh && health.bokeh.reachable === true;
+    } catch {
+      return false;
+    }
+  }
+
+  // Reloads the page once the site answers and sees the Bokeh server (else the site would answer
+  // the reload with 503): the wall's token renewal, and the dev loop's reload after a rebuild.
+  function reloadWhenServed(url, retryMs) {
+    if (renewing) {
+      return;
+    }
+    renewing = true;
+    const attempt = async () => {
+      if (await bokehServed(url)) {
+        window.location.reload();
+      } else {
+        window.setTimeout(attempt, retryMs);
+      }
+    };
+    attempt();
   }
 
   function watchLoading(element) {
@@ -182,7 +227,7 @@
       cancelGiveUp();
       if (healthUrl !== null) {
         say(element, "reloading", "The app was rebuilt; reloading the page…", false);
-        reloadWhenTheSiteSeesBokeh();
+        reloadWhenServed(healthUrl, POLL_MS);
         return;
       }
       say(element, "live", "Reconnected.", false);
@@ -194,12 +239,33 @@
     });
   }
 
-  function reloadWhenTheSiteSeesBokeh() {
-    const retry = () => window.setTimeout(reloadWhenTheSiteSeesBokeh, POLL_MS);
-    fetch(healthUrl, { cache: "no-store" })
-      .then((response) => response.json())
-      .then((health) => (health.bokeh && health.bokeh.reachable ? window.location.reload() : retry()))
-      .catch(retry);
+  function viewersLine(element) {
+    let line = element.previousElementSibling;
+    while (line !== null && !line.classList.contains("live-session-viewers")) {
+      line = line.previousElementSibling;
+    }
+    if (line === null) {
+      line = document.createElement("div");
+      line.className = "live-session-viewers";
+      line.setAttribute("aria-live", "polite");
+      element.parentElement.insertBefore(line, element.parentElement.firstChild);
+    }
+    return line;
+  }
+
+  function watchViewers(doc, element) {
+    const line = viewersLine(element);
+    const show = () => {
+      // Looked up each time: a reconnect replaces the document's models with the server's.
+      const model = doc.get_model_by_name(VIEWERS_MODEL);
+      const data = model === null ? null : model.data;
+      const viewers = data === null ? undefined : data instanceof Map ? data.get("viewers") : data.viewers;
+      const count = viewers === undefined ? 0 : Number(viewers[0]);
+      line.dataset.viewers = String(count);
+      line.textContent = count > 0 ? `Shared view · ${count} watching` : "Shared view";
+    };
+    show();
+    doc.on_change(show);
   }
 
   sessions.forEach(watchLoading);
@@ -218,6 +284,9 @@
         watchedDocuments.add(doc);
         watchedElements.add(element);
         watchConnection(doc, element);
+        if (element.dataset.shared === "true") {
+          watchViewers(doc, element);
+        }
       }
     }
     if (sessions.every((element) => watchedElements.has(element) || element.dataset.state === "gone")) {

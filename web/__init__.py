@@ -40,6 +40,7 @@ from web import (
     standalone,
     templating,
     users_cli,
+    wall,
     wave_match,
 )
 from web.embed import bokeh_embed
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         live_apps.bp,
         wave_match.bp,
         dashboard.bp,
+        wall.bp,
         health.bp,
         classic.bp,
         api.bp,

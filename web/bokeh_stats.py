@@ -33,6 +33,7 @@ _PER_APP = {
     "aperture_bokeh_document_build_seconds_sum": "build_seconds",
     "aperture_bokeh_websocket_messages_received_total": "messages_received",
     "aperture_bokeh_websocket_messages_sent_total": "messages_sent",
+    "aperture_bokeh_viewers": "viewers",
 }
 _GC = {"aperture_bokeh_gc_pause_seconds_count": "collections", "aperture_bokeh_gc_pause_seconds_sum": "pause_seconds"}
 
@@ -68,9 +69,9 @@ def process_metrics(url: str, timeout: float, token: str = "") -> dict[str, Any]
 
 def metrics_numbers(text: str) -> dict[str, Any]:
     """What the admin view shows from a Bokeh process's ``/metrics`` text (``bkapps.metrics``):
-    per app its sessions, document builds and websocket messages, and the process's memory, GC
-    pauses per generation and refused websockets."""
-    numbers: dict[str, Any] = {"apps": {}, "gc": {}, "websockets_refused": 0}
+    per app its sessions, viewers, document builds and websocket messages, the viewers of each
+    shared view, and the process's memory, GC pauses per generation and refused websockets."""
+    numbers: dict[str, Any] = {"apps": {}, "gc": {}, "websockets_refused": 0, "shared_views": []}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels, value = sample.labels, sample.value
@@ -79,6 +80,8 @@ def metrics_numbers(text: str) -> dict[str, Any]:
                 app[_PER_APP[sample.name]] += value
             elif sample.name in _GC:
                 numbers["gc"].setdefault(labels["generation"], {})[_GC[sample.name]] = value
+            elif sample.name == "aperture_bokeh_shared_view_viewers":
+                numbers["shared_views"].append({"app": labels["app"], "view": labels["view"], "viewers": int(value)})
             elif sample.name == "aperture_bokeh_websockets_refused_total":
                 numbers["websockets_refused"] += int(value)
             elif sample.name == "process_resident_memory_bytes":
@@ -86,7 +89,7 @@ def metrics_numbers(text: str) -> dict[str, Any]:
     for app in numbers["apps"].values():
         builds = app["document_builds"]
         app["build_ms_mean"] = round(app.pop("build_seconds") * 1000 / builds, 1) if builds else None
-        for name in ("open_sessions", "sessions_created", "sessions_destroyed", "document_builds"):
+        for name in ("open_sessions", "sessions_created", "sessions_destroyed", "document_builds", "viewers"):
             app[name] = int(app[name])
     return numbers
 

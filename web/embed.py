@@ -6,7 +6,9 @@ Two paths, one extension (``bokeh_embed``):
   whose payload carries the validated arguments, the page's declared options and the page request
   (``bkapps.session_token``), and renders it (``web.session_markup``). No Bokeh request: whichever
   Bokeh process the browser's websocket reaches builds the session from the token, and builds the
-  same one again for a late or reconnecting browser.
+  same one again for a late or reconnecting browser. For a shared view (an app the catalog
+  declares ``shared``, or ``shared=True``) the session id is derived from the view, so every
+  viewer's token reaches one document per process.
 * ``pulled_embed(spec, arguments, change)``, for views that change the document with something
   only Flask knows: the same token opens the session on one Bokeh process's own port, ``change``
   edits it and the edit is flushed (``web.bokeh_pull``); the page then sends the browser to that
@@ -42,6 +44,7 @@ from bkapps.session_token import (
     SessionGrant,
     mint_token,
     new_session_id,
+    shared_session_id,
     token_payload,
     visit_record,
 )
@@ -66,6 +69,8 @@ class LiveEmbed:
     html: Markup
     # The Bokeh process the browser must reach (pull path), or None when any process will do.
     process: int | None = None
+    # One document for every viewer of this view (the page says so, with the number watching).
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,14 +123,27 @@ class BokehEmbed:
         arguments: Mapping[str, object],
         options: Mapping[str, object] | None = None,
         user: Mapping[str, Any] | None = None,
+        shared: bool | None = None,
     ) -> LiveEmbed:
-        """A session of ``spec`` that any Bokeh process builds from its token; no Bokeh request."""
+        """A session of ``spec`` that any Bokeh process builds from its token; no Bokeh request.
+
+        ``shared`` (default: the catalog's ``sharing``) gives a shared view: a session id derived
+        from the view, which every viewer's token names. A page may share a ``per_visitor`` app's
+        view, never the other way round (``ValueError``).
+        """
         config = self._config
+        if shared is None:
+            shared = spec.shared
+        elif spec.shared and not shared:
+            raise ValueError(f"{spec.name} is shared: its views cannot be embedded per visitor")
         self._require_bokeh(spec)
-        payload = self._payload(spec, arguments, options, user)
-        session_id = new_session_id(config.secret_key)
+        payload = self._payload(spec, arguments, options, user, shared)
+        if shared:
+            session_id = shared_session_id(config.secret_key, spec.name, *self._view(spec, arguments, options))
+        else:
+            session_id = new_session_id(config.secret_key)
         token = mint_token(session_id, config.secret_key, config.token_lifetime, payload)
-        return self._live(spec, SessionGrant(session_id, token), config.public_url, None)
+        return self._live(spec, SessionGrant(session_id, token), config.public_url, None, shared)
 
     @recorded_embed("pull")
     def pulled_embed(
@@ -183,16 +201,28 @@ class BokehEmbed:
         arguments: Mapping[str, object],
         options: Mapping[str, object] | None,
         user: Mapping[str, Any] | None,
+        shared: bool = False,
     ) -> dict[str, Any]:
         # Both were validated against the catalog by the caller; checking again costs microseconds
         # and keeps a view from putting anything undeclared into a token.
-        spec.parse_arguments({name: [str(value)] for name, value in arguments.items()})
-        spec.parse_options({name: str(value) for name, value in (options or {}).items()})
+        self._view(spec, arguments, options)
         visit = None
-        if has_request_context():
+        # A shared document is everyone's: the page request of whichever viewer built it is not its.
+        if has_request_context() and not shared:
             visit = visit_record(request.base_url, request.remote_addr, request.headers.get("User-Agent", ""))
-        # Bound to the app: a private app accepts no token minted for another one.
-        return token_payload(arguments, options=options, visit=visit, user=user, app=spec.name)
+        # Bound to the app: a private app accepts no token minted for another one. A shared view's
+        # token still names its viewer, whom the Bokeh server checks at the websocket.
+        return token_payload(arguments, options=options, visit=visit, user=user, app=spec.name, shared=shared)
+
+    @staticmethod
+    def _view(
+        spec: AppSpec, arguments: Mapping[str, object], options: Mapping[str, object] | None
+    ) -> tuple[dict[str, object], dict[str, object]]:
+        """The validated arguments and options, defaults filled in: what a view is."""
+        return (
+            spec.parse_arguments({name: [str(value)] for name, value in arguments.items()}),
+            spec.parse_options({name: str(value) for name, value in (options or {}).items()}),
+        )
 
     def needs_of(self, spec: AppSpec) -> DocumentNeeds:
         """What a page showing ``spec`` must load and allow (see the module's docstring)."""
@@ -202,14 +232,16 @@ class BokehEmbed:
             return DocumentNeeds(spec.bokehjs, found.custom_js if found is not None else True)
         return found if found is not None else ALL_NEEDS
 
-    def _live(self, spec: AppSpec, grant: SessionGrant, session_root: str, process: int | None) -> LiveEmbed:
+    def _live(
+        self, spec: AppSpec, grant: SessionGrant, session_root: str, process: int | None, shared: bool = False
+    ) -> LiveEmbed:
         needs = self.needs_of(spec)
         _need_bundles(needs.bokehjs)
         if needs.custom_js:
             allow_eval()
         expires_at = int(time.time()) + self._config.token_lifetime
-        html = session_markup(session_root, _app_path(spec), grant.token, expires_at)
-        return LiveEmbed(spec=spec, session_id=grant.session_id, html=html, process=process)
+        html = session_markup(session_root, _app_path(spec), grant.token, expires_at, shared=shared)
+        return LiveEmbed(spec=spec, session_id=grant.session_id, html=html, process=process, shared=shared)
 
 
 def _app_path(spec: AppSpec) -> str:

@@ -78,13 +78,13 @@ def bokehjs_tags(static_root: str, bundles: tuple[str, ...]) -> Markup:
     return Markup(JS_RESOURCES.render(js_files=resources.js_files, js_raw=[]))  # noqa: S704
 
 
-def session_markup(session_root: str, app_path: str, token: str, expires_at: int = 0) -> Markup:
+def session_markup(session_root: str, app_path: str, token: str, expires_at: int = 0, shared: bool = False) -> Markup:
     """A placeholder element and the script that opens ``token``'s session on ``session_root``.
 
     ``session_root`` is the public URL of the Bokeh server (or of one of its processes) the
     websocket goes to; ``app_path`` is the app's path on it (``/sliders``); ``expires_at`` (Unix
     time) tells the page's status script (static/live_session.js) when the token stops opening
-    the session.
+    the session; ``shared`` marks a shared view, whose number of viewers the script shows.
     """
     _check_safe(session_root)
     _check_safe(app_path)
@@ -102,9 +102,9 @@ def session_markup(session_root: str, app_path: str, token: str, expires_at: int
     # Everything inside was checked above or is Bokeh's JSON of the render item.
     embed_script = Markup(script)  # noqa: S704
     return Markup(
-        '<div id="{}" class="bk-session" data-expires-at="{}"></div>\n'
+        '<div id="{}" class="bk-session" data-expires-at="{}"{}></div>\n'
         '<script type="text/javascript" nonce="{}">{}</script>'
-    ).format(element_id, int(expires_at), csp_nonce(), embed_script)
+    ).format(element_id, int(expires_at), Markup(' data-shared="true"') if shared else "", csp_nonce(), embed_script)
 
 
 def _autoload_markup(session_root: str, app_path: str, token: str, element_id: str) -> Markup:

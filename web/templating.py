@@ -1,8 +1,9 @@
 """``{{ live_app("iris", feature="petal_length", bins=20) }}``: a live app in any Jinja template.
 
 The keyword arguments are the app's query arguments, validated by the catalog like a page's query
-string; ``options`` takes the page options (``{"title": ...}``). The session is a token embed
-(no Bokeh request while the page renders), carrying the visitor. A private app the visitor may
+string; ``options`` takes the page options (``{"title": ...}``); ``shared=True`` embeds a shared
+view of an app the catalog declares ``per_visitor`` (one document for everyone watching). The
+session is a token embed (no Bokeh request while the page renders), carrying the visitor. A private app the visitor may
 not open shows "log in to see it" (with a link to log in and come back) instead. A call that
 names no app, passes a bad argument, or comes while the Bokeh server is down shows a message in
 place of the app; the rest of the page renders as usual, never a 500.
@@ -25,7 +26,9 @@ from web.share_links import share_query
 log = logging.getLogger(__name__)
 
 
-def live_app(name: str, options: Mapping[str, object] | None = None, **arguments: object) -> Markup:
+def live_app(
+    name: str, options: Mapping[str, object] | None = None, shared: bool | None = None, **arguments: object
+) -> Markup:
     """The markup of a live session of app ``name``, or a message saying why there is none."""
     spec = CATALOG.get(name)
     if spec is None:
@@ -41,12 +44,15 @@ def live_app(name: str, options: Mapping[str, object] | None = None, **arguments
         return _unavailable(name, spec.title, "it is not open to your account")
     try:
         values = spec.parse_arguments({key: [str(value)] for key, value in arguments.items()})
-        live = bokeh_embed.token_embed(spec, values, options=options, user=visitor_payload())
+        live = bokeh_embed.token_embed(spec, values, options=options, user=visitor_payload(), shared=shared)
     except InvalidArgument as error:
         log.warning("template call of live app %r: %s", name, error)
         return _unavailable(name, spec.title, f"invalid argument {error}")
     except BokehUnavailable as error:
         return _unavailable(name, spec.title, error.reason)
+    except ValueError as error:  # a shared app asked for per visitor
+        log.warning("template call of live app %r: %s", name, error)
+        return _unavailable(name, spec.title, "its views are shared, not per visitor")
     return Markup('<div class="live-app" data-app="{}">{}</div>').format(name, live.html)
 
 

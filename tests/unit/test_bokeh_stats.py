@@ -41,3 +41,10 @@ def test_metrics_take_the_place_of_the_same_numbers_from_stats():
     assert merged["apps"]["iris"] == {"open_sessions": 3, "sessions_created": 5, "document_builds": 5}
     assert merged["rss_bytes"] == 9 and merged["metrics"] is numbers
     assert with_metrics(report, None) is report
+
+
+def test_viewers_per_app_and_per_shared_view():
+    text = metrics.exposition({"stream": 1}, viewers={"stream": 12}, shared_views=[("stream", "abcdefabcdef", 12)])
+    numbers = metrics_numbers(text.decode())
+    assert numbers["apps"]["stream"]["viewers"] == 12
+    assert numbers["shared_views"] == [{"app": "stream", "view": "abcdefabcdef", "viewers": 12}]

@@ -1,0 +1,33 @@
+"""``/wall``: a big-screen page of shared views, without the site's chrome, meant to stay open for days.
+
+Every tile is a shared view (``live_app(..., shared=True)``), so a hundred walls showing the same
+thing cost one document per Bokeh process. The page renews itself: its tokens open (or reopen)
+sessions only for ``BOKEH_TOKEN_LIFETIME``, so when a tile's connection is lost after that and
+cannot come back, the page's script (``static/live_session.js``, ``data-live-renew="reload"``)
+waits until the site answers and says the Bokeh server is reachable, then reloads the page, which
+mints fresh tokens for the same views. A connection that never drops needs no renewal: a token
+is checked only when a websocket opens.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from bkapps.params import parse_arguments
+
+bp = Blueprint("wall", __name__)
+
+# (app, arguments, a caption): the views every wall shows.
+WALL_VIEWS = (
+    ("stream", {"rate": 1000, "window": 300}, "This server, live"),
+    ("iris", {"feature": "petal_length", "bins": 20}, "Iris petal lengths"),
+    ("sliders", {"N": 400}, "Sliders: anyone may move them, every wall follows"),
+)
+
+
+@bp.get("/wall")
+def show():
+    """The wall's shared views, full screen."""
+    # The page takes no arguments; an unknown one is a 400 as on every other page.
+    parse_arguments((), request.args.to_dict(flat=False))
+    return render_template("wall.html", views=WALL_VIEWS)
