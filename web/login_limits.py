@@ -2,6 +2,7 @@
 
 Two limits guard the login form: failed attempts per client address and account name
 (``LOGIN_RATE_LIMIT``) and per address (``LOGIN_RATE_LIMIT_PER_ADDRESS``); only failures count.
+Behind a proxy the address is the client's only as ``TRUSTED_PROXY_HOPS`` says (``web.proxy_headers``).
 They are counted where ``RATELIMIT_STORAGE_URI`` says: each worker's memory, or Redis, shared by
 every worker and replica. When Redis does not answer, Flask-Limiter logs a warning and counts
 in the worker's memory until it answers again (``web.settings.rate_limit_storage``): logins keep
