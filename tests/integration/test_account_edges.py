@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.integration.test_shared_login_limits import client_on_each_worker
+from tests.support.servers import running_stack
 from tests.support.site_accounts import PASSWORD, add_user, csrf_token, log_in, post_login, users_command
 
 pytestmark = pytest.mark.integration
@@ -107,3 +108,16 @@ def test_an_admin_deleted_while_the_admin_page_is_open_gets_the_login_page(stack
     assert admin.get(f"{stack.web_url}/api/admin/stats", timeout=30).status_code == 403
     cy = log_in(stack.web_url, "edge-cy")
     assert 'Logged in as <b class="account-name">edge-cy</b>' in cy.get(stack.web_url, timeout=30).text
+
+
+def test_a_login_outlives_a_restart_of_the_site_and_a_logout_after_it_still_ends_it():
+    with running_stack(processes=1) as stack:
+        add_user(stack, "edge-ida")
+        browser = log_in(stack.web_url, "edge-ida")
+        copy = requests.Session()
+        copy.cookies.update(browser.cookies)
+        stack.restart_web()
+        page = browser.get(stack.web_url, timeout=30).text
+        assert 'Logged in as <b class="account-name">edge-ida</b>' in page, "the login is kept in the database"
+        assert browser.post(f"{stack.web_url}/logout", data={"csrf_token": csrf_token(page)}, timeout=30).ok
+        assert "Logged in as" not in copy.get(stack.web_url, timeout=30).text
