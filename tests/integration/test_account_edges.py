@@ -9,10 +9,13 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from bokeh.util.token import get_token_payload
 
+from bkapps.session_token import USER_KEY
+from tests.integration.test_private_apps import standalone_token
 from tests.integration.test_shared_login_limits import client_on_each_worker
 from tests.support.servers import running_stack
-from tests.support.site_accounts import PASSWORD, add_user, csrf_token, log_in, post_login, users_command
+from tests.support.site_accounts import PASSWORD, add_user, aged_cookie, csrf_token, log_in, post_login, users_command
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +124,22 @@ def test_a_login_outlives_a_restart_of_the_site_and_a_logout_after_it_still_ends
         assert 'Logged in as <b class="account-name">edge-ida</b>' in page, "the login is kept in the database"
         assert browser.post(f"{stack.web_url}/logout", data={"csrf_token": csrf_token(page)}, timeout=30).ok
         assert "Logged in as" not in copy.get(stack.web_url, timeout=30).text
+
+
+def standalone_roles(session: requests.Session, stack) -> list[str]:
+    """The roles the Bokeh server gives the visitor of a standalone private app (its session token)."""
+    landed = session.get(f"{stack.bokeh_url}/portfolio", timeout=30)
+    assert landed.url == f"{stack.bokeh_url}/portfolio", landed.url
+    return get_token_payload(standalone_token(landed.text))[USER_KEY]["roles"]
+
+
+def test_new_roles_reach_the_standalone_apps_at_the_recheck(stack):
+    add_user(stack, "edge-rolf", "--admin")
+    browser = log_in(stack.web_url, "edge-rolf")
+    assert standalone_roles(browser, stack) == ["admin"]
+    users_command(stack, "set-roles", "edge-rolf", "ops")
+    # Past STANDALONE_LOGIN_RECHECK_SECONDS (300) since the site last signed the cookie: the Bokeh
+    # server sends the visitor through the site, which signs the account's roles as they are now.
+    login = next(cookie for cookie in browser.cookies if cookie.name == "aperture_session")
+    login.value = aged_cookie(login.value, 301)
+    assert standalone_roles(browser, stack) == ["ops"]
