@@ -122,7 +122,15 @@ def callback():
     try:
         claims = _checked_claims(client)
     except OAuthError as error:
-        # Refused at the provider, or a state that is not this browser's (stale or forged).
+        if error.error == "mismatching_state":
+            # Not this browser's login: forged, stale, or started on another address of the site,
+            # whose cookie this one does not get (the provider sends everyone to one address).
+            reason = (
+                "this browser did not start that login here; open the site at "
+                f"{current_app.config['SITE_PUBLIC_URL']} and log in again"
+            )
+            return _provider_error(reason, status=400)
+        # Refused at the provider.
         return _provider_error(f"the provider answered {error.error or 'an error'}", status=400)
     except ProviderUnavailable as error:
         return _provider_error(str(error))

@@ -143,3 +143,14 @@ def test_next_never_leads_off_the_site_through_the_providers_round_trip(sso_stac
     assert landed.status_code in (200, 404)
     assert landed.url.startswith(f"{sso_stack.web_url}/"), landed.url
     assert urlsplit(landed.url).netloc == urlsplit(sso_stack.web_url).netloc
+
+
+def test_the_provider_sends_visitors_back_to_site_public_url_and_another_address_is_told_so(sso_stack, provider):
+    """Started on http://localhost:<port> while SITE_PUBLIC_URL is http://127.0.0.1:<port>: the
+    provider sends the visitor back to the one registered address, whose cookie is not this one."""
+    other_address = sso_stack.web_url.replace("127.0.0.1", "localhost")
+    landed = sign_in(requests.Session(), other_address, "grace")
+    assert landed.url.startswith(f"{sso_stack.web_url}/login/sso/callback?")
+    assert landed.status_code == 400
+    assert "this browser did not start that login here" in landed.text
+    assert f"open the site at {sso_stack.web_url} and log in again" in landed.text
