@@ -33,6 +33,7 @@ from web import (
     origin_check,
     page_context,
     password_resets,
+    proxy_headers,
     request_log,
     settings,
     share_links,
@@ -61,6 +62,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     _configure_logging(app)
+    proxy_headers.init_app(app)
     request_log.init_app(app)
     metrics.init_app(app)
     database.init_app(app)

@@ -2,7 +2,8 @@
 
 ``/account`` lists the visitor's open login sessions (``web.login_sessions``) with a button that
 ends all of them, this one included; ``/account/password`` asks for the current password and a
-new one, and ends every other session. Both forms carry the CSRF token.
+new one, and ends every other session (403 for an account without a password, or with passwords
+switched off). Both forms carry the CSRF token.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from wtforms import PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from bkapps.site_login import LOGIN_MARKER_KEY
-from web.accounts import MAX_PASSWORD_LENGTH, AccountError, change_password
+from web.accounts import MAX_PASSWORD_LENGTH, AccountError, change_password, passwords_refused
 from web.auth import log_out
 from web.login_limits import limiter, login_failed
 from web.login_sessions import end_all_login_sessions, is_token_of, open_sessions_of
@@ -46,7 +47,9 @@ def overview():
     """The visitor's open login sessions, this one marked, and the way to end them all."""
     this_token = session.get(LOGIN_MARKER_KEY)
     logins = [(login, is_token_of(login, this_token)) for login in open_sessions_of(current_user)]
-    return render_template("account/overview.html", logins=logins, form=EndSessionsForm())
+    return render_template(
+        "account/overview.html", logins=logins, form=EndSessionsForm(), password_refused=passwords_refused(current_user)
+    )
 
 
 @bp.post("/logout-everywhere")
@@ -74,6 +77,10 @@ def logout_everywhere():
 )
 def password():
     """Change the password: the current one first; every other login session then ends."""
+    refused = passwords_refused(current_user)
+    if refused:
+        # No current password to ask for, or none that could ever be used: nothing to guess at.
+        abort(403, description=refused + ".")
     form = ChangePasswordForm()
     error = None
     if form.validate_on_submit():

@@ -4,7 +4,8 @@ The CLI (``web.users_cli``) and the site's views use these; besides them only si
 (``web.sso_accounts``) writes the ``users`` table. Names are lower-cased and follow
 ``bkapps.access.NAME_PATTERN``; passwords must have at least ``MIN_PASSWORD_LENGTH`` characters
 (a setting) wherever they are set, and are only ever stored hashed. A new password ends the
-account's other login sessions.
+account's other login sessions and its unused reset links. With ``LOCAL_LOGIN=false`` no
+password can be set (``passwords_refused``): none would ever be typed in.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bkapps.access import NAME_PATTERN
 from web.database import db
 from web.login_sessions import end_all_login_sessions
-from web.models import User
+from web.models import PasswordReset, User
 
 # The longest password the login form takes: a longer one could be set but never typed in.
 MAX_PASSWORD_LENGTH = 1024
@@ -75,11 +76,25 @@ def check_new_password(password: str) -> None:
 
 
 def change_password(user: User, password: str, keep_token: str | None = None) -> int:
-    """Set ``user``'s password and end their login sessions but ``keep_token``'s; how many ended."""
+    """Set ``user``'s password and end their login sessions but ``keep_token``'s; how many ended.
+
+    Reset links not used yet stop working: one printed before must not undo the new password."""
     check_new_password(password)
     user.set_password(password)
+    db.session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)))
     db.session.commit()
     return end_all_login_sessions(user, keep_token=keep_token)
+
+
+def passwords_refused(user: User | None = None) -> str | None:
+    """Why ``user`` (or anyone, for None) cannot set a password here, or None if they can: local
+    logins switched off, or, to change one, an account without a password (single sign-on)."""
+    provider = current_app.config["OIDC_PROVIDER_NAME"]
+    if not current_app.config["LOCAL_LOGIN"]:
+        return f"Passwords are switched off on this site: people log in with {provider}"
+    if user is not None and not user.password_hash:
+        return f"Your account logs in with {provider} and has no password here"
+    return None
 
 
 def set_roles(name: str, roles: Iterable[str]) -> User:

@@ -17,6 +17,7 @@ from flask_login import current_user
 from bkapps.catalog import CATALOG
 from web.access import current_visitor, login_redirect
 from web.admin_accounts import EndSessionsForm, account_rows, end_sessions_of
+from web.auth import log_out
 from web.bokeh_stats import all_process_stats, by_app
 
 bp = Blueprint("admin", __name__)
@@ -72,5 +73,11 @@ def end_sessions(user_id: int):
         abort(404, description="There is no account with that number.")
     user, count = ended
     log.info("admin %s ended %d login session(s) of %s", current_user.name, count, user.name)
+    if user.id == current_user.id:
+        # This browser's login was among them: out now, so that this answer does not refresh
+        # its cookie for the Bokeh server either.
+        log_out()
+        flash(f"Ended {count} login session(s) of {user.name}, this one included.")
+        return redirect(url_for("auth.login"))
     flash(f"Ended {count} login session(s) of {user.name}.")
     return redirect(url_for(".dashboard") + "#accounts")

@@ -2,6 +2,9 @@
 
 Two limits guard the login form: failed attempts per client address and account name
 (``LOGIN_RATE_LIMIT``) and per address (``LOGIN_RATE_LIMIT_PER_ADDRESS``); only failures count.
+Behind a proxy the address is the client's only as ``TRUSTED_PROXY_HOPS`` says (``web.proxy_headers``).
+An IPv6 client counts by its /64 network: one subscriber holds a whole /64 and could otherwise take a
+fresh address for every guess.
 They are counted where ``RATELIMIT_STORAGE_URI`` says: each worker's memory, or Redis, shared by
 every worker and replica. When Redis does not answer, Flask-Limiter logs a warning and counts
 in the worker's memory until it answers again (``web.settings.rate_limit_storage``): logins keep
@@ -11,6 +14,7 @@ the limit and when to try again.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -18,13 +22,28 @@ from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
 
-limiter = Limiter(key_func=get_remote_address)
 log = logging.getLogger(__name__)
 
 PER_ACCOUNT = "Too many failed logins for this account from your address"
 PER_ADDRESS = "Too many failed logins from your address"
+
+
+def client_network() -> str:
+    """What the limits count a client by: its IPv4 address, or its IPv6 address's /64 network."""
+    address = request.remote_addr or "127.0.0.1"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+limiter = Limiter(key_func=client_network)
 
 
 def init_app(app: Flask) -> None:
@@ -39,7 +58,7 @@ def login_failed(response) -> bool:
 
 def _address_and_account() -> str:
     name = (request.form.get("name") or "").strip().lower()[:64]
-    return f"{get_remote_address()}/{name}"
+    return f"{client_network()}/{name}"
 
 
 def failed_logins_limited(view: Callable) -> Callable:

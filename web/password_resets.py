@@ -3,7 +3,8 @@
 A link carries a random token; the database keeps its SHA-256 hash, when it expires
 (``PASSWORD_RESET_TTL_SECONDS`` after it was made) and when it was used. ``/reset-password/<token>``
 asks for a new password; setting it uses the link up and ends every login session of the account.
-A newer link replaces older unused ones; a used, expired or unknown link answers 410 or 404.
+A newer link replaces older unused ones, and any new password all of them; a used, expired or
+unknown link answers 410 or 404, every link 403 while passwords are switched off (``LOCAL_LOGIN``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import delete, select, update
 
 from web.account import NewPasswordForm
-from web.accounts import AccountError, change_password, check_new_password
+from web.accounts import AccountError, change_password, check_new_password, passwords_refused
 from web.database import db
 from web.login_sessions import TOKEN_BYTES, token_hash
 from web.models import PasswordReset, User, as_utc, utcnow
@@ -72,6 +73,9 @@ def _use_up(reset: PasswordReset) -> bool:
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     """Ask for a new password; set it, use the link up and end every login of the account."""
+    refused = passwords_refused()
+    if refused:
+        abort(403, description=refused + ".")
     reset = _reset_or_abort(token)
     form = NewPasswordForm()
     error = None

@@ -123,6 +123,9 @@ def single_sign_on(environ: Environ) -> dict[str, object]:
         # Empty: roles are managed on the site (``users create --role``), not by the provider.
         "OIDC_ROLES_CLAIM": env_str(environ, "OIDC_ROLES_CLAIM", ""),
         "OIDC_TIMEOUT": env_float(environ, "OIDC_TIMEOUT", 5.0, minimum=0.1),
+        # Where the provider sends visitors back: SITE_PUBLIC_URL when it is set (one address to
+        # register, whatever Host a request came with), else the address the visitor used.
+        "OIDC_REDIRECT_BASE_URL": env_str(environ, "SITE_PUBLIC_URL", "").rstrip("/"),
         "LOCAL_LOGIN": local_login,
     }
     if not issuer:
@@ -228,6 +231,9 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         # and replica at once (``redis://...``; see ``web.login_limits``).
         "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
         "LOGIN_RATE_LIMIT_PER_ADDRESS": rate_limit(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
+        # Proxies in front of gunicorn whose X-Forwarded-For/-Proto/-Host the site believes
+        # (``web.proxy_headers``): 1 behind the front or an Ingress; 0 trusts no such header.
+        "TRUSTED_PROXY_HOPS": env_int(environ, "TRUSTED_PROXY_HOPS", 0, minimum=0),
         **rate_limit_storage(environ),
         # Single sign-on with an OpenID Connect provider, and whether passwords work too.
         **single_sign_on(environ),

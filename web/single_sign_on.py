@@ -95,6 +95,14 @@ def _provider_error(reason: str, status: int = 503):
     return auth.login_page(status=status, sso_error=message + ".")
 
 
+def redirect_uri() -> str:
+    """The callback's address for the provider: on ``SITE_PUBLIC_URL`` when that is set, else on
+    the host and scheme the visitor used (behind a proxy, as ``TRUSTED_PROXY_HOPS`` lets the site
+    see them)."""
+    base = current_app.config.get("OIDC_REDIRECT_BASE_URL")
+    return base + url_for("sso.callback") if base else url_for("sso.callback", _external=True)
+
+
 @bp.get("/login/sso")
 def start():
     """Send the visitor to the provider's login page; ``next`` (a local path) is kept for the way back."""
@@ -102,7 +110,7 @@ def start():
     try:
         _fresh_metadata(client)
         session[NEXT_KEY] = auth.safe_next(request.args.get("next")) or ""
-        return client.authorize_redirect(url_for("sso.callback", _external=True))
+        return client.authorize_redirect(redirect_uri())
     except ProviderUnavailable as error:
         return _provider_error(str(error))
 
@@ -114,7 +122,15 @@ def callback():
     try:
         claims = _checked_claims(client)
     except OAuthError as error:
-        # Refused at the provider, or a state that is not this browser's (stale or forged).
+        if error.error == "mismatching_state":
+            # Not this browser's login: forged, stale, or started on another address of the site,
+            # whose cookie this one does not get (the provider sends everyone to one address).
+            reason = (
+                "this browser did not start that login here; open the site at "
+                f"{current_app.config['SITE_PUBLIC_URL']} and log in again"
+            )
+            return _provider_error(reason, status=400)
+        # Refused at the provider.
         return _provider_error(f"the provider answered {error.error or 'an error'}", status=400)
     except ProviderUnavailable as error:
         return _provider_error(str(error))

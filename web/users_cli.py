@@ -17,7 +17,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from bkapps.access import ADMIN_ROLE
-from web.accounts import AccountError, all_users, create_user, delete_user, find_user, set_roles
+from web.accounts import AccountError, all_users, create_user, delete_user, find_user, passwords_refused, set_roles
 from web.database import upgrade_schema
 from web.login_sessions import end_all_login_sessions, open_session_counts
 from web.password_resets import issue_reset, reset_url
@@ -82,6 +82,9 @@ def reset_password(name: str) -> None:
     """Print a one-time link that sets a new password for NAME."""
     _schema_ready()
     user = _user_or_fail(name)
+    refused = passwords_refused()
+    if refused:
+        raise click.ClickException(f"{refused} (LOCAL_LOGIN=false): a reset link would set a password nobody can use")
     link = reset_url(issue_reset(user))
     hours = int(current_app.config["PASSWORD_RESET_TTL_SECONDS"]) / 3600
     click.echo(f"Give {user.name} this link; it sets a new password once, within {hours:g} hour(s):")

@@ -16,18 +16,24 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 from tests.support.bokeh_client import browser_session, embedded_session
 from tests.support.front import running_front_stack
+from tests.support.redis_server import running_redis
+from tests.support.site_accounts import add_user, post_login
 
 BOKEHJS = "/static/js/bokeh.min.js"
 # deploy/nginx/front.py defaults
 STANDALONE_RATE, STANDALONE_BURST = 2, 10
+# LOGIN_RATE_LIMIT's default: failed logins per client address and account name.
+LOGIN_LIMIT = 5
 
 
 @pytest.fixture(scope="module")
 def front():
-    with running_front_stack() as live:
+    # Failed logins counted in Redis, as in docker-compose: the same count whichever worker answers.
+    with running_redis() as redis, running_front_stack(RATELIMIT_STORAGE_URI=redis.url) as live:
         yield live
 
 
@@ -171,3 +177,61 @@ def test_a_standalone_session_flood_leaves_embedded_pages_working(front):
     assert refused >= flood_size - (STANDALONE_BURST + math.ceil(STANDALONE_RATE * elapsed) + 1)
     # Sessions are discarded after a while, never created beyond what was let through.
     assert process_sessions(front, "sliders") - before <= accepted + pages
+
+
+class SourceAddressAdapter(HTTPAdapter):
+    """Connections from one loopback address of the 127.0.0.0/8 block (another visitor)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def visitor_from(address: str, forwarded_for: str | None = None) -> requests.Session:
+    """A browser-like session whose connections come from ``address`` (and that may send its own
+    ``X-Forwarded-For``, as an attacker would)."""
+    session = requests.Session()
+    session.mount("http://", SourceAddressAdapter(address))
+    if forwarded_for:
+        session.headers["X-Forwarded-For"] = forwarded_for
+    return session
+
+
+def failed_login_statuses(session: requests.Session, url: str, name: str, count: int) -> list[int]:
+    return [post_login(session, url, name, "a wrong guess").status_code for _ in range(count)]
+
+
+def test_visitors_behind_the_front_are_limited_each_by_their_own_address(front):
+    add_user(front.stack, "grace")
+    attacker = visitor_from("127.0.0.2")
+    statuses = failed_login_statuses(attacker, front.site_url, "grace", LOGIN_LIMIT + 1)
+    assert statuses == [200] * LOGIN_LIMIT + [429]
+    # grace, from her own address, is not locked out by someone else's guesses behind the same front.
+    grace = visitor_from("127.0.0.3")
+    assert post_login(grace, front.site_url, "grace", "correct horse battery").status_code == 302
+    account = grace.get(f"{front.site_url}/account", timeout=30).text
+    assert "<td>127.0.0.3</td>" in account, "the login session records the visitor's address, not the front's"
+    assert "login: grace from 127.0.0.3" in front.stack.web.output()
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_limit_through_the_front(front):
+    statuses = []
+    for index in range(LOGIN_LIMIT + 1):
+        # A new made-up address per attempt: the front appends the real one, which the site takes.
+        forger = visitor_from("127.0.0.4", forwarded_for=f"203.0.113.{index}")
+        statuses += failed_login_statuses(forger, front.site_url, "nobody", 1)
+    assert statuses == [200] * LOGIN_LIMIT + [429]
+
+
+def test_a_forged_forwarded_for_sent_straight_to_gunicorn_is_ignored(stack):
+    """Without a front (TRUSTED_PROXY_HOPS=0, the default) no forwarded address is believed."""
+    for index in range(3):
+        forger = visitor_from("127.0.0.5", forwarded_for=f"203.0.113.{index}")
+        assert failed_login_statuses(forger, stack.web_url, "nobody", 1) == [200]
+    # The site saw (and counted, and logged) the connection's address, never a forged one.
+    assert stack.web.output().count("failed login for 'nobody' from 127.0.0.5") == 3
+    assert "203.0.113." not in stack.web.output()

@@ -3,6 +3,8 @@ and the Bokeh server running as the Procfile starts them."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 
@@ -121,3 +123,34 @@ def test_a_misconfigured_issuer_is_named_on_the_login_page(sso_stack, provider, 
         f"it calls itself &#39;{provider.issuer}&#39;, not &#39;http://localhost:{provider_port}&#39; (OIDC_ISSUER)"
         in answer.get_data(as_text=True)
     )
+
+
+def test_a_provider_user_recreated_under_the_same_name_gets_a_new_account(sso_stack, provider):
+    """The provider deleted grace and made a new user called grace (a new ``sub``): not the old account."""
+    sign_in(requests.Session(), sso_stack.web_url, "grace")
+    landed = sign_in(requests.Session(), sso_stack.web_url, "grace-recreated")
+    assert 'Logged in as <b class="account-name">grace-2</b>' in landed.text
+    assert account(sso_stack, "grace-2") == ((), "a41c-grace-recreated", False)
+    assert account(sso_stack, "grace")[:2] == (("analyst",), "5e1f0a7c-grace"), "the old account is untouched"
+
+
+@pytest.mark.parametrize(
+    "next_path",
+    ["//evil.example/", "/\\evil.example", "javascript:alert(1)", "https://evil.example/", "/%0a/evil.example"],
+)
+def test_next_never_leads_off_the_site_through_the_providers_round_trip(sso_stack, provider, next_path):
+    landed = sign_in(requests.Session(), sso_stack.web_url, "grace", next_path=next_path)
+    assert landed.status_code in (200, 404)
+    assert landed.url.startswith(f"{sso_stack.web_url}/"), landed.url
+    assert urlsplit(landed.url).netloc == urlsplit(sso_stack.web_url).netloc
+
+
+def test_the_provider_sends_visitors_back_to_site_public_url_and_another_address_is_told_so(sso_stack, provider):
+    """Started on http://localhost:<port> while SITE_PUBLIC_URL is http://127.0.0.1:<port>: the
+    provider sends the visitor back to the one registered address, whose cookie is not this one."""
+    other_address = sso_stack.web_url.replace("127.0.0.1", "localhost")
+    landed = sign_in(requests.Session(), other_address, "grace")
+    assert landed.url.startswith(f"{sso_stack.web_url}/login/sso/callback?")
+    assert landed.status_code == 400
+    assert "this browser did not start that login here" in landed.text
+    assert f"open the site at {sso_stack.web_url} and log in again" in landed.text

@@ -84,6 +84,8 @@ def running_front_stack(
         "BOKEH_ALLOW_WEBSOCKET_ORIGIN": f"127.0.0.1:{site_port},127.0.0.1:{standalone_port}",
         "BOKEH_USE_XHEADERS": "true",
         "FORWARDED_ALLOW_IPS": "127.0.0.1",
+        "SITE_PUBLIC_URL": site_url,
+        "TRUSTED_PROXY_HOPS": "1",
     }
     runtime_dir = tempfile.mkdtemp(prefix="aperture-front-")
     try:

@@ -173,6 +173,11 @@ class Stack:
         self.bokeh = ServerProcess(self.bokeh.name, self.bokeh.process.args, self.env, *self.bokeh.ready_urls)
         self.bokeh.wait_ready()
 
+    def restart_web(self) -> None:
+        self.web.stop()
+        self.web = ServerProcess(self.web.name, self.web.process.args, self.env, *self.web.ready_urls)
+        self.web.wait_ready()
+
 
 def stack_env(bokeh_port: int, web_port: int, processes: int, **overrides: str) -> dict[str, str]:
     """Environment for both processes: loopback ports, test secrets, origins of this stack."""
@@ -231,6 +236,7 @@ def running_stack(
         bokeh = stack.enter_context(running("bokeh", commands["bokeh"], env, bokeh_url + "/", *ready))
         web = stack.enter_context(running("web", commands["web"], env, web_url + "/healthz"))
         live = Stack(bokeh=bokeh, web=web, bokeh_url=bokeh_url, web_url=web_url, env=env)
-        # restart_bokeh() may replace the process; stop whichever one is current at the end.
+        # restart_bokeh() and restart_web() may replace a process; stop whichever one is current at the end.
         stack.callback(lambda: live.bokeh.stop())
+        stack.callback(lambda: live.web.stop())
         yield live

@@ -79,3 +79,23 @@ def test_admins_see_the_accounts_and_end_a_persons_sessions(app, client):
     assert [signed_in_name(browser) for browser in bob_browsers] == [None, None]
     assert "Ended 2 login session(s) of bob." in client.get("/admin").get_data(as_text=True)
     assert client.post("/admin/accounts/999/end-sessions", data={"csrf_token": csrf_token(page)}).status_code == 404
+
+
+def test_an_admin_who_ends_their_own_logins_is_logged_out_at_once(app, client):
+    from bkapps.site_login import SiteLoginReader, SiteLoginSettings
+    from tests.support.servers import TEST_FLASK_SECRET
+    from tests.support.site_accounts import csrf_token, logged_in_client, signed_in_name
+
+    create_account(app, "ada", "admin")
+    other_browser = logged_in_client(app, "ada")
+    client_login(client, "ada")
+    page = client.get("/admin").get_data(as_text=True)
+    own_row = page.split('<tr data-account="ada">', 1)[1].split("</tr>", 1)[0]
+    action = own_row.split('action="', 1)[1].split('"', 1)[0]
+    response = client.post(action, data={"csrf_token": csrf_token(page)})
+    assert response.headers["Location"] == "/login"
+    # The answer itself no longer carries the login to the Bokeh server.
+    reader = SiteLoginReader(SiteLoginSettings(TEST_FLASK_SECRET, app.config["SESSION_COOKIE_NAME"], 3600, "http://x"))
+    assert reader.visitor(client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value) is None
+    assert "Ended 2 login session(s) of ada, this one included." in client.get("/login").get_data(as_text=True)
+    assert signed_in_name(client) is None and signed_in_name(other_browser) is None

@@ -91,3 +91,29 @@ def test_with_redis_down_logins_work_and_failures_are_still_limited(app, alice, 
     other = down.test_client()
     statuses = [client_login(other, "alice", password="wrong-guess").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def client_at(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network_not_by_each_address(app, alice):
+    """One subscriber holds a whole /64: a fresh address per guess must not buy fresh guesses."""
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    same_network = ["2001:db8:7:1::a", "2001:db8:7:1::b", "2001:db8:7:1:ffff::1", "2001:db8:7:1:1234:5678:9:a"]
+    statuses = [
+        client_login(client_at(app, address), "alice", password="wrong").status_code for address in same_network
+    ]
+    assert statuses == [200, 200, 200, 429]
+    assert client_login(client_at(app, "2001:db8:7:2::a"), "alice").status_code == 302, "the next /64 is someone else"
+
+
+def test_an_ipv4_mapped_address_is_the_ipv4_client(app, alice):
+    app.config["LOGIN_RATE_LIMIT"] = "2 per minute"
+    statuses = [
+        client_login(client_at(app, address), "alice", password="wrong").status_code
+        for address in ("192.0.2.7", "::ffff:192.0.2.7", "192.0.2.7")
+    ]
+    assert statuses == [200, 200, 429]

@@ -15,7 +15,7 @@ from tests.support.site_accounts import (
     signed_in_name,
 )
 from web.database import db
-from web.models import PasswordReset, utcnow
+from web.models import PasswordReset, User, utcnow
 
 NEW_PASSWORD = "a much newer passphrase"
 _LINK = re.compile(r"http://\S+/reset-password/(\S+)")
@@ -143,3 +143,62 @@ def test_the_reset_links_lifetime_is_a_setting(app):
     assert result.output.splitlines()[-1].startswith(app.config["SITE_PUBLIC_URL"] + "/reset-password/")
     missing = app.test_cli_runner().invoke(args=["users", "reset-password", "nobody"])
     assert missing.exit_code != 0 and "no account called 'nobody'" in missing.output
+
+
+def test_a_reset_link_made_before_a_password_change_no_longer_works(app):
+    """The link went astray (or the person remembered their password): a new password retires it."""
+    create_account(app, "alice")
+    path = reset_link(app, "alice")
+    laptop = logged_in_client(app, "alice")
+    assert change(laptop, PASSWORD, NEW_PASSWORD).status_code == 302
+    assert app.test_client().get(path).status_code == 404
+    posted = app.test_client().post(path, data={"password": "an attackers choice", "confirm": "an attackers choice"})
+    assert posted.status_code in (400, 404)
+    assert client_login(app.test_client(), "alice", password=NEW_PASSWORD).status_code == 302
+
+
+def sso_site(app, local_login: bool):
+    from web import create_app
+
+    sso = {"OIDC_ISSUER": "https://login.example.org", "OIDC_CLIENT_ID": "a", "OIDC_CLIENT_SECRET": "b"}
+    return create_app({**app.config, **sso, "OIDC_PROVIDER_NAME": "Staff Login", "LOCAL_LOGIN": local_login})
+
+
+def without_password(app, name: str) -> None:
+    """Make ``name`` an account like single sign-on makes: no password."""
+    with app.app_context():
+        db.session.execute(update(User).where(User.name == name).values(password_hash=None))
+        db.session.commit()
+
+
+def test_an_account_without_a_password_has_none_to_change(app):
+    """A single sign-on account: no current password could ever be right, so the form is not offered."""
+    site = sso_site(app, local_login=True)
+    create_account(site, "grace")
+    client = logged_in_client(site, "grace")
+    without_password(site, "grace")
+    overview = client.get("/account").get_data(as_text=True)
+    assert "Your account logs in with Staff Login and has no password here." in overview
+    assert 'href="/account/password"' not in overview
+    refused = client.get("/account/password")
+    assert refused.status_code == 403 and "has no password here" in refused.get_data(as_text=True)
+    assert client.post("/account/password", data={"current": "x"}).status_code in (400, 403)
+
+
+def test_with_passwords_switched_off_none_can_be_changed_or_reset(app):
+    """LOCAL_LOGIN=false: a password account still logged in from before, and a link printed before."""
+    create_account(app, "alice")
+    path = reset_link(app, "alice")
+    before = logged_in_client(app, "alice")
+    site = sso_site(app, local_login=False)
+    client = site.test_client()
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], before.get_cookie(app.config["SESSION_COOKIE_NAME"]).value)
+    assert signed_in_name(client) == "alice"
+    overview = client.get("/account").get_data(as_text=True)
+    assert "Passwords are switched off on this site: people log in with Staff Login." in overview
+    changed = client.get("/account/password")
+    assert changed.status_code == 403 and "Passwords are switched off" in changed.get_data(as_text=True)
+    reset = site.test_client().get(path)
+    assert reset.status_code == 403 and "Passwords are switched off" in reset.get_data(as_text=True)
+    printed = site.test_cli_runner().invoke(args=["users", "reset-password", "alice"])
+    assert printed.exit_code == 1 and "a reset link would set a password nobody can use" in printed.output

@@ -159,9 +159,9 @@ def test_a_callback_that_is_not_this_browsers_is_refused_with_a_message(sso_app)
     )
     answer = sso_app.test_client().get("/login/sso/callback?code=stolen&state=forged")
     assert answer.status_code == 400
-    assert "Logging in with Staff Login did not work: the provider answered mismatching_state" in answer.get_data(
-        as_text=True
-    )
+    page = answer.get_data(as_text=True)
+    assert "Logging in with Staff Login did not work: this browser did not start that login here" in page
+    assert f"open the site at {sso_app.config['SITE_PUBLIC_URL']} and log in again" in page
 
 
 def test_an_error_from_the_provider_is_shown_not_raised(sso_app):
