@@ -76,7 +76,8 @@ class AppSpec:
         if unknown:
             raise ValueError(f"app {self.name!r} asks for unknown BokehJS bundles {sorted(unknown)}")
         if self.sharing not in SHARING_MODES:
-            raise ValueError(f"app {self.name!r}: sharing must be one of {', '.join(SHARING_MODES)}, not {self.sharing!r}")
+            modes = ", ".join(SHARING_MODES)
+            raise ValueError(f"app {self.name!r}: sharing must be one of {modes}, not {self.sharing!r}")
 
     def param(self, name: str) -> Param:
         """The declared query parameter ``name``; ``KeyError`` if the app has none of that name."""
