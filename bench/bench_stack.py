@@ -32,6 +32,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 POINTS = 37
 SITE_TITLE = "Sliders — served by Flask"
 MATCH_TITLE = "Match the dashed wave"
+# The shared view's page: ``stream`` (shared in the catalog) sampling once a second, and its
+# tutorial-pattern page; both retitle the main plot, and the document must hold the app's samples.
+STREAM_ARGUMENTS = "rate=1000"
+STREAM_TITLE = "Stream — served by Flask"
+STREAM_MODEL = "host"
 # Sessions no browser uses any more are discarded within 5-7 s instead of 15-32 s, so that their
 # discarding is measured with the page views that made them, not with the next benchmark. (Each
 # cleanup pass that discards sessions ends with one full garbage collection: passes this
@@ -44,11 +49,17 @@ PULL_TIMEOUT = {"BOKEH_PULL_TIMEOUT": "5"}
 
 @dataclass(frozen=True)
 class Way:
-    """One way to put a live sliders app into a page: its page URL and what its session must show."""
+    """One way to put a live app into a page: its page URL and what its session must show."""
 
     name: str
     url: str
     check: DocumentCheck
+    app: str = "sliders"
+
+    @property
+    def tutorial(self) -> bool:
+        """Served by the tutorial-pattern site."""
+        return self.name.startswith("tutorial")
 
 
 @dataclass
@@ -68,14 +79,22 @@ class BenchStack:
         master = psutil.Process(self.tutorial_pid) if tutorial else psutil.Process(self.product.web.pid)
         return master.children()
 
-    def ways(self) -> list[Way]:
-        """The tutorial pattern, the site's token path and its pull path, in that order."""
+    def ways(self, shared: bool = False) -> list[Way]:
+        """The tutorial pattern, the site's token path and its pull path, in that order; with
+        ``shared``, then ``stream``'s tutorial-pattern page and its shared view on the site."""
         site = self.product.web_url
-        return [
+        ways = [
             Way("tutorial", f"{self.tutorial_url}/sliders?N={POINTS}", DocumentCheck(POINTS, SITE_TITLE)),
             Way("token", f"{site}/apps/sliders?N={POINTS}", DocumentCheck(POINTS, SITE_TITLE)),
             Way("pull", f"{site}/apps/sliders/match?N={POINTS}", DocumentCheck(POINTS, MATCH_TITLE, "target_wave")),
         ]
+        if shared:
+            stream = DocumentCheck(None, STREAM_TITLE, STREAM_MODEL)
+            ways += [
+                Way("tutorial_stream", f"{self.tutorial_url}/stream?{STREAM_ARGUMENTS}", stream, app="stream"),
+                Way("shared", f"{site}/apps/stream?{STREAM_ARGUMENTS}", stream, app="stream"),
+            ]
+        return ways
 
     def open_sessions(self) -> int:
         """Sessions the Bokeh processes hold right now (any app)."""

@@ -45,18 +45,21 @@ class PageViewError(Exception):
 
 @dataclass(frozen=True)
 class DocumentCheck:
-    """What the session's document must show: the page's ``N`` argument and its title."""
+    """What the session's document must show: the page's ``N`` argument (sliders' ``wave`` length;
+    ``None`` for another app) and its title."""
 
-    points: int
+    points: int | None
     title: str
-    # A model the site added to the document (the pull path's target wave), if any.
+    # A named model the document must hold: one the site added (the pull path's target wave), or
+    # one of another app's own models, if any.
     added_model: str | None = None
 
     def kept(self, doc: dict) -> bool:
         names = _named_models(doc)
-        wave = names.get("wave")
-        if wave is None or _column_length(wave, "x") != self.points:
-            return False
+        if self.points is not None:
+            wave = names.get("wave")
+            if wave is None or _column_length(wave, "x") != self.points:
+                return False
         if self.added_model is not None and self.added_model not in names:
             return False
         return self.title in _texts(doc)

@@ -1,4 +1,4 @@
-"""Live page views per second at 8 clients: the tutorial pattern vs the site's token and pull paths.
+"""Live page views per second at 8 clients: the tutorial pattern vs the site's token, pull and shared views.
 
 A page view is what a browser does for a page with a live sliders app: the page ``GET``, then the
 session opened the way BokehJS opens it (``autoload.js`` first for the tutorial's page; websocket
@@ -8,14 +8,19 @@ Three ways, each asking for ``N=37`` and a retitled plot:
 * tutorial: ``bench/tutorial_site.py``, ``pull_session`` + ``server_session`` per request, served
   by gunicorn with the site's settings, against the same Bokeh server;
 * token: the site's ``/apps/sliders`` (no Bokeh request during the page view);
-* pull: the site's ``/apps/sliders/match`` (pulls a session on one Bokeh process, draws into it).
+* pull: the site's ``/apps/sliders/match`` (pulls a session on one Bokeh process, draws into it);
+* tutorial_stream and shared: the ``stream`` app (``rate=1000``, retitled), pulled per view by the
+  tutorial site, and as the site's ``/apps/stream``, one shared view (the catalog shares ``stream``):
+  every viewer's websocket joins the document the first one built on its process. Their check is
+  the title and the app's ``host`` samples. The shared view's ratio is printed against both the
+  tutorial row (sliders, the standing baseline) and the tutorial pattern of the same app.
 
 Run with 1 Bokeh process and with one per core. For each: page views/s, the ratio to the tutorial
 pattern, latency of the whole view, how many sessions kept the page's arguments and title, errors,
 and the CPU the Bokeh processes and the site's gunicorn workers spent per view. Unused sessions
 are discarded within 5-7 s (``QUICK_CLEANUP``), so each row pays for its own.
 
-Usage: ``python bench/live_page_views.py [--seconds 15] [--clients 8] [--processes 1 2]``.
+Usage: ``python bench/live_page_views.py [--seconds 15] [--clients 8] [--processes 1 2] [--no-shared]``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from browser_like import PageView, http_client, page_view
 
 WARM_UP_SECONDS = 2.0
 TARGET_RATIO, STRETCH_RATIO = 3.0, 5.0
+SHARED_TARGET_RATIO = 10.0
 
 
 @dataclass
@@ -96,9 +102,9 @@ async def hammer(way: Way, clients: int, seconds: float) -> Run:
     return run
 
 
-def warm_up(bench: BenchStack, clients: int) -> None:
+def warm_up(bench: BenchStack, ways: list[Way], clients: int) -> None:
     """Every way's first views (imports, first sessions of each process), then their cleanup."""
-    for way in bench.ways():
+    for way in ways:
         asyncio.run(hammer(way, clients, WARM_UP_SECONDS))
     bench.wait_until_no_sessions()
 
@@ -106,10 +112,11 @@ def warm_up(bench: BenchStack, clients: int) -> None:
 def measure(bench: BenchStack, way: Way, clients: int, seconds: float) -> Run:
     """One row; it ends once the Bokeh processes have discarded its sessions, and pays for that."""
     bokeh = bench.bokeh_processes()
-    web = bench.web_processes(tutorial=way.name == "tutorial")
-    bokeh_before, web_before, built_before = cpu_seconds(bokeh), cpu_seconds(web), bench.sessions_built()
+    web = bench.web_processes(tutorial=way.tutorial)
+    bokeh_before, web_before = cpu_seconds(bokeh), cpu_seconds(web)
+    built_before = bench.sessions_built(way.app)
     run = asyncio.run(hammer(way, clients, seconds))
-    run.sessions_built = bench.sessions_built() - built_before
+    run.sessions_built = bench.sessions_built(way.app) - built_before
     # The sessions this run made are discarded (and paid for) before the CPU is read.
     bench.wait_until_no_sessions()
     time.sleep(1.0)
@@ -124,7 +131,7 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
         f"{seconds:g} s per row (after {WARM_UP_SECONDS:g} s of warm-up per way)"
     )
     header = (
-        f"{'Bokeh procs':<12}{'way':<10}{'views/s':>8}{'vs tutorial':>13}{'p50 ms':>8}{'p95 ms':>8}"
+        f"{'Bokeh procs':<12}{'way':<16}{'views/s':>8}{'vs tutorial':>13}{'p50 ms':>8}{'p95 ms':>8}"
         f"{'kept':>17}{'errors':>8}{'builds/view':>13}{'Bokeh CPU ms/view':>19}{'site CPU ms/view':>18}"
         f"{'CPU-bound views/s':>19}{'vs tutorial':>13}"
     )
@@ -137,7 +144,7 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
         kept = f"{run.kept}/{count} ({100 * run.kept / count:.0f} %)" if count else "-"
         per_view = max(count, 1)
         print(
-            f"{processes:<12}{name:<10}{run.per_second:>8.1f}{run.per_second / base:>12.2f}×"
+            f"{processes:<12}{name:<16}{run.per_second:>8.1f}{run.per_second / base:>12.2f}×"
             f"{run.latency_ms(0.5):>8.0f}{run.latency_ms(0.95):>8.0f}{kept:>17}{sum(run.errors.values()):>8}"
             f"{run.sessions_built / per_view:>13.2f}"
             f"{run.bokeh_cpu / per_view * 1000:>19.1f}{run.web_cpu / per_view * 1000:>18.1f}"
@@ -151,6 +158,27 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
     for (processes, name), run in results.items():
         if run.errors:
             print(f"  errors, {name} with {processes} process(es): {dict(run.errors)}; first: {run.first_errors}")
+
+
+def print_shared_targets(results: dict[tuple[int, str], Run], cores: int) -> None:
+    """The shared view against the tutorial pattern, for every number of processes measured."""
+    for processes, name in results:
+        if name != "shared":
+            continue
+        shared = results[(processes, "shared")]
+        ratios = []
+        for baseline in ("tutorial", "tutorial_stream"):
+            base = results[(processes, baseline)]
+            ratios.append(
+                f"{shared.per_second / base.per_second:.1f}× {baseline} "
+                f"(CPU-bound {shared.ceiling(cores) / base.ceiling(cores):.1f}×)"
+            )
+        reached = min(shared.per_second / results[(processes, b)].per_second for b in ("tutorial", "tutorial_stream"))
+        verdict = "reached" if reached >= SHARED_TARGET_RATIO else "MISSED"
+        print(
+            f"target: live page views/s of a shared view ≥ {SHARED_TARGET_RATIO:g}× the tutorial pattern "
+            f"with {processes} processes: {'; '.join(ratios)} ({verdict})"
+        )
 
 
 def print_targets(results: dict[tuple[int, str], Run], processes: int) -> None:
@@ -182,17 +210,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per row")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, os.cpu_count() or 2])
+    parser.add_argument(
+        "--shared", action=argparse.BooleanOptionalAction, default=True, help="also the shared view's rows"
+    )
     args = parser.parse_args()
     client_started = time.process_time()
     load_before = machine_load()
     results: dict[tuple[int, str], Run] = {}
     for processes in args.processes:
         with running_bench_stack(processes, **QUICK_CLEANUP) as bench:
-            warm_up(bench, args.clients)
-            for way in bench.ways():
+            ways = bench.ways(shared=args.shared)
+            warm_up(bench, ways, args.clients)
+            for way in ways:
                 results[(processes, way.name)] = measure(bench, way, args.clients, args.seconds)
     print_table(results, args.clients, args.seconds)
     print_targets(results, max(args.processes))
+    print_shared_targets(results, os.cpu_count() or 1)
     print(
         f"(this client used {time.process_time() - client_started:.0f} s of CPU on the same machine; "
         f"before: {load_before}; after: {machine_load()})"

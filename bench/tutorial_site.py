@@ -4,7 +4,8 @@ Each view does what the Flask + Bokeh tutorials and Bokeh's embedding guide do: 
 from the Bokeh server (``pull_session``, no ``io_loop``), customise its document, and render
 ``server_session``'s script, which makes the browser load ``autoload.js`` from the Bokeh server.
 It does the same job as the site's ``/apps/sliders``: the page's ``N`` argument goes to the
-session and the main plot gets the site's title. The one change to the tutorials' code is
+session and the main plot gets the site's title (``/stream`` likewise for the ``stream`` app, which
+the site shows as one shared view; here every view pulls a session of its own). The one change to the tutorials' code is
 ``force_roundtrip()`` after the edit, without which the edit never reaches the server at all.
 
 Served by gunicorn with the site's own ``gunicorn.conf.py`` (same workers and threads):
@@ -22,6 +23,7 @@ from bokeh.embed import server_session
 from flask import Flask, render_template_string, request
 
 TITLE = "Sliders — served by Flask"
+STREAM_TITLE = "Stream — served by Flask"
 PAGE = """<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Sliders</title></head>
@@ -38,14 +40,21 @@ def create_app() -> Flask:
     internal_url = os.environ["BOKEH_INTERNAL_URL"]
     public_url = os.environ["BOKEH_PUBLIC_URL"]
 
+    def pulled_page(app_name: str, title: str) -> str:
+        """A live session of ``app_name`` pulled for this page, retitled, then embedded."""
+        with pull_session(url=f"{internal_url}/{app_name}", arguments=request.args.to_dict()) as session:
+            session.document.select_one({"name": "main_plot"}).title.text = title
+            session.force_roundtrip()
+            script = server_session(session_id=session.id, url=f"{public_url}/{app_name}")
+        return render_template_string(PAGE, script=script)
+
     @app.get("/sliders")
     def sliders():
-        """A live sliders session pulled for this page, retitled, then embedded."""
-        with pull_session(url=f"{internal_url}/sliders", arguments=request.args.to_dict()) as session:
-            session.document.select_one({"name": "main_plot"}).title.text = TITLE
-            session.force_roundtrip()
-            script = server_session(session_id=session.id, url=f"{public_url}/sliders")
-        return render_template_string(PAGE, script=script)
+        return pulled_page("sliders", TITLE)
+
+    @app.get("/stream")
+    def stream():
+        return pulled_page("stream", STREAM_TITLE)
 
     @app.get("/healthz")
     def healthz():
