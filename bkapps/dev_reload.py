@@ -118,5 +118,5 @@ class DevSupervisor(Supervisor):
                 process.wait()
         for slot in self.slots:
             slot.draining = slot.replacement_pending = False
-            slot.fast_failures = 0
+            slot.fast_failures, slot.retry_at = 0, None
             self._start(slot)

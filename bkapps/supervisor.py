@@ -7,8 +7,9 @@ badly: in a burst of websockets the first process to wake accepted nearly all of
 process also listens on a port of its own (``BOKEH_PROCESS_PORT_BASE + i``), which is how a
 browser reaches the very process that built a pulled session.
 
-It restarts a process that exits (the others keep serving the port meanwhile), gives up if one
-keeps failing right after its start, replaces processes one at a time
+It restarts a process that exits (the others keep serving the port meanwhile); one that keeps
+failing right after its start is retried less and less often while another process serves, and
+stops everything when none does (a port taken, an app that cannot import). It replaces processes one at a time
 after ``BOKEH_RECYCLE_AFTER_SESSIONS`` sessions or above ``BOKEH_RECYCLE_ABOVE_MB``
 (``bkapps.recycling``), and on SIGTERM or SIGINT stops them all: SIGTERM to each (they drain),
 then SIGKILL to whatever is left after ``STOP_SECONDS``. It first raises its soft limit of open
@@ -45,9 +46,11 @@ log = logging.getLogger("bkapps.supervisor")
 BOKEH_OWN_ORIGIN_ENV = "BOKEH_ALLOW_WS_ORIGIN"
 STOP_SECONDS = 10.0
 # A process that exits this soon after its start, this many times in a row, is not coming up
-# (a port taken, an app that cannot import): stop everything and say so.
+# (a port taken, an app that cannot import): stop everything and say so, unless another process
+# is serving, which is worth more than a clean exit; then retry it at most this often.
 FAST_FAILURE_SECONDS = 10.0
 FAST_FAILURES_TO_GIVE_UP = 5
+LONGEST_RETRY_SECONDS = 30.0
 # How often the supervisor looks at each process when recycling is on.
 RECYCLE_CHECK_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -77,6 +80,8 @@ class ServerSlot:
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     fast_failures: int = 0
+    # When an exited process that keeps failing is to be started again (None: at once).
+    retry_at: float | None = None
     # Recycling: told to drain (SIGTERM) and not yet exited; then replaced and not yet answering.
     draining: bool = False
     replacement_pending: bool = False
@@ -138,7 +143,9 @@ class Supervisor:
 
     def _wakeup_seconds(self) -> float | None:
         """How long the loop may sleep when no signal comes (None: until one does)."""
-        return RECYCLE_CHECK_SECONDS if self.policy.enabled else None
+        waits = [RECYCLE_CHECK_SECONDS] if self.policy.enabled else []
+        waits += [max(0.0, slot.retry_at - time.monotonic()) for slot in self.slots if slot.retry_at is not None]
+        return min(waits, default=None)
 
     def _on_wakeup(self) -> None:
         """Work done each time the loop wakes up, after exited processes were restarted."""
@@ -154,6 +161,11 @@ class Supervisor:
                     return 0
             for slot in self.slots:
                 if slot.process is None or slot.process.poll() is None:
+                    continue
+                if slot.retry_at is not None:
+                    if time.monotonic() >= slot.retry_at:
+                        slot.retry_at = None
+                        self._start(slot)
                     continue
                 if not self._restart_after_exit(slot):
                     return 1
@@ -194,20 +206,44 @@ class Supervisor:
             return True
         slot.fast_failures = slot.fast_failures + 1 if lived < FAST_FAILURE_SECONDS else 0
         if slot.fast_failures >= FAST_FAILURES_TO_GIVE_UP:
+            if not self._another_serves(slot):
+                log.error(
+                    "Bokeh process %d exited %d times within %g s of starting (last status %s); giving up",
+                    slot.index,
+                    slot.fast_failures,
+                    FAST_FAILURE_SECONDS,
+                    code,
+                )
+                return False
+            delay = min(LONGEST_RETRY_SECONDS, 2.0 ** (slot.fast_failures - FAST_FAILURES_TO_GIVE_UP + 1))
             log.error(
-                "Bokeh process %d exited %d times within %g s of starting (last status %s); giving up",
+                "Bokeh process %d exited %d times within %g s of starting (last status %s); the others keep"
+                " serving, trying it again in %g s",
                 slot.index,
                 slot.fast_failures,
                 FAST_FAILURE_SECONDS,
                 code,
+                delay,
             )
-            return False
+            slot.retry_at = time.monotonic() + delay
+            return True
         log.warning("Bokeh process %d exited with status %s after %.1f s; restarting it", slot.index, code, lived)
         if slot.fast_failures:
             # Do not spin on a process that fails at once; the others keep serving meanwhile.
             time.sleep(min(2.0, 0.25 * slot.fast_failures))
         self._start(slot)
         return True
+
+    def _another_serves(self, failing: ServerSlot) -> bool:
+        """Whether a process other than ``failing``'s runs and has outlived its start."""
+        now = time.monotonic()
+        return any(
+            slot is not failing
+            and slot.process is not None
+            and slot.process.poll() is None
+            and now - slot.started_at >= FAST_FAILURE_SECONDS
+            for slot in self.slots
+        )
 
     def _stop_all(self, selector: selectors.BaseSelector, wakeup: socket.socket) -> None:
         running = [slot.process for slot in self.slots if slot.process is not None and slot.process.poll() is None]

@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET, free_port, running_stack
+from tests.support.servers import RUNNING_SERVERS, TEST_BOKEH_SECRET, TEST_FLASK_SECRET, free_port, running_stack
 
 os.environ.update(
     APERTURE_ENV="development",
@@ -20,6 +20,17 @@ os.environ.update(
 import pytest
 
 from web import create_app, database
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report ends with the last lines of every server still running: what the
+    servers said is often the only clue to a failure seen once, on another machine."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for server in sorted(RUNNING_SERVERS, key=lambda server: server.pid):
+            report.sections.append((f"{server.name} (pid {server.pid}) log, last lines", server.last_lines()))
 
 
 @pytest.fixture

@@ -31,29 +31,49 @@ TEST_FLASK_SECRET = "test-flask-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 READY_SECONDS = 60.0
 
 
+# Servers listen on ports below the kernel's ephemeral range: a test restarts a server on the
+# port it had, and a port in that range may meanwhile be the local end of some client's
+# connection (Chromium's, a probe's), which makes the restarted server's bind fail.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 10000
+# Never the same port twice in one run: the probe that found a port free is closed at once.
+_HANDED_OUT: set[int] = set()
+
+
+def _listening_ports() -> range:
+    try:
+        first_ephemeral = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 32768
+    return range(_LOWEST_PORT, max(first_ephemeral, _LOWEST_PORT + 2000))
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free loopback port outside the ephemeral range."""
+    return free_ports(1)
 
 
 def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free loopback ports (the Bokeh processes' own ports)."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000)
+    """The first of ``count`` consecutive free loopback ports outside the ephemeral range."""
+    ports = _listening_ports()
+    for _ in range(500):
+        base = random.randrange(ports.start, ports.stop - count)
+        if _HANDED_OUT.intersection(range(base, base + count)):
+            continue
         probes = []
         try:
             for port in range(base, base + count):
                 probe = socket.socket()
                 probes.append(probe)
                 probe.bind(("127.0.0.1", port))
+            _HANDED_OUT.update(range(base, base + count))
             return base
         except OSError:
             continue
         finally:
             for probe in probes:
                 probe.close()
-    raise RuntimeError(f"no {count} consecutive free ports")
+    raise RuntimeError(f"no {count} consecutive free ports in {ports.start}..{ports.stop - 1}")
 
 
 def procfile_commands(path: Path = PROJECT_ROOT / "Procfile") -> dict[str, list[str]]:
@@ -86,6 +106,10 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
+# The servers not stopped yet: a failing test's report shows the end of their logs.
+RUNNING_SERVERS: set[ServerProcess] = set()
+
+
 class ServerProcess:
     """One server subprocess with its log; use ``stop()`` (or the context managers below).
 
@@ -100,6 +124,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             argv, cwd=PROJECT_ROOT, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        RUNNING_SERVERS.add(self)
 
     @property
     def pid(self) -> int:
@@ -107,6 +132,9 @@ class ServerProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def last_lines(self, count: int = 40) -> str:
+        return "\n".join(self.output().splitlines()[-count:])
 
     def wait_ready(self, seconds: float = READY_SECONDS) -> None:
         deadline = time.monotonic() + seconds
@@ -140,6 +168,7 @@ class ServerProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self._log.close()
+        RUNNING_SERVERS.discard(self)
 
 
 @contextmanager

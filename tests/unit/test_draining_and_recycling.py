@@ -195,6 +195,44 @@ def test_the_process_recycled_first_is_the_oldest_one_past_its_limit(tmp_path, m
     assert [slot.draining for slot in boss.slots] == [False, True]
 
 
+class ExitedProcess(FakeProcess):
+    returncode = 1
+
+    def poll(self) -> int:
+        return self.returncode
+
+
+class RunningProcess(FakeProcess):
+    def poll(self) -> None:
+        return None
+
+
+def test_a_process_that_keeps_failing_is_retried_while_another_serves_and_stops_all_when_none_does(
+    tmp_path, monkeypatch
+):
+    from bkapps import supervisor
+    from bkapps.settings import BokehServerSettings
+
+    settings = BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path), "BOKEH_PROCESSES": "2"})
+    boss = supervisor.Supervisor(settings)
+    started = []
+    monkeypatch.setattr(boss, "_start", lambda slot: started.append(slot.index))
+    monkeypatch.setattr(supervisor.time, "sleep", lambda seconds: None)
+    failing, serving = boss.slots
+    failing.process, failing.fast_failures = ExitedProcess(1), supervisor.FAST_FAILURES_TO_GIVE_UP - 1
+    serving.process = RunningProcess(2)
+    now = time.monotonic()
+    failing.started_at, serving.started_at = now, now - supervisor.FAST_FAILURE_SECONDS - 1
+
+    assert boss._restart_after_exit(failing)
+    assert started == [], "retried at once, not after a pause"
+    assert failing.retry_at is not None and 0 < boss._wakeup_seconds() <= supervisor.LONGEST_RETRY_SECONDS
+
+    failing.retry_at = None
+    serving.process = ExitedProcess(2)
+    assert not boss._restart_after_exit(failing), "kept retrying with no process serving"
+
+
 def test_a_retry_builds_only_the_apps_that_failed(monkeypatch):
     check = SelfCheck(TEST_BOKEH_SECRET)
     good, broken = FakeContext(False), FakeContext(True)
