@@ -71,7 +71,8 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
     """A Tornado handler answering this process's liveness as JSON (``self.application`` is Bokeh's).
 
     ``needs`` says, per app that built at startup, its BokehJS bundles and whether it runs JS code
-    strings (the site's monitor reads them, so that its page views need not ask).
+    strings, and ``broken`` names the apps that did not build (the site's monitor reads both, so
+    that its page views need not ask).
     ``sessions_created`` (visitors' sessions since the process started, not the self-check's) is
     what the supervisor recycles by.
     """
@@ -96,6 +97,8 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
                     "gc": gc_tuning.summary(),
                     # What each app's document needs in the browser, for the site's pages.
                     "needs": self_check.published_needs(),
+                    # Apps whose self-check build failed: the site's pages of them say so.
+                    "broken": self_check.broken,
                 }
             )
 

@@ -9,8 +9,9 @@ in a worker probes at once (a refused connection answers in microseconds, a froz
 the probe timeout), so a worker never serves a page on a guess.
 
 The same answer says what each app's document needs in the browser (its BokehJS bundles, whether
-it runs JS code strings), found by the process's startup self-check (``bkapps.document_needs``);
-the monitor keeps the latest it saw of each app for the pages (``needs_of``).
+it runs JS code strings), found by the process's startup self-check (``bkapps.document_needs``),
+and which apps that check could not build; the monitor keeps the latest it saw of each app for
+the pages (``needs_of``, ``is_broken``): a broken app's page says so instead of a dead plot.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Probe:
     timed_out: bool = False
     # Per app, what its document needs in the browser, as the answering process found it.
     needs: Mapping[str, DocumentNeeds] = field(default_factory=dict)
+    # The apps the answering process could not build.
+    broken: frozenset[str] = frozenset()
 
 
 def probe(url: str, timeout: float) -> Probe:
@@ -45,13 +48,15 @@ def probe(url: str, timeout: float) -> Probe:
     started = time.perf_counter()
     reachable, reason, timed_out = False, "the Bokeh server cannot be reached", False
     needs: dict[str, DocumentNeeds] = {}
+    broken: frozenset[str] = frozenset()
     try:
         # The URL comes from settings, which accept http(s) only.
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
             reachable = response.status == 200
             reason = "" if reachable else f"the Bokeh server answered HTTP {response.status}"
             if reachable:
-                needs = published_needs(response.read())
+                body = response.read()
+                needs, broken = published_needs(body), published_broken(body)
     except urllib.error.HTTPError as error:
         reason = f"the Bokeh server answered HTTP {error.code}"
     except TimeoutError:
@@ -60,7 +65,7 @@ def probe(url: str, timeout: float) -> Probe:
         if isinstance(getattr(error, "reason", None), TimeoutError):
             reason, timed_out = f"the Bokeh server did not answer within {timeout:g} s", True
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
-    return Probe(reachable, reason, latency_ms, time.time(), timed_out, needs)
+    return Probe(reachable, reason, latency_ms, time.time(), timed_out, needs, broken)
 
 
 def published_needs(body: bytes) -> dict[str, DocumentNeeds]:
@@ -73,6 +78,17 @@ def published_needs(body: bytes) -> dict[str, DocumentNeeds]:
         return {}
     found = {name: DocumentNeeds.from_json(record) for name, record in published.items()}
     return {name: needs for name, needs in found.items() if needs is not None}
+
+
+def published_broken(body: bytes) -> frozenset[str]:
+    """The apps a Bokeh process's ``/healthz`` says it could not build."""
+    try:
+        broken = json.loads(body).get("broken")
+    except (ValueError, AttributeError):
+        return frozenset()
+    if not isinstance(broken, list):
+        return frozenset()
+    return frozenset(name for name in broken if isinstance(name, str))
 
 
 # A busy server may answer one probe late; this many late probes in a row mean it is frozen.
@@ -92,6 +108,7 @@ class BokehMonitor:
         self._wake = threading.Event()
         self._late_in_a_row = 0
         self._needs: dict[str, DocumentNeeds] = {}
+        self._broken: set[str] = set()
 
     def latest(self) -> Probe:
         """The latest probe; the first call in a process probes now and starts the thread."""
@@ -100,7 +117,7 @@ class BokehMonitor:
                 # A fork (gunicorn's workers) inherits the object but not the thread.
                 self._owner_pid = os.getpid()
                 self._latest = probe(self.url, self.timeout)
-                self._needs.update(self._latest.needs)
+                self._learn(self._latest)
                 threading.Thread(target=self._run, name="bokeh-monitor", daemon=True).start()
             assert self._latest is not None
             return self._latest
@@ -113,6 +130,16 @@ class BokehMonitor:
     def needs_of(self, app: str) -> DocumentNeeds | None:
         """What ``app``'s document needs in the browser, as last published; None while unknown."""
         return self._needs.get(app)
+
+    def is_broken(self, app: str) -> bool:
+        """Whether the latest process that checked ``app`` could not build it."""
+        return app in self._broken
+
+    def _learn(self, result: Probe) -> None:
+        # Processes answer in turn and one not yet checked publishes nothing: keep what is known.
+        self._needs.update(result.needs)
+        self._broken.difference_update(result.needs)
+        self._broken.update(result.broken)
 
     def refresh(self) -> None:
         """Ask the thread to probe again now (after a pull failed, say)."""
@@ -127,8 +154,7 @@ class BokehMonitor:
 
     def record(self, result: Probe) -> None:
         """Publish ``result``, unless it is the first late answer of a server that was up."""
-        # Processes answer in turn and one not yet checked publishes nothing: keep what is known.
-        self._needs.update(result.needs)
+        self._learn(result)
         self._late_in_a_row = self._late_in_a_row + 1 if result.timed_out else 0
         was_up = self._latest is not None and self._latest.reachable
         if result.timed_out and was_up and self._late_in_a_row < SLOW_PROBES_TO_FAIL:

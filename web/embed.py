@@ -191,9 +191,14 @@ class BokehEmbed:
         raise failure or BokehUnavailable(spec.title, f"the Bokeh server did not answer within {config.timeout:g} s")
 
     def _require_bokeh(self, spec: AppSpec) -> None:
-        state = self._config.monitor.latest()
+        monitor = self._config.monitor
+        state = monitor.latest()
         if not state.reachable:
             raise BokehUnavailable(spec.title, state.reason)
+        if monitor.is_broken(spec.name):
+            raise BokehUnavailable(
+                spec.title, "the Bokeh server could not build this app (its error is in the server's log and /readyz)"
+            )
 
     def _payload(
         self,

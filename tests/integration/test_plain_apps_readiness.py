@@ -1,7 +1,8 @@
 """Plain Bokeh apps from an apps folder outside the project: readiness per app, arguments as requests.
 
 One of the three apps is broken (its ``main.py`` raises): ``/readyz`` names it while the process
-stays ready and the two others serve. Another reads its request's arguments the usual Bokeh way
+stays ready and the two others serve, and its site page is a 503 that says so, not a dead plot.
+Another reads its request's arguments the usual Bokeh way
 (``curdoc().session_context.request.arguments``): the startup self-check builds it with its
 catalog defaults, as a site page without a query string would, so it passes.
 """
@@ -93,6 +94,22 @@ def test_one_broken_app_is_named_while_the_others_serve(plain_stack):
     assert page.status_code == 200
     with browser_session(embedded_session(page.text)) as document:
         assert document.select_one({"name": "add_point"}).label == "Add a point"
+
+
+def test_the_page_of_a_broken_app_says_so_and_the_others_still_open(plain_stack):
+    checked_readiness(plain_stack)
+    deadline = time.monotonic() + 30
+    # Each site worker learns it from its own probe of the Bokeh server.
+    while True:
+        pages = [requests.get(f"{plain_stack.web_url}/apps/broken", timeout=30) for _ in range(4)]
+        if all(page.status_code == 503 for page in pages):
+            break
+        assert time.monotonic() < deadline, [page.status_code for page in pages]
+        time.sleep(0.2)
+    assert "could not build this app" in pages[0].text
+    assert "Broken" in pages[0].text
+    assert requests.get(f"{plain_stack.web_url}/apps/plain", timeout=30).status_code == 200
+    assert requests.get(f"{plain_stack.web_url}/", timeout=30).status_code == 200
 
 
 def test_an_app_reading_its_request_arguments_passes_the_self_check(plain_stack):

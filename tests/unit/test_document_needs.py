@@ -12,7 +12,7 @@ from bokeh.plotting import figure
 
 from bkapps.catalog import AppSpec
 from bkapps.document_needs import ALL_NEEDS, DocumentNeeds, needs_of
-from web.bokeh_monitor import BokehMonitor, Probe, published_needs
+from web.bokeh_monitor import BokehMonitor, Probe, published_broken, published_needs
 
 
 def document(*roots) -> Document:
@@ -63,6 +63,18 @@ def test_the_monitor_keeps_what_it_learnt_when_a_process_not_yet_checked_answers
     monitor.record(Probe(True, "", 1.0, 0.0, needs={"a": DocumentNeeds(("widgets",), False)}))
     monitor.record(Probe(True, "", 1.0, 0.0))
     assert monitor.needs_of("a") == DocumentNeeds(("widgets",), False)
+
+
+def test_the_monitor_knows_an_app_broken_until_a_process_builds_it():
+    monitor = BokehMonitor("http://127.0.0.1:1/healthz", 60, 1)
+    assert published_broken(json.dumps({"broken": ["a", 3]}).encode()) == {"a"}
+    assert published_broken(b"{}") == frozenset()
+    monitor.record(Probe(True, "", 1.0, 0.0, broken=frozenset({"a"})))
+    assert monitor.is_broken("a") and not monitor.is_broken("b")
+    monitor.record(Probe(True, "", 1.0, 0.0))
+    assert monitor.is_broken("a"), "forgotten when a process that says nothing of it answers"
+    monitor.record(Probe(True, "", 1.0, 0.0, needs={"a": DocumentNeeds(("widgets",), False)}))
+    assert not monitor.is_broken("a")
 
 
 def policy(response) -> dict[str, str]:
