@@ -19,6 +19,13 @@ def test_gallery_lists_every_app_with_both_links(client):
         assert f'href="http://localhost:5006/{spec.name}"' in page
 
 
+def test_the_icon_browsers_ask_the_root_for_is_the_sites(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.headers["Location"].endswith("/static/favicon.svg")
+    assert client.get(response.headers["Location"]).status_code == 200
+
+
 def test_unknown_app_is_the_sites_404_page(client):
     response = client.get("/apps/nope")
     assert response.status_code == 404
