@@ -9,7 +9,8 @@ the server's CPU, its resident memory and memory per viewer, CPU per viewer per 
 clients' own CPU (they must not be the bottleneck).
 
 Usage: ``python bench/shared_views.py [--runs shared:1000,shared:3000,per_visitor:1000] [--seconds 30]``;
-a mode ``bokeh_shared`` is one shared view with Bokeh's own update path (one message per viewer).
+the modes ``bokeh_shared`` and ``bokeh_per_visitor`` are the same with Bokeh's own update path
+(a message made and serialised per connection) instead of the product's.
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ class Run:
 
 
 def tokens_for(mode: str, viewers: int) -> list[str]:
-    if mode == "per_visitor":
+    if mode in ("per_visitor", "bokeh_per_visitor"):
         payload = token_payload({}, app="ticker")
         return [mint_session(TEST_BOKEH_SECRET, int(OPEN_SECONDS), payload).token for _ in range(viewers)]
     session_id = shared_session_id(TEST_BOKEH_SECRET, "ticker", {}, {})
@@ -232,7 +233,7 @@ def measure(mode: str, viewers: int, seconds: float) -> Run:
         BOKEH_CHECK_UNUSED_SESSIONS_MS="500",
         APERTURE_PROCESS_INDEX="0",
         APERTURE_PROCESS_COUNT="1",
-        TICKER_BOKEH_SEND_PATH="true" if mode == "bokeh_shared" else "false",
+        TICKER_BOKEH_SEND_PATH="true" if mode.startswith("bokeh_") else "false",
     )
     own_url = f"http://127.0.0.1:{env['BOKEH_PROCESS_PORT_BASE']}"
     run = Run(mode, viewers)
@@ -302,9 +303,10 @@ def rows(run: Run) -> dict[str, float]:
 def report(runs: list[Run]) -> None:
     tables = [rows(run) for run in runs]
     names = [f"{run.mode} {run.viewers}" for run in runs]
-    print(f"{'':34}" + "".join(f"{name:>20}" for name in names))
+    width = max(20, *(len(name) + 2 for name in names))
+    print(f"{'':34}" + "".join(f"{name:>{width}}" for name in names))
     for label in tables[0]:
-        print(f"{label:34}" + "".join(f"{table[label]:20.1f}" for table in tables))
+        print(f"{label:34}" + "".join(f"{table[label]:{width}.1f}" for table in tables))
     for run in runs:
         if run.failures:
             print(f"{run.mode} {run.viewers}: {len(run.failures)} viewers failed to open, e.g. {run.failures[0]}")
@@ -320,6 +322,14 @@ def report(runs: list[Run]) -> None:
                 f"CPU per viewer per update "
                 f"{own['CPU per viewer per update (us)'] / shared['CPU per viewer per update (us)']:.1f}x"
             )
+        for ours, bokehs in (("shared", "bokeh_shared"), ("per_visitor", "bokeh_per_visitor")):
+            if ours in modes and bokehs in modes:
+                fast, slow = rows(modes[ours]), rows(modes[bokehs])
+                print(
+                    f"{size} viewers, {ours}: Bokeh's update path / ours, CPU per viewer per update "
+                    f"{slow['CPU per viewer per update (us)'] / fast['CPU per viewer per update (us)']:.1f}x, "
+                    f"delivered {slow['updates delivered (%)']:.1f} % vs {fast['updates delivered (%)']:.1f} %"
+                )
 
 
 def main() -> None:
