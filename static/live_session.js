@@ -50,8 +50,8 @@
    *
    * On reconnect BokehJS pulls the document again and passes only its JSON to
    * `Document.replace_with_json`, dropping the reply's buffers: any column sent as a buffer then
-   * fails with "buffer for id=... not found" and the plot stays dead (bokeh#15347). The first
-   * pull keeps them. So the pulled reply's buffers are remembered beside its JSON, and the
+   * fails with "buffer for id=... not found" and the plot stays dead (bokeh#15347, BokehJS 3.9;
+   * 3.10 passes them itself, and then they are used). The first pull keeps them. So the pulled reply's buffers are remembered beside its JSON, and the
    * replacement is built with them, as the first pull builds the document. If a BokehJS upgrade
    * moves either method, nothing is changed: such a restore fails as before and the page says
    * so and offers a reload (see `gone`).
