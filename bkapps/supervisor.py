@@ -9,8 +9,8 @@ browser reaches the very process that built a pulled session.
 
 It restarts a process that exits (the others keep serving the port meanwhile); one that keeps
 failing right after its start is retried less and less often while another process serves, and
-stops everything when none does (a port taken, an app that cannot import). It replaces processes one at a time
-after ``BOKEH_RECYCLE_AFTER_SESSIONS`` sessions or above ``BOKEH_RECYCLE_ABOVE_MB``
+stops everything when none does (a port taken, an app that cannot import). It replaces processes
+one at a time after ``BOKEH_RECYCLE_AFTER_SESSIONS`` sessions or above ``BOKEH_RECYCLE_ABOVE_MB``
 (``bkapps.recycling``), and on SIGTERM or SIGINT stops them all: SIGTERM to each (they drain),
 then SIGKILL to whatever is left after ``STOP_SECONDS``. It first raises its soft limit of open
 files to the hard one (``raise_open_file_limit``), which the processes inherit: every viewer's

@@ -55,8 +55,7 @@ def probe(url: str, timeout: float) -> Probe:
             reachable = response.status == 200
             reason = "" if reachable else f"the Bokeh server answered HTTP {response.status}"
             if reachable:
-                body = response.read()
-                needs, broken = published_needs(body), published_broken(body)
+                needs, broken = published_state(response.read())
     except urllib.error.HTTPError as error:
         reason = f"the Bokeh server answered HTTP {error.code}"
     except TimeoutError:
@@ -68,27 +67,22 @@ def probe(url: str, timeout: float) -> Probe:
     return Probe(reachable, reason, latency_ms, time.time(), timed_out, needs, broken)
 
 
-def published_needs(body: bytes) -> dict[str, DocumentNeeds]:
-    """The ``needs`` a Bokeh process's ``/healthz`` publishes; what cannot be read is left out."""
+def published_state(body: bytes) -> tuple[dict[str, DocumentNeeds], frozenset[str]]:
+    """What a Bokeh process's ``/healthz`` publishes: each app's ``needs``, and the apps it could
+    not build (``broken``); what cannot be read is left out."""
     try:
-        published = json.loads(body).get("needs")
-    except (ValueError, AttributeError):
-        return {}
-    if not isinstance(published, dict):
-        return {}
-    found = {name: DocumentNeeds.from_json(record) for name, record in published.items()}
-    return {name: needs for name, needs in found.items() if needs is not None}
-
-
-def published_broken(body: bytes) -> frozenset[str]:
-    """The apps a Bokeh process's ``/healthz`` says it could not build."""
-    try:
-        broken = json.loads(body).get("broken")
-    except (ValueError, AttributeError):
-        return frozenset()
-    if not isinstance(broken, list):
-        return frozenset()
-    return frozenset(name for name in broken if isinstance(name, str))
+        answer = json.loads(body)
+    except ValueError:
+        return {}, frozenset()
+    if not isinstance(answer, dict):
+        return {}, frozenset()
+    published, broken = answer.get("needs"), answer.get("broken")
+    needs = {}
+    if isinstance(published, dict):
+        found = {name: DocumentNeeds.from_json(record) for name, record in published.items()}
+        needs = {name: record for name, record in found.items() if record is not None}
+    names = frozenset(name for name in broken if isinstance(name, str)) if isinstance(broken, list) else frozenset()
+    return needs, names
 
 
 # A busy server may answer one probe late; this many late probes in a row mean it is frozen.

@@ -12,7 +12,7 @@ from bokeh.plotting import figure
 
 from bkapps.catalog import AppSpec
 from bkapps.document_needs import ALL_NEEDS, DocumentNeeds, needs_of
-from web.bokeh_monitor import BokehMonitor, Probe, published_broken, published_needs
+from web.bokeh_monitor import BokehMonitor, Probe, published_state
 
 
 def document(*roots) -> Document:
@@ -53,8 +53,9 @@ def test_needs_travel_as_json_and_nonsense_is_left_out():
     assert DocumentNeeds.from_json({"bokehjs": ["widgets", "nonsense"], "custom_js": False}).bokehjs == ("widgets",)
     assert DocumentNeeds.from_json({"bokehjs": "widgets"}) is None
     body = json.dumps({"status": "ok", "needs": {"a": needs.as_json(), "b": {"custom_js": 1}}}).encode()
-    assert published_needs(body) == {"a": needs}
-    assert published_needs(b"not json") == {}
+    assert published_state(body) == ({"a": needs}, frozenset())
+    assert published_state(b"not json") == ({}, frozenset())
+    assert published_state(b"[1]") == ({}, frozenset())
 
 
 def test_the_monitor_keeps_what_it_learnt_when_a_process_not_yet_checked_answers():
@@ -67,8 +68,8 @@ def test_the_monitor_keeps_what_it_learnt_when_a_process_not_yet_checked_answers
 
 def test_the_monitor_knows_an_app_broken_until_a_process_builds_it():
     monitor = BokehMonitor("http://127.0.0.1:1/healthz", 60, 1)
-    assert published_broken(json.dumps({"broken": ["a", 3]}).encode()) == {"a"}
-    assert published_broken(b"{}") == frozenset()
+    assert published_state(json.dumps({"broken": ["a", 3]}).encode()) == ({}, {"a"})
+    assert published_state(json.dumps({"broken": "a"}).encode()) == ({}, frozenset())
     monitor.record(Probe(True, "", 1.0, 0.0, broken=frozenset({"a"})))
     assert monitor.is_broken("a") and not monitor.is_broken("b")
     monitor.record(Probe(True, "", 1.0, 0.0))
