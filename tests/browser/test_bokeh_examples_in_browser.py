@@ -24,7 +24,7 @@ from tests.support.bokeh_page import WAIT_MS
 from tests.support.restarts import (
     kill_process_that_took,
     kill_processes_that_took,
-    open_sessions,
+    sessions_created,
     wait_for_processes,
 )
 from tests.support.servers import running_stack
@@ -208,7 +208,7 @@ def test_an_example_runs_embedded_and_comes_back_after_its_process_dies(examples
     # A process replaced by an earlier test builds every app once more: not a session to count.
     wait_until_checked(stack)
     errors = PageErrors(page)
-    before = open_sessions(stack, name)
+    before = sessions_created(stack)
     page.goto(f"{stack.web_url}/apps/{name}")
     wait_for_drawn(page)
     # The page's own notice says when the connection drops; BokehJS's toast would say it twice.
@@ -218,7 +218,7 @@ def test_an_example_runs_embedded_and_comes_back_after_its_process_dies(examples
         run_custom_js(page, name)
     errors.assert_none()
 
-    kill_process_that_took(stack, name, before)
+    kill_process_that_took(stack, before)
     wait_for_reconnected(page)
     wait_for_drawn(page)
     run_python(page, name)
@@ -250,11 +250,11 @@ def test_a_standalone_example_comes_back_after_its_process_dies(examples_stack, 
     stack = examples_stack
     wait_until_checked(stack)
     errors = PageErrors(page)
-    before = open_sessions(stack, name)
+    before = sessions_created(stack)
     page.goto(f"{stack.bokeh_url}/{name}")
     wait_for_drawn(page)
     run_python(page, name)
-    kill_processes_that_took(stack, name, before)
+    kill_processes_that_took(stack, before)
     wait_for_processes(stack)
     # Bokeh's own page says nothing: the rebuilt document, and its widget running Python again, do.
     page.wait_for_function(in_scope(STARTS_AGAIN[name]), arg=None, timeout=WAIT_MS * 2)

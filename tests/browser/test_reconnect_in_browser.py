@@ -18,7 +18,7 @@ from tests.support.bokeh_page import (
     wait_for_canvas,
     wait_until,
 )
-from tests.support.restarts import kill_process_that_took, open_sessions, wait_for_processes
+from tests.support.restarts import kill_process_that_took, sessions_created, wait_for_processes
 from tests.support.servers import running_stack
 
 NOTICE = ".live-session-notice"
@@ -72,13 +72,13 @@ def test_the_same_document_comes_back_after_its_process_dies(restart_stack, page
     query = {"sliders": "?N=37", "iris": "?feature=petal_length&bins=12", "stream": "?rate=200"}.get(name, "")
     sockets = []
     page.on("websocket", lambda socket: sockets.append(socket))
-    before = open_sessions(stack, name)
+    before = sessions_created(stack)
     page.goto(f"{stack.web_url}/apps/{name}{query}")
     wait_for_canvas(page)
     wait_for_state(page, "live")
     assert page.locator(NOTICE).is_hidden()
 
-    kill_process_that_took(stack, name, before)
+    kill_process_that_took(stack, before)
     page.wait_for_function(
         "() => document.querySelector('.live-session-notice').textContent.includes('Reconnected')",
         timeout=WAIT_MS * 2,
@@ -96,10 +96,10 @@ def test_the_same_document_comes_back_after_its_process_dies(restart_stack, page
 
 def test_a_pulled_page_whose_process_dies_says_so_and_offers_a_reload(restart_stack, page):
     stack = restart_stack
-    before = open_sessions(stack, "sliders")
+    before = sessions_created(stack)
     page.goto(f"{stack.web_url}/apps/sliders/match")
     wait_for_canvas(page)
-    kill_process_that_took(stack, "sliders", before)
+    kill_process_that_took(stack, before)
     wait_until(page, "session_expired", "model.text.includes('this view has expired')")
     assert "Reload the page" in model_value(page, "session_expired", "model.text")
     wait_for_processes(stack)
@@ -107,14 +107,14 @@ def test_a_pulled_page_whose_process_dies_says_so_and_offers_a_reload(restart_st
 
 def test_a_page_kept_open_past_its_tokens_lifetime_offers_a_reload(short_token_stack, page):
     stack = short_token_stack
-    before = open_sessions(stack, "press")
+    before = sessions_created(stack)
     page.goto(f"{stack.web_url}/apps/press")
     wait_for_canvas(page)
     page.wait_for_function(
         "() => Date.now() / 1000 > Number(document.querySelector('.bk-session').dataset.expiresAt)",
         timeout=WAIT_MS,
     )
-    kill_process_that_took(stack, "press", before)
+    kill_process_that_took(stack, before)
     wait_for_state(page, "gone")
     notice = page.locator(NOTICE)
     assert "expired" in notice.inner_text()

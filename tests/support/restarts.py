@@ -8,20 +8,30 @@ import time
 import requests
 
 
-def open_sessions(stack, app: str) -> list[int]:
-    """Each Bokeh process's open sessions of ``app`` (its own ``/healthz``)."""
-    return [requests.get(f"{url}/healthz", timeout=10).json()["sessions"][app] for url in stack.process_urls]
+def sessions_created(stack) -> list[int]:
+    """Each Bokeh process's count of visitors' sessions since it started (its own ``/healthz``).
 
-
-def kill_process_that_took(stack, app: str, before: list[int]) -> int:
-    """SIGKILL the Bokeh process whose open sessions of ``app`` grew since ``before``.
-
-    Counting sessions, not looking for any: every process also keeps the sessions its startup
-    self-check built for a while.
+    A count that only grows, and leaves out the sessions the startup self-check builds: open
+    sessions would not do, since the self-check's expire while a test runs, and a page's session
+    can then replace one of them without changing the number.
     """
+    return [_after_self_check(url)["sessions_created"] for url in stack.process_urls]
+
+
+def _after_self_check(url: str, seconds: float = 180) -> dict:
+    """The process's ``/healthz`` once its startup self-check has finished (mid-check, its count can dip)."""
+    deadline = time.monotonic() + seconds
+    while requests.get(f"{url}/readyz", timeout=30).json().get("checking", True):
+        assert time.monotonic() < deadline, f"{url} did not finish its self-check"
+        time.sleep(0.2)
+    return requests.get(f"{url}/healthz", timeout=10).json()
+
+
+def kill_process_that_took(stack, before: list[int]) -> int:
+    """SIGKILL the Bokeh process whose visitors' sessions grew since ``before`` (``sessions_created``)."""
     import psutil
 
-    now = open_sessions(stack, app)
+    now = sessions_created(stack)
     grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
     assert len(grown) == 1, f"cannot tell which process holds the page's session: {before} -> {now}"
     pid = requests.get(f"{stack.process_urls[grown[0]]}/healthz", timeout=10).json()["pid"]
@@ -29,8 +39,8 @@ def kill_process_that_took(stack, app: str, before: list[int]) -> int:
     return grown[0]
 
 
-def kill_processes_that_took(stack, app: str, before: list[int]) -> list[int]:
-    """SIGKILL, one after the other, every Bokeh process whose open sessions of ``app`` grew.
+def kill_processes_that_took(stack, before: list[int]) -> list[int]:
+    """SIGKILL, one after the other, every Bokeh process whose visitors' sessions grew.
 
     A standalone page builds a session where its page request lands, and its websocket may reach
     another process, which builds it again from the page's token: both hold the page's session.
@@ -39,7 +49,7 @@ def kill_processes_that_took(stack, app: str, before: list[int]) -> list[int]:
     """
     import psutil
 
-    now = open_sessions(stack, app)
+    now = sessions_created(stack)
     grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
     assert grown, f"no process took the page's session: {before} -> {now}"
     for index in grown:
