@@ -17,7 +17,7 @@ WORKDIR /app
 # Dependencies first, in their own layer: a change to the code alone does not reinstall them.
 # Editable install: the site's templates/ and static/ live beside the packages, not inside them.
 COPY setup.cfg pyproject.toml README.md ./
-RUN mkdir -p web bkapps && touch web/__init__.py bkapps/__init__.py \
+RUN for package in web aperture bkruntime bkapps showcase; do mkdir -p $package && touch $package/__init__.py; done \
     && python3 -m venv /opt/venv \
     && pip install -e .
 COPY . .

@@ -15,12 +15,12 @@ import tempfile
 # removed at exit (on_exit).
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aperture-metrics-")
 
-from bkapps.config import ConfigurationError, env_int, env_str
+from aperture.environment import ConfigurationError, env_int, env_str
 
 try:
     # Resolve every setting in the master, so a bad or missing one stops startup with one clear
     # line instead of a traceback from each worker.
-    from bkapps.catalog import CATALOG
+    from aperture.catalog import CATALOG
     from web.metrics import mark_worker_dead
     from web.request_log import gunicorn_log_config
     from web.settings import load_settings

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_stack import POINTS, QUICK_CLEANUP, machine_load, running_bench_stack
 from browser_like import open_session
 
-from bkapps.session_token import mint_session, token_payload
+from aperture.session_token import mint_session, token_payload
 from tests.support.bokeh_client import EmbeddedSession
 from tests.support.servers import TEST_BOKEH_SECRET
 

@@ -3,7 +3,7 @@
 Runs a Bokeh server with the ``sliders`` app in this process, creates N sessions (as pull-path
 page views that no browser follows do: ``web.bokeh_pull.pull_and_change``), lets them expire,
 and times the server's cleanup pass, during which it answers nothing. First with Bokeh as it
-ships, then after ``bkapps.session_cleanup.install()`` (what each Bokeh process does).
+ships, then after ``bkruntime.session_cleanup.install()`` (what each Bokeh process does).
 Usage: ``python bench/session_cleanup.py [sessions]`` (default 30; the freeze grows faster than N).
 """
 
@@ -22,9 +22,9 @@ from bokeh.application import Application
 from bokeh.application.handlers import DirectoryHandler
 from bokeh.server.server import Server
 
-from bkapps import session_cleanup
-from bkapps.catalog import CATALOG
-from bkapps.session_token import mint_session, token_payload
+from aperture.catalog import CATALOG
+from aperture.session_token import mint_session, token_payload
+from bkruntime import session_cleanup
 from tests.support.servers import TEST_BOKEH_SECRET, free_port
 from web.bokeh_pull import pull_and_change
 

@@ -34,7 +34,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bkapps.session_token import mint_session, mint_token, shared_session_id, token_payload
+from aperture.session_token import mint_session, mint_token, shared_session_id, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET, free_port, running, stack_env
 
 SERVER = Path(__file__).resolve().parent / "apps" / "ticker_server.py"

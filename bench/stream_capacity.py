@@ -28,7 +28,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bkapps.session_token import mint_session, token_payload
+from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET, free_port, procfile_commands, running, stack_env
 
 PERIOD_MS = 1000

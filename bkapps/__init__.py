@@ -1,5 +1,5 @@
-"""Aperture's live Bokeh apps: the catalog, the server launcher and one folder per app.
+"""The project's own live Bokeh apps: one folder or module per app, and their ``catalog.toml``.
 
-``python -m bkapps`` starts ``bokeh serve`` over every app in the catalog. Nothing here imports
-the Flask side; Flask imports the catalog and the signing helpers from this package.
+Only what an app author writes lives here. The apps use the kit (``bkruntime.kit``); the Bokeh
+runtime that serves them is ``bkruntime``, and what the site and the runtime share is ``aperture``.
 """

@@ -1,5 +1,5 @@
-"""``python -m bkapps``: run the Bokeh server over the catalog's apps (see ``bkapps.launcher``)."""
+"""``python -m bkapps``: run the Bokeh server over the catalog's apps (``bkruntime.launcher``)."""
 
-from bkapps.launcher import main
+from bkruntime.launcher import main
 
 main()

@@ -17,8 +17,7 @@ from bokeh.models import Button
 from bokeh.palettes import Dark2_3
 from bokeh.plotting import curdoc, figure
 
-from bkapps.app_session import build_app, use_site_theme
-from bkapps.catalog import MAIN_PLOT_NAME
+from bkruntime.kit.app_session import MAIN_PLOT_NAME, build_app, use_site_theme
 
 
 def with_new_number(data, number, place):

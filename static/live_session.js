@@ -14,7 +14,7 @@
  * the page reloads, so that the site's page and the app both show the new code.
  *
  * A shared view (`data-shared`) is one document for everyone watching it; the server keeps the
- * number of viewers in a model of that document (bkapps/shared_views.py), shown above the app as
+ * number of viewers in a model of that document (bkruntime/shared_views.py), shown above the app as
  * "Shared view · N watching".
  *
  * A page meant to stay open for days (the wall, `data-live-renew="reload"` on its body) does not

@@ -76,8 +76,8 @@ def monitor_reports(app, monkeypatch):
     Its processes also publish what each app's document needs (``needs``; by default, for the
     project's own apps, their declared bundles and no JS code strings), as their self-check would.
     """
-    from bkapps.catalog import CATALOG
-    from bkapps.document_needs import DocumentNeeds
+    from aperture.catalog import CATALOG
+    from aperture.document_needs import DocumentNeeds
     from web.bokeh_monitor import Probe
 
     def report(reachable: bool, reason: str = "", needs=None) -> None:

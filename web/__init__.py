@@ -13,8 +13,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from bkapps.catalog import CATALOG
-from bkapps.log_format import log_formatter
+from aperture.catalog import CATALOG
+from aperture.log_format import log_formatter
 from web import (
     account,
     admin,

@@ -1,6 +1,6 @@
 """Who the visitor is and which apps they may open, for every view and template of the site.
 
-The rule itself is ``bkapps.access`` (shared with the Bokeh server's login check); this module
+The rule itself is ``aperture.access`` (shared with the Bokeh server's login check); this module
 applies it to the request: ``current_visitor()`` from Flask-Login's user, ``require_app_access``
 for views (anonymous: to the login page and back; signed in without the role: 403), and
 ``access_to`` for the gallery, ``/api/apps`` and the ``live_app`` template helper.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
-from bkapps.access import FORBIDDEN, LOGIN, OPEN, Visitor, may_open
-from bkapps.access import access_to as _access_to
-from bkapps.catalog import AppSpec
+from aperture.access import FORBIDDEN, LOGIN, OPEN, Visitor, may_open
+from aperture.access import access_to as _access_to
+from aperture.catalog import AppSpec
 
 __all__ = ["FORBIDDEN", "LOGIN", "OPEN", "access_to", "current_visitor", "login_redirect", "require_app_access"]
 

@@ -16,7 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from bkapps.site_login import LOGIN_MARKER_KEY
+from aperture.site_login import LOGIN_MARKER_KEY
 from web.accounts import MAX_PASSWORD_LENGTH, AccountError, change_password, passwords_refused
 from web.auth import log_out
 from web.login_limits import limiter, login_failed

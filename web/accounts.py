@@ -2,7 +2,7 @@
 
 The CLI (``web.users_cli``) and the site's views use these; besides them only single sign-on
 (``web.sso_accounts``) writes the ``users`` table. Names are lower-cased and follow
-``bkapps.access.NAME_PATTERN``; passwords must have at least ``MIN_PASSWORD_LENGTH`` characters
+``aperture.access.NAME_PATTERN``; passwords must have at least ``MIN_PASSWORD_LENGTH`` characters
 (a setting) wherever they are set, and are only ever stored hashed. A new password ends the
 account's other login sessions and its unused reset links. With ``LOCAL_LOGIN=false`` no
 password can be set (``passwords_refused``): none would ever be typed in.
@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bkapps.access import NAME_PATTERN
+from aperture.access import NAME_PATTERN
 from web.database import db
 from web.login_sessions import end_all_login_sessions
 from web.models import PasswordReset, User

@@ -14,7 +14,7 @@ import time
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from bkapps.catalog import CATALOG
+from aperture.catalog import CATALOG
 from web.access import current_visitor, login_redirect
 from web.admin_accounts import EndSessionsForm, account_rows, end_sessions_of
 from web.auth import log_out

@@ -1,7 +1,7 @@
 """The site's JSON API under ``/api/``: the catalog, the Iris histogram, the streaming signal.
 
 None of it needs the Bokeh server. Query arguments are declared and parsed with
-``bkapps.params`` like the live apps' (the histogram takes exactly the live ``iris`` app's
+``aperture.params`` like the live apps' (the histogram takes exactly the live ``iris`` app's
 arguments); a bad one raises ``InvalidArgument``, which ``web.errors`` answers with a 400 JSON
 body naming it.
 """
@@ -12,9 +12,9 @@ import time
 
 from flask import Blueprint, jsonify, request, url_for
 
-from bkapps.catalog import CATALOG, AppSpec
-from bkapps.iris.data import FEATURES, SPECIES, histogram, shared_iris
-from bkapps.params import IntParam, describe, parse_arguments
+from aperture.catalog import CATALOG, AppSpec
+from aperture.params import IntParam, describe, parse_arguments
+from showcase.iris import FEATURES, SPECIES, histogram, shared_iris
 from web.access import access_to
 from web.live_apps import app_or_404
 from web.page_context import standalone_url

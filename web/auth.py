@@ -4,7 +4,7 @@ Every login goes through ``log_in`` and every logout through ``log_out``. A logi
 kept by the server (``web.login_sessions``): Flask's signed session cookie (``aperture_session``:
 HttpOnly, SameSite=Lax, Secure under HTTPS) holds its random token as Flask-Login's user id, and
 the visitor's name and roles (``SITE_VISITOR_KEY``), which is what the Bokeh server reads
-(``bkapps.site_login``). A cookie whose session has ended, expired or lost its account loses
+(``aperture.site_login``). A cookie whose session has ended, expired or lost its account loses
 the login in the answer to its next request, whatever that answer is (a refused form, a 404), so
 the site never refreshes it for the Bokeh server again. No
 "remember me" cookie is ever set. Every form of the site carries a CSRF token (Flask-WTF,
@@ -25,7 +25,7 @@ from flask_wtf.csrf import CSRFProtect
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from bkapps.site_login import LOGIN_MARKER_KEY, SITE_VISITOR_KEY
+from aperture.site_login import LOGIN_MARKER_KEY, SITE_VISITOR_KEY
 from web import login_limits
 from web.accounts import authenticate
 from web.login_sessions import end_login_session, open_login_session, user_of
@@ -67,7 +67,7 @@ def _keep_visitor_in_step(response):
         return response
     if not current_user.is_authenticated:
         # The login ended (logout, elsewhere, an admin) or its account is gone: take it out of the
-        # cookie, so that it is never refreshed for the Bokeh server again (``bkapps.site_login``).
+        # cookie, so that it is never refreshed for the Bokeh server again (``aperture.site_login``).
         # The rest stays: a login form rendered just now needs its CSRF token.
         logout_user()
         session.pop(SITE_VISITOR_KEY, None)
@@ -99,7 +99,7 @@ def login():
     if request.method == "GET" and current_user.is_authenticated and request.args.get("next"):
         # Already logged in (the session checked just now): on to ``next`` at once. The Bokeh
         # server sends visitors here when their cookie is too old for it to trust
-        # (``bkapps.site_login``); this answer refreshes the cookie. Without ``next`` the page
+        # (``aperture.site_login``); this answer refreshes the cookie. Without ``next`` the page
         # says who is logged in and offers to switch accounts.
         return redirect(safe_next(request.args.get("next")) or url_for("gallery.index"))
     form = LoginForm()

@@ -9,7 +9,7 @@ in a worker probes at once (a refused connection answers in microseconds, a froz
 the probe timeout), so a worker never serves a page on a guess.
 
 The same answer says what each app's document needs in the browser (its BokehJS bundles, whether
-it runs JS code strings), found by the process's startup self-check (``bkapps.document_needs``),
+it runs JS code strings), found by the process's startup self-check (``aperture.document_needs``),
 and which apps that check could not build; the monitor keeps the latest it saw of each app for
 the pages (``needs_of``, ``is_broken``): a broken app's page says so instead of a dead plot.
 """
@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bkapps.document_needs import DocumentNeeds
+from aperture.document_needs import DocumentNeeds
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from bokeh.client.util import websocket_url_for_server_url
 from bokeh.document import Document
 from tornado.ioloop import IOLoop
 
-from bkapps.session_token import SessionGrant
+from aperture.session_token import SessionGrant
 
 log = logging.getLogger(__name__)
 

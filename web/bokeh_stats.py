@@ -1,6 +1,6 @@
 """What every Bokeh process says about itself, gathered for the admin view.
 
-Each process answers ``/stats`` on its own port (``bkapps.process_stats``), the URLs the site
+Each process answers ``/stats`` on its own port (``bkruntime.process_stats``), the URLs the site
 already holds as ``BOKEH_PROCESS_INTERNAL_URLS``. They are asked in parallel, each with the
 pull timeout and a credential signed with the shared Bokeh key; a process that does not answer
 is reported as such, the others still are. ``by_app`` adds the processes' numbers up per app.
@@ -20,10 +20,9 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bkapps.process_stats import CREDENTIAL_HEADER, STATS_PATH, stats_credential
+from aperture.endpoints import CREDENTIAL_HEADER, METRICS_PATH, STATS_PATH, stats_credential
 
-# Served by every Bokeh process (``bkapps.metrics``), with no credential: counts only.
-METRICS_PATH = "/metrics"
+# Served by every Bokeh process (``bkruntime.metrics``), with no credential: counts only.
 # The per-app samples of /metrics the admin view shows, and the name it gives each.
 _PER_APP = {
     "aperture_bokeh_open_sessions": "open_sessions",
@@ -68,7 +67,7 @@ def process_metrics(url: str, timeout: float, token: str = "") -> dict[str, Any]
 
 
 def metrics_numbers(text: str) -> dict[str, Any]:
-    """What the admin view shows from a Bokeh process's ``/metrics`` text (``bkapps.metrics``):
+    """What the admin view shows from a Bokeh process's ``/metrics`` text (``bkruntime.metrics``):
     per app its sessions, viewers, document builds and websocket messages, the viewers of each
     shared view, and the process's memory, GC pauses per generation and refused websockets."""
     numbers: dict[str, Any] = {"apps": {}, "gc": {}, "websockets_refused": 0, "shared_views": []}

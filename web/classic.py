@@ -18,8 +18,8 @@ from bokeh.embed import components
 from flask import Blueprint, render_template, request, url_for
 from markupsafe import Markup
 
-from bkapps.iris.data import FEATURES, histogram, shared_iris
-from bkapps.params import parse_arguments
+from aperture.params import parse_arguments
+from showcase.iris import FEATURES, histogram, shared_iris
 from web.bokehjs import bokehjs_resources
 from web.classic_plots import (
     POLL_INTERVAL_MS,

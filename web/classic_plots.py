@@ -10,8 +10,8 @@ from __future__ import annotations
 from bokeh.models import AjaxDataSource, ColumnDataSource, CustomJS
 from bokeh.plotting import figure
 
-from bkapps.iris.data import FEATURES, Histogram
-from bkapps.iris.figure import histogram_columns, histogram_figure
+from showcase.iris import FEATURES, Histogram
+from showcase.iris_figure import histogram_columns, histogram_figure
 from web.stream_signal import MAX_BATCH_TICKS
 
 POLL_INTERVAL_MS = 1000

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from bkapps.catalog import CATALOG
-from bkapps.params import parse_arguments
+from aperture.catalog import CATALOG
+from aperture.params import parse_arguments
 
 bp = Blueprint("dashboard", __name__)
 

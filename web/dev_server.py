@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 
 from werkzeug.serving import is_running_from_reloader, run_simple
 
-from bkapps.catalog import CATALOG_FILE, apps_folders
-from bkapps.config import ConfigurationError, env_str, is_production
+from aperture.catalog import CATALOG_FILE, apps_folders
+from aperture.environment import ConfigurationError, env_str, is_production
 
 # An open page may reconnect after a rebuild however long it has been open (BOKEH_TOKEN_LIFETIME).
 DEV_TOKEN_LIFETIME_SECONDS = 24 * 3600

@@ -4,7 +4,7 @@ Two paths, one extension (``bokeh_embed``):
 
 * ``token_embed(spec, arguments, options)``, the default: mints a signed session id and a token
   whose payload carries the validated arguments, the page's declared options and the page request
-  (``bkapps.session_token``), and renders it (``web.session_markup``). No Bokeh request: whichever
+  (``aperture.session_token``), and renders it (``web.session_markup``). No Bokeh request: whichever
   Bokeh process the browser's websocket reaches builds the session from the token, and builds the
   same one again for a late or reconnecting browser. For a shared view (an app the catalog
   declares ``shared``, or ``shared=True``) the session id is derived from the view, so every
@@ -37,9 +37,9 @@ from urllib.parse import quote
 from flask import Flask, current_app, g, has_request_context, request, url_for
 from markupsafe import Markup
 
-from bkapps.catalog import BOKEHJS_BUNDLES, AppSpec
-from bkapps.document_needs import ALL_NEEDS, DocumentNeeds
-from bkapps.session_token import (
+from aperture.catalog import BOKEHJS_BUNDLES, AppSpec
+from aperture.document_needs import ALL_NEEDS, DocumentNeeds
+from aperture.session_token import (
     EXPECTS_EXISTING_KEY,
     SessionGrant,
     mint_token,

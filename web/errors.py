@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify, make_response, render_template, request
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from bkapps.params import InvalidArgument
+from aperture.params import InvalidArgument
 from web.embed import BokehUnavailable
 from web.page_record import note_outcome
 

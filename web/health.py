@@ -4,7 +4,7 @@
 but the live ones keeps working), so it answers 200 and reports beside it what the worker's
 background monitor last saw of the Bokeh server (``web.bokeh_monitor``). ``/readyz`` asks every
 Bokeh process's ``/readyz``, which answers from the self-check each process ran when it started
-(``bkapps.readiness``), and checks that the database answers with every migration applied: 200
+(``bkruntime.readiness``), and checks that the database answers with every migration applied: 200
 when all do, else 503 saying what is not. A process is ready while at least one of its apps
 builds; the apps that do not are listed (``broken_apps``) and the others keep serving.
 ``/readyz?recheck=1`` has the processes build every app again first: work for every Bokeh
@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from bkapps.catalog import CATALOG
-from bkapps.process_stats import CREDENTIAL_HEADER, stats_credential
-from bkapps.signing import bearer_token_matches
+from aperture.catalog import CATALOG
+from aperture.endpoints import CREDENTIAL_HEADER, stats_credential
+from aperture.signing import bearer_token_matches
 from web.access import current_visitor
 from web.database import schema_report
 from web.origin_check import origin_report

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from bkapps.catalog import CATALOG, AppSpec
+from aperture.catalog import CATALOG, AppSpec
 from web.access import require_app_access, visitor_payload
 from web.embed import bokeh_embed
 

@@ -5,7 +5,7 @@ only its SHA-256 hash. A request's account is found through an open session: not
 within ``PERMANENT_SESSION_LIFETIME`` (the cookie's own idle lifetime). Logging out, logging out
 everywhere, a password change, an admin or a deleted account end sessions here, and the next
 request with any copy of their cookie is anonymous (``web.auth``), on the site and, within
-``STANDALONE_LOGIN_RECHECK_SECONDS``, on the Bokeh server (``bkapps.site_login``).
+``STANDALONE_LOGIN_RECHECK_SECONDS``, on the Bokeh server (``aperture.site_login``).
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-from bkapps.catalog import CATALOG
-from bkapps.signing import bearer_token_matches
+from aperture.catalog import CATALOG
+from aperture.signing import bearer_token_matches
 from web.page_record import init_app as page_record_init
 from web.page_record import page_record
 

@@ -2,7 +2,7 @@
 
 Passwords are stored as werkzeug hashes (scrypt) only, and an account made by single sign-on
 has none (no password opens it); account and role names follow
-``bkapps.access.NAME_PATTERN``. Roles are kept as one space-separated column: a handful per
+``aperture.access.NAME_PATTERN``. Roles are kept as one space-separated column: a handful per
 account, read together, never queried one by one. Account ids are never reused (SQLite
 ``AUTOINCREMENT``; PostgreSQL's sequence), and login sessions and reset links keep only a hash of
 their token, so a copy of the database opens nothing.
@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bkapps.access import ADMIN_ROLE, Visitor
+from aperture.access import ADMIN_ROLE, Visitor
 from web.database import db
 
 

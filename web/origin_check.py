@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 
-from bkapps.settings import origin_allowed
+from aperture.bokeh_servers import origin_allowed
 from web.embed import page_has_live_apps
 
 log = logging.getLogger(__name__)

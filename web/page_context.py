@@ -6,7 +6,7 @@ from importlib.metadata import version
 
 from flask import Flask, current_app, url_for
 
-from bkapps.catalog import CATALOG
+from aperture.catalog import CATALOG
 from web.access import access_to
 
 _VERSIONS = {name: version(name) for name in ("flask", "bokeh")}

@@ -6,7 +6,7 @@
 with live apps the app(s), the path each was embedded by (``token`` or ``pull``), the validated
 arguments of a page's one app and the Bokeh process a pulled session lives in
 (``web.page_record``). Only validated arguments are logged, never the raw query string.
-``LOG_FORMAT`` decides plain text or JSON (``bkapps.log_format``). This line replaces gunicorn's
+``LOG_FORMAT`` decides plain text or JSON (``aperture.log_format``). This line replaces gunicorn's
 access log, which would say the same thing less usefully (``gunicorn_log_config``).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from bkapps.log_format import FIELDS, IN_MESSAGE, plain_value
+from aperture.log_format import FIELDS, IN_MESSAGE, plain_value
 from web.page_record import PageRecord, page_record
 from web.page_record import init_app as page_record_init
 
@@ -93,7 +93,7 @@ def gunicorn_log_config(log_format: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "bkapps.log_format.JsonFormatter"}},
+        "formatters": {"json": {"()": "aperture.log_format.JsonFormatter"}},
         "handlers": {"console": stream},
         "root": {"level": "INFO", "handlers": []},
         "loggers": {

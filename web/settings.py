@@ -1,7 +1,7 @@
 """Settings of the Flask site, read from the environment (documented in the README).
 
 Nothing here has to run before bokeh is imported: the site passes the shared Bokeh key
-explicitly wherever it signs (``bkapps.session_token``).
+explicitly wherever it signs (``aperture.session_token``).
 """
 
 from __future__ import annotations
@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit, urlunsplit
 
-from bkapps.config import (
+from aperture.bokeh_servers import (
+    MAX_PORT,
+    SESSION_ID_MODES,
+    allowed_websocket_origins,
+    default_process_count,
+    origin_allowed,
+)
+from aperture.environment import (
     ConfigurationError,
     Environ,
     env_bool,
@@ -20,17 +27,10 @@ from bkapps.config import (
     instance_dir,
     is_production,
 )
-from bkapps.front_urls import with_front_urls
-from bkapps.log_format import log_format_setting
-from bkapps.settings import (
-    MAX_PORT,
-    SESSION_ID_MODES,
-    allowed_websocket_origins,
-    default_process_count,
-    origin_allowed,
-)
-from bkapps.signing import resolve_bokeh_secret
-from bkapps.site_login import SiteLoginSettings
+from aperture.front_urls import with_front_urls
+from aperture.log_format import log_format_setting
+from aperture.signing import resolve_bokeh_secret
+from aperture.site_login import SiteLoginSettings
 
 # Bokeh's own default lifetime of the tokens it mints; see the README on choosing another.
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300
@@ -188,13 +188,13 @@ def checked_origins(environ: Environ, public_url: str, production: bool) -> tupl
 
 def load_settings(environ: Environ = os.environ) -> dict[str, object]:
     """Flask config values for ``environ``; raises ``ConfigurationError`` naming a bad variable."""
-    # Behind the front, the public URLs follow from where browsers reach it (bkapps.front_urls).
+    # Behind the front, the public URLs follow from where browsers reach it (aperture.front_urls).
     environ = with_front_urls(environ)
     production = is_production(environ)
     internal_url = env_url(environ, "BOKEH_INTERNAL_URL", "http://127.0.0.1:5006")
     public_url = env_url(environ, "BOKEH_PUBLIC_URL", "http://localhost:5006")
     processes = env_int(environ, "BOKEH_PROCESSES", default_process_count(), minimum=1)
-    # The Bokeh server reads the login cookie with the same settings (``bkapps.site_login``).
+    # The Bokeh server reads the login cookie with the same settings (``aperture.site_login``).
     site_login = SiteLoginSettings.from_environ(environ)
     return {
         # APERTURE_ENV=production: what development leaves open, production closes.

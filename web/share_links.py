@@ -21,9 +21,9 @@ from sqlalchemy import select
 from wtforms import HiddenField
 from wtforms.validators import InputRequired, Length
 
-from bkapps.access import may_open
-from bkapps.catalog import CATALOG
-from bkapps.params import InvalidArgument
+from aperture.access import may_open
+from aperture.catalog import CATALOG
+from aperture.params import InvalidArgument
 from web.access import current_visitor, visitor_payload
 from web.database import db
 from web.embed import bokeh_embed

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bkapps.access import NAME_PATTERN
+from aperture.access import NAME_PATTERN
 from web.accounts import find_user
 from web.database import db
 from web.models import User

@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, request
 
-from bkapps.session_token import new_session_id
-from bkapps.site_login import STANDALONE_PREFIX
+from aperture.session_token import new_session_id
+from aperture.site_login import STANDALONE_PREFIX
 from web.access import require_app_access
 from web.live_apps import app_or_404
 

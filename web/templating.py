@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from flask import Flask
 from markupsafe import Markup
 
-from bkapps.catalog import CATALOG
-from bkapps.params import InvalidArgument
+from aperture.catalog import CATALOG
+from aperture.params import InvalidArgument
 from web.access import FORBIDDEN, LOGIN, access_to, login_url_back_here, visitor_payload
 from web.embed import BokehUnavailable, bokeh_embed
 from web.share_links import share_query

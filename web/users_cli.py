@@ -16,7 +16,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from bkapps.access import ADMIN_ROLE
+from aperture.access import ADMIN_ROLE
 from web.accounts import AccountError, all_users, create_user, delete_user, find_user, passwords_refused, set_roles
 from web.database import upgrade_schema
 from web.login_sessions import end_all_login_sessions, open_session_counts

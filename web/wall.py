@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from bkapps.params import parse_arguments
+from aperture.params import parse_arguments
 
 bp = Blueprint("wall", __name__)
 

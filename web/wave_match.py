@@ -18,8 +18,8 @@ from bokeh.document import Document
 from bokeh.models import ColumnDataSource
 from flask import Blueprint, render_template, request
 
-from bkapps.catalog import MAIN_PLOT_NAME
-from bkapps.sliders.data import sine_wave
+from aperture.catalog import MAIN_PLOT_NAME
+from showcase.waves import sine_wave
 from web.access import visitor_payload
 from web.embed import bokeh_embed
 from web.live_apps import app_or_404

@@ -2,7 +2,7 @@
 
 Each point carries the server's clock (``t``, ms since the epoch), so a client on the same machine
 measures how long an update took to reach it. Shared or per visitor as its token says; a shared
-view gets its count of viewers as the catalog's apps do (``bkapps.app_session``).
+view gets its count of viewers as the catalog's apps do (``bkruntime.kit.app_session``).
 """
 
 import random
@@ -11,9 +11,9 @@ import time
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import curdoc, figure
 
-from bkapps.app_session import session_payload
-from bkapps.session_token import SHARED_KEY
-from bkapps.shared_views import add_viewer_count
+from aperture.session_token import SHARED_KEY
+from bkruntime.kit.app_session import session_payload
+from bkruntime.shared_views import add_viewer_count
 
 PERIOD_MS = 1000
 ROLLOVER = 100

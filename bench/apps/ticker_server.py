@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bkapps import patch_broadcast, server_process
-from bkapps.catalog import AppCatalog, AppSpec
+from aperture.catalog import AppCatalog, AppSpec
+from bkruntime import patch_broadcast, server_process
 
 TICKER = AppSpec(name="ticker", title="Ticker", description="", source=str(Path(__file__).with_name("ticker.py")))
 

@@ -6,10 +6,9 @@ and release what a session held. ``process_request`` puts details of the page re
 session token, which ``main.py`` shows.
 """
 
-from bkapps.app_session import visit_details
-from bkapps.lifecycle import AppServerState, on_server_unloaded, on_session_created, on_session_destroyed
-
-from .data import load_iris
+from bkruntime.kit.app_session import visit_details
+from bkruntime.kit.lifecycle import AppServerState, on_server_unloaded, on_session_created, on_session_destroyed
+from showcase.iris import load_iris
 
 # Bokeh looks the hooks up by these names in this module.
 __all__ = ["on_server_loaded", "on_server_unloaded", "on_session_created", "on_session_destroyed", "process_request"]

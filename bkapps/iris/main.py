@@ -16,12 +16,10 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Select, Slider
 from bokeh.plotting import curdoc
 
-from bkapps.app_session import add_roots, build_app, session_summary, standalone_page_variables
-from bkapps.catalog import CATALOG
-from bkapps.lifecycle import app_lifecycle
-
-from .data import FEATURES, histogram
-from .figure import histogram_columns, histogram_figure
+from bkruntime.kit.app_session import CATALOG, add_roots, build_app, session_summary, standalone_page_variables
+from bkruntime.kit.lifecycle import app_lifecycle
+from showcase.iris import FEATURES, histogram
+from showcase.iris_figure import histogram_columns, histogram_figure
 
 BINS = CATALOG["iris"].param("bins")
 

@@ -1,7 +1,7 @@
 """Portfolio: a private app that greets the signed-in visitor and gives admins one more control.
 
 The catalog marks it private: the site embeds it for signed-in visitors only, and the Bokeh
-server's login check (``bkapps.auth_module``) sends standalone visitors to the site's login page.
+server's login check (``bkruntime.auth_module``) sends standalone visitors to the site's login page.
 Who opened the session comes from the signed session token (``session_visitor``), never from the
 query string. Admins get a stress-test slider that no one else's document even contains.
 Query argument ``days`` (see the catalog); standalone: http://localhost:5006/portfolio?days=365.
@@ -13,8 +13,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Slider
 from bokeh.plotting import curdoc, figure
 
-from bkapps.app_session import add_roots, build_app, session_visitor
-from bkapps.catalog import MAIN_PLOT_NAME
+from bkruntime.kit.app_session import MAIN_PLOT_NAME, add_roots, build_app, session_visitor
 
 from .data import ASSETS, simulate
 

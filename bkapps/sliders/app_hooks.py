@@ -5,8 +5,8 @@ state holds the session counters that the shared session hooks keep. ``process_r
 details of the page request into the session token, which ``main.py`` shows.
 """
 
-from bkapps.app_session import visit_details
-from bkapps.lifecycle import AppServerState, on_server_unloaded, on_session_created, on_session_destroyed
+from bkruntime.kit.app_session import visit_details
+from bkruntime.kit.lifecycle import AppServerState, on_server_unloaded, on_session_created, on_session_destroyed
 
 # Bokeh looks the hooks up by these names in this module.
 __all__ = ["on_server_loaded", "on_server_unloaded", "on_session_created", "on_session_destroyed", "process_request"]

@@ -13,11 +13,9 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Slider, TextInput
 from bokeh.plotting import curdoc, figure
 
-from bkapps.app_session import add_roots, build_app, session_summary, standalone_page_variables
-from bkapps.catalog import MAIN_PLOT_NAME
-from bkapps.lifecycle import app_lifecycle
-
-from .data import X_MAX, sample_x, sine_wave
+from bkruntime.kit.app_session import MAIN_PLOT_NAME, add_roots, build_app, session_summary, standalone_page_variables
+from bkruntime.kit.lifecycle import app_lifecycle
+from showcase.waves import X_MAX, sample_x, sine_wave
 
 
 def build(doc, N):

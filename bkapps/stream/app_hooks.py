@@ -1,17 +1,17 @@
 """Server hooks of the ``stream`` app (Bokeh's directory format runs this file once per server).
 
 The app's work is done once per server, not once per session: one thread reads the machine's
-counters for every session (``bkapps.fanout.FanOutThread``), and one process scan at a time runs
+counters for every session (``bkruntime.kit.fanout.FanOutThread``), and one process scan at a time runs
 on the server's thread pool, its result shared by every session that asks meanwhile
-(``SharedJob``). ``on_session_destroyed`` (shared by every app, see ``bkapps.lifecycle``) cancels
+(``SharedJob``). ``on_session_destroyed`` (shared by every app, see ``bkruntime.kit.lifecycle``) cancels
 a session's subscription; ``on_server_unloaded`` stops the thread and the pool.
 """
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bkapps.fanout import FanOutThread, SharedJob
-from bkapps.lifecycle import AppServerState, on_server_unloaded, on_session_created, on_session_destroyed
+from bkruntime.kit.fanout import FanOutThread, SharedJob
+from bkruntime.kit.lifecycle import AppServerState, on_server_unloaded, on_session_created, on_session_destroyed
 
 from .data import read_machine, top_processes
 

@@ -21,9 +21,8 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, Slider, Toggle
 from bokeh.plotting import curdoc
 
-from bkapps.app_session import build_app
-from bkapps.catalog import CATALOG
-from bkapps.lifecycle import app_lifecycle
+from bkruntime.kit.app_session import CATALOG, build_app
+from bkruntime.kit.lifecycle import app_lifecycle
 
 from .data import CoreLoadMeter, HostMeter, activity_columns
 from .views import cores_plot, host_plot, table

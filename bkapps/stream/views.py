@@ -3,7 +3,7 @@
 from bokeh.models import ColumnDataSource, DataTable, TableColumn
 from bokeh.plotting import figure
 
-from bkapps.catalog import MAIN_PLOT_NAME
+from bkruntime.kit.app_session import MAIN_PLOT_NAME
 
 CPU_COLOUR = "#1d4ed8"
 MEMORY_COLOUR = "#d97706"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from aperture.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_page import WAIT_MS, column, model_value, wait_for_canvas, wait_until
 from web.dashboard import DASHBOARD_APPS
 

@@ -9,7 +9,7 @@ link. A page kept open past its token's lifetime says it has expired and offers 
 
 import pytest
 
-from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from aperture.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_page import (
     WAIT_MS,
     column,

@@ -11,7 +11,7 @@ import pytest
 import requests
 from bokeh.util.token import get_token_payload
 
-from bkapps.session_token import USER_KEY
+from aperture.session_token import USER_KEY
 from tests.integration.test_private_apps import standalone_token
 from tests.integration.test_shared_login_limits import client_on_each_worker
 from tests.support.servers import running_stack

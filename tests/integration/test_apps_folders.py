@@ -8,7 +8,7 @@ import sys
 import pytest
 import requests
 
-from bkapps.catalog import APPS_DIR
+from aperture.catalog import APPS_DIR
 from tests.support.apps_folder import PLAIN_APP, PLAIN_ENTRY, write_apps_folder
 from tests.support.bokeh_client import browser_session, embedded_session
 from tests.support.servers import PROJECT_ROOT, free_port, running_stack, stack_env

@@ -6,8 +6,8 @@ import time
 import pytest
 import requests
 
-from bkapps.catalog import CATALOG
-from bkapps.session_token import mint_session, token_payload
+from aperture.catalog import CATALOG
+from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
 from web.bokeh_pull import BokehUnavailable, pull_and_change
 from web.dashboard import DASHBOARD_APPS

@@ -52,7 +52,7 @@ def container_environment(service: dict, instance_dir) -> dict[str, str]:
 
 def site_and_replica_settings(services: dict, instance_dir):
     """The settings the web container and a Bokeh replica resolve from their environment."""
-    from bkapps.settings import BokehServerSettings
+    from bkruntime.settings import BokehServerSettings
     from web.settings import load_settings
 
     site = load_settings(container_environment(services["web"], instance_dir))

@@ -3,7 +3,7 @@
 import requests
 from bokeh.util.token import check_session_id_signature
 
-from bkapps.catalog import CATALOG, MAIN_PLOT_NAME
+from aperture.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_client import browser_session, embedded_session, embedded_sessions
 from tests.support.servers import TEST_BOKEH_SECRET
 from web.dashboard import DASHBOARD_APPS

@@ -8,7 +8,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bkapps.session_token import mint_token, new_session_id, token_payload
+from aperture.session_token import mint_token, new_session_id, token_payload
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
 from web.bokeh_stats import process_metrics
@@ -187,7 +187,7 @@ def test_json_lines_on_both_sides(json_stack):
 
     (entry,) = wait_for(refusal, "the refusal's JSON line")
     assert entry["reason"] == "expired" and entry["process"] == 0 and entry["level"] == "WARNING"
-    assert any(entry.get("logger") == "bkapps.supervisor" for entry in json_lines(json_stack.bokeh))
+    assert any(entry.get("logger") == "bkruntime.supervisor" for entry in json_lines(json_stack.bokeh))
 
 
 def test_with_a_token_metrics_answer_only_the_scraper_that_sends_it(json_stack):

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from bokeh.util.token import generate_jwt_token, get_session_id, get_token_payload
 
-from bkapps.session_token import APP_KEY, USER_KEY
+from aperture.session_token import APP_KEY, USER_KEY
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
 from tests.support.site_accounts import add_user, aged_cookie, csrf_token, log_in, post_login, users_command
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 from tornado.websocket import websocket_connect
 
-from bkapps.catalog import CATALOG
-from bkapps.process_stats import CREDENTIAL_HEADER, stats_credential
+from aperture.catalog import CATALOG
+from aperture.endpoints import CREDENTIAL_HEADER, stats_credential
 from tests.support.bokeh_client import browser_session, embedded_session
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
 

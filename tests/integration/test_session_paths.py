@@ -10,8 +10,8 @@ import pytest
 import requests
 from bokeh.util.token import get_token_payload
 
-from bkapps.catalog import MAIN_PLOT_NAME
-from bkapps.session_token import mint_token, new_session_id, token_payload
+from aperture.catalog import MAIN_PLOT_NAME
+from aperture.session_token import mint_token, new_session_id, token_payload
 from tests.support.bokeh_client import browser_session, embedded_session, refused_reason
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
 from web import bokeh_pull

@@ -11,7 +11,7 @@ import psutil
 import pytest
 import requests
 
-from bkapps.session_token import mint_token, shared_session_id, token_payload
+from aperture.session_token import mint_token, shared_session_id, token_payload
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
 from tests.support.session_holder import connect_like_bokehjs, pull_document

@@ -34,7 +34,7 @@ WAIT_SECONDS = 120.0
 # Bokeh 3.10's own update path, which the broadcast leaves in place, still waits for every viewer.
 pytestmark = pytest.mark.skipif(
     tuple(int(part) for part in bokeh.__version__.split(".")[:2]) >= (3, 10),
-    reason="Bokeh 3.10 keeps its own update path (bkapps/patch_broadcast.py)",
+    reason="Bokeh 3.10 keeps its own update path (bkruntime/patch_broadcast.py)",
 )
 
 

@@ -29,17 +29,18 @@ from bokeh.util.token import generate_session_id, get_token_payload
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.ioloop import IOLoop
 
-from bkapps.auth_module import StandaloneIdentity
-from bkapps.catalog import CATALOG, AppSpec
-from bkapps.session_token import mint_session
-from bkapps.site_login import DEFAULT_COOKIE_NAME, SiteLoginReader, SiteLoginSettings
+from aperture.catalog import CATALOG, AppSpec
+from aperture.session_token import mint_session
+from aperture.site_login import DEFAULT_COOKIE_NAME, SiteLoginReader, SiteLoginSettings
+from bkruntime.process_stats import ProcessStats
+from bkruntime.server_process import around_every_app
 from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
 
 TEST_SITE_LOGIN = SiteLoginSettings(TEST_FLASK_SECRET, DEFAULT_COOKIE_NAME, 3600, "http://localhost:8000")
 
 WAIT_SECONDS = 30.0
 
-# The apps that build through the project's kit (bkapps.app_session): the contract tests of the
+# The apps that build through the project's kit (bkruntime.kit.app_session): the contract tests of the
 # project's own apps (the title option, the main plot in the site's theme...) apply to them only;
 # a plain Bokeh app in the catalog is held to what Bokeh itself asks.
 KIT_APPS = [spec.name for spec in CATALOG if spec.kit]
@@ -95,9 +96,9 @@ class ServedApp:
         handler = handler_type(filename=str(spec.path))
         assert not handler.failed, handler.error_detail
         self.application = Application(handler)
-        # As bkapps.server_process does: the site login's visitor and the app's name go into a
-        # standalone page's token.
-        self.application.add(StandaloneIdentity(spec.name, SiteLoginReader(TEST_SITE_LOGIN)))
+        # What the Bokeh process adds around every app (the site login's visitor and the app's name
+        # in a standalone page's token, a shared view's viewer count...).
+        around_every_app(spec.name, self.application, ProcessStats(), SiteLoginReader(TEST_SITE_LOGIN))
         self.server_context = FakeServerContext()
         self.server_context.loop.run_sync(lambda: self.application.on_server_loaded(self.server_context))
 

@@ -18,7 +18,7 @@ from bokeh.client.util import websocket_url_for_server_url
 from bokeh.util.token import get_session_id, get_token_payload
 from tornado.ioloop import IOLoop
 
-from bkapps.session_token import mint_session, token_payload
+from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
 
 WAIT_SECONDS = 60.0

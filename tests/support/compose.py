@@ -94,7 +94,7 @@ class ComposeProject:
             "FRONT_BASE_IMAGE": BASE_IMAGE,
             "FRONT_PORT": str(self.site_port),
             "FRONT_STANDALONE_PORT": str(self.standalone_port),
-            # The standalone origin and the allowed websocket origins follow (bkapps.front_urls).
+            # The standalone origin and the allowed websocket origins follow (aperture.front_urls).
             "APERTURE_PUBLIC_ORIGIN": self.site_url,
         }
 

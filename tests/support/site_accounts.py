@@ -15,7 +15,7 @@ from unittest import mock
 import requests
 from itsdangerous import TimestampSigner
 
-from bkapps.site_login import session_serializer
+from aperture.site_login import session_serializer
 from tests.support.servers import TEST_FLASK_SECRET, Stack
 from web import create_app
 from web.settings import database_url

@@ -1,9 +1,9 @@
-"""Who may open which app (``bkapps.access``), the rule both the site and the Bokeh server apply."""
+"""Who may open which app (``aperture.access``), the rule both the site and the Bokeh server apply."""
 
 import pytest
 
-from bkapps.access import FORBIDDEN, LOGIN, OPEN, Visitor, access_to, may_open
-from bkapps.catalog import CATALOG, AppSpec
+from aperture.access import FORBIDDEN, LOGIN, OPEN, Visitor, access_to, may_open
+from aperture.catalog import CATALOG, AppSpec
 
 PUBLIC = AppSpec(name="pub", title="Pub", description="", source="pub")
 PRIVATE = AppSpec(name="priv", title="Priv", description="", source="priv", public=False)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bkapps.config import ConfigurationError
+from aperture.environment import ConfigurationError
 from tests.support.servers import TEST_FLASK_SECRET
 from web.settings import database_url, load_settings
 
@@ -47,7 +47,7 @@ def test_production_migrates_as_a_deploy_step_and_sends_the_cookie_over_https_on
 
 
 def test_the_login_cookie_settings_are_shared_with_the_bokeh_side(tmp_path):
-    from bkapps.site_login import SiteLoginSettings
+    from aperture.site_login import SiteLoginSettings
 
     values = {"SESSION_COOKIE_NAME": "site_login", "SESSION_LIFETIME_HOURS": "2"}
     site = settings(tmp_path, **values)

@@ -82,7 +82,7 @@ def test_admins_see_the_accounts_and_end_a_persons_sessions(app, client):
 
 
 def test_an_admin_who_ends_their_own_logins_is_logged_out_at_once(app, client):
-    from bkapps.site_login import SiteLoginReader, SiteLoginSettings
+    from aperture.site_login import SiteLoginReader, SiteLoginSettings
     from tests.support.servers import TEST_FLASK_SECRET
     from tests.support.site_accounts import csrf_token, logged_in_client, signed_in_name
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bkapps.catalog import CATALOG
-from bkapps.iris.data import SPECIES, histogram, shared_iris
-from bkapps.params import describe
+from aperture.catalog import CATALOG
+from aperture.params import describe
+from showcase.iris import SPECIES, histogram, shared_iris
 from web import create_app
 
 

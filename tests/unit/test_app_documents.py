@@ -11,12 +11,12 @@ from bokeh.embed import file_html
 from bokeh.events import ButtonClick
 from bokeh.resources import Resources
 
-from bkapps.app_session import SITE_THEME, standalone_page_variables
-from bkapps.catalog import APPS_DIR, CATALOG, MAIN_PLOT_NAME
-from bkapps.document_needs import BOKEHJS_BUNDLES, needs_of
-from bkapps.iris.data import IrisData
-from bkapps.lifecycle import AppServerState
-from bkapps.session_token import token_payload, visit_record
+from aperture.catalog import APPS_DIR, CATALOG, MAIN_PLOT_NAME
+from aperture.document_needs import BOKEHJS_BUNDLES, needs_of
+from aperture.session_token import token_payload, visit_record
+from bkruntime.kit.app_session import SITE_THEME, standalone_page_variables
+from bkruntime.kit.lifecycle import AppServerState
+from showcase.iris import IrisData
 from tests.support.app_documents import KIT_APPS, ServedApp
 
 STANDALONE_TEMPLATE_APPS = ("iris", "sliders")

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from bkapps.site_login import SiteLoginReader, SiteLoginSettings
+from aperture.site_login import SiteLoginReader, SiteLoginSettings
 from tests.support.site_accounts import PASSWORD, client_login, create_account, csrf_token
 from web import create_app
 
@@ -118,7 +118,7 @@ def test_a_deleted_account_is_logged_out_at_its_next_request(app, client, alice)
 
 
 def test_a_logged_in_visitor_sent_to_the_login_page_goes_straight_on_with_a_fresh_cookie(app, client, alice):
-    # What the Bokeh server does with a cookie too old for it to trust (bkapps.site_login).
+    # What the Bokeh server does with a cookie too old for it to trust (aperture.site_login).
     client_login(client, "alice")
     response = client.get("/login?next=/standalone/portfolio%3Fdays%3D90")
     assert response.status_code == 302

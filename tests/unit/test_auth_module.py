@@ -1,14 +1,14 @@
-"""The Bokeh server's login check (``bkapps.auth_module``) with stand-ins for Bokeh's handlers."""
+"""The Bokeh server's login check (``bkruntime.auth_module``) with stand-ins for Bokeh's handlers."""
 
 import pytest
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketHandler
 
-from bkapps.access import Visitor
-from bkapps.auth_module import ANONYMOUS, SiteLoginGate, StandaloneIdentity, app_name
-from bkapps.session_token import mint_session, token_payload
-from bkapps.site_login import SITE_VISITOR_KEY, SiteLoginReader, SiteLoginSettings, session_serializer
+from aperture.access import Visitor
+from aperture.session_token import mint_session, token_payload
+from aperture.site_login import SITE_VISITOR_KEY, SiteLoginReader, SiteLoginSettings, session_serializer
+from bkruntime.auth_module import ANONYMOUS, SiteLoginGate, StandaloneIdentity, app_name
 from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
 
 SETTINGS = SiteLoginSettings(TEST_FLASK_SECRET, "aperture_session", 3600, "http://site.example")
@@ -110,8 +110,8 @@ def test_other_tokens_open_nothing(token):
 
 
 def test_a_signed_in_visitor_without_the_apps_role_gets_a_403(monkeypatch):
-    from bkapps import auth_module
-    from bkapps.catalog import AppSpec
+    from aperture.catalog import AppSpec
+    from bkruntime import auth_module
 
     restricted = AppSpec(name="ledger", title="Ledger", description="", source="x", public=False, roles=("finance",))
     monkeypatch.setattr(auth_module, "CATALOG", {"ledger": restricted})
@@ -135,11 +135,11 @@ def test_a_standalone_pages_token_gets_the_visitor_and_the_app():
 
 
 def test_the_launcher_runs_bokeh_with_this_module_and_keeps_the_cookie_out_of_tokens(tmp_path):
-    from bkapps.launcher import build_command
-    from bkapps.settings import BokehServerSettings
+    from bkruntime.launcher import build_command
+    from bkruntime.settings import BokehServerSettings
 
     settings = BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path)})
     command = build_command(settings)
-    assert command[command.index("--auth-module") + 1].endswith("bkapps/auth_module.py")
+    assert command[command.index("--auth-module") + 1].endswith("bkruntime/auth_module.py")
     assert command[command.index("--exclude-cookies") + 1] == "aperture_session"
     assert command[command.index("--exclude-headers") + 1] == "Cookie"

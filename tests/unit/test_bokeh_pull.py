@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bkapps.session_token import mint_session, token_payload
+from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
 from web.bokeh_pull import BokehUnavailable, GrantedClientSession, pull_and_change
 

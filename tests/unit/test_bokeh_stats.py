@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from bkapps import metrics
+from bkruntime import metrics
 from web.bokeh_stats import metrics_numbers, with_metrics
 
 

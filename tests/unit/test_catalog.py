@@ -2,8 +2,8 @@
 
 import pytest
 
-from bkapps.catalog import CATALOG, AppCatalog, AppSpec
-from bkapps.iris.data import FEATURES
+from aperture.catalog import CATALOG, AppCatalog, AppSpec
+from showcase.iris import FEATURES
 
 
 def test_every_app_has_its_source_and_a_main():

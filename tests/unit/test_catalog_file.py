@@ -5,9 +5,9 @@ import textwrap
 
 import pytest
 
-from bkapps.catalog import APPS_DIR, CATALOG, PAGE_OPTIONS, ConfiguredCatalog, apps_folders
-from bkapps.catalog_file import CatalogError, imports_kit, read_catalog_file, read_catalogs
-from bkapps.params import ChoiceParam, FloatParam, IntParam, TextParam
+from aperture.catalog import APPS_DIR, CATALOG, PAGE_OPTIONS, ConfiguredCatalog, apps_folders
+from aperture.catalog_file import CatalogError, imports_kit, read_catalog_file, read_catalogs
+from aperture.params import ChoiceParam, FloatParam, IntParam, TextParam
 from tests.support.apps_folder import PLAIN_APP, PLAIN_ENTRY, write_apps_folder
 
 FULL_ENTRY = """
@@ -92,7 +92,7 @@ def test_several_folders_in_order(tmp_path):
     second = write_apps_folder(
         tmp_path / "second",
         entry(name='"single"', source='"single.py"'),
-        {"single.py": "from bkapps.app_session import build_app\n"},
+        {"single.py": "from bkruntime.kit.app_session import build_app\n"},
     )
     environ = {"APERTURE_APPS": os.pathsep.join([str(first), str(second), str(first)])}
     assert apps_folders(environ) == (first, second)
@@ -104,11 +104,15 @@ def test_several_folders_in_order(tmp_path):
 
 def test_the_kit_is_found_however_it_is_imported(tmp_path):
     for number, line in enumerate(
-        ["import bkapps.app_session", "from bkapps import app_session", "from bkapps.app_session import build_app"]
+        [
+            "import bkruntime.kit.app_session",
+            "from bkruntime.kit import app_session",
+            "from bkruntime.kit.app_session import build_app",
+        ]
     ):
         (tmp_path / f"app{number}.py").write_text(f"{line}\n")
         assert imports_kit(tmp_path / f"app{number}.py"), line
-    (tmp_path / "plain.py").write_text("from bokeh.io import curdoc\nimport bkapps.catalog\n")
+    (tmp_path / "plain.py").write_text("from bokeh.io import curdoc\nimport aperture.catalog\n")
     assert not imports_kit(tmp_path / "plain.py")
 
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bkapps.iris.data import histogram, shared_iris
+from showcase.iris import histogram, shared_iris
 
 SCRIPT_SRC = re.compile(r'<script src="([^"]+)"')
 DOCS_JSON = re.compile(r"const docs_json = '(.*?)';")

@@ -2,8 +2,9 @@
 
 import pytest
 
-from bkapps.config import ConfigurationError, env_bool, env_float, env_int, env_list, resolve_secret
-from bkapps.settings import DEFAULT_ORIGINS, BokehServerSettings
+from aperture.bokeh_servers import DEFAULT_ORIGINS
+from aperture.environment import ConfigurationError, env_bool, env_float, env_int, env_list, resolve_secret
+from bkruntime.settings import BokehServerSettings
 from web.settings import load_settings
 
 

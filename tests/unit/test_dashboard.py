@@ -1,6 +1,6 @@
 """``/dashboard`` with the Flask test client: tiles, and tiles whose app is unavailable."""
 
-from bkapps.catalog import CATALOG
+from aperture.catalog import CATALOG
 from web import dashboard
 
 # What an anonymous visitor's dashboard embeds; a private app's tile says to log in instead.

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from bkapps.catalog import ConfiguredCatalog
-from bkapps.dev_reload import PACKAGE_DIR, AppFiles, watched_files
+from aperture.catalog import ConfiguredCatalog
+from bkruntime.dev_reload import RUNTIME_DIR, AppFiles, watched_files
 from tests.support.apps_folder import PLAIN_APP, PLAIN_ENTRY, write_apps_folder
 from web import dev_server
 
@@ -24,7 +24,8 @@ def test_the_catalog_its_apps_files_and_the_runtime_are_watched(folder):
     files = watched_files([folder], ConfiguredCatalog({"APERTURE_APPS": str(folder)}).load())
     assert {folder / "catalog.toml", folder / "single.py", folder / "plain" / "theme.yaml"} <= files
     assert {folder / "plain" / name for name in ("__init__.py", "data.py", "main.py")} <= files
-    assert PACKAGE_DIR / "app_session.py" in files
+    assert RUNTIME_DIR / "kit" / "app_session.py" in files
+    assert RUNTIME_DIR.parent / "aperture" / "catalog.py" in files
     assert not any("__pycache__" in path.parts or path.suffix == ".txt" for path in files)
     # A catalog that does not read yet: its file is still watched, for the fix.
     assert folder / "catalog.toml" in watched_files([folder], None)
@@ -74,8 +75,8 @@ def test_the_development_server_refuses_production(monkeypatch):
 
 
 def test_a_bad_catalog_at_the_start_waits_for_its_fix(tmp_path, monkeypatch, caplog):
-    from bkapps.dev_reload import DevSupervisor
-    from bkapps.settings import BokehServerSettings
+    from bkruntime.dev_reload import DevSupervisor
+    from bkruntime.settings import BokehServerSettings
 
     folder = write_apps_folder(tmp_path / "apps", PLAIN_ENTRY.replace('source = "plain"', 'source = "gone"'), PLAIN_APP)
     monkeypatch.setenv("APERTURE_APPS", str(folder))

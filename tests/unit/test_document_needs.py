@@ -10,8 +10,8 @@ from bokeh.document import Document
 from bokeh.models import Button, ColumnDataSource, CustomJS, CustomJSHover, DataTable, HoverTool, TableColumn
 from bokeh.plotting import figure
 
-from bkapps.catalog import AppSpec
-from bkapps.document_needs import ALL_NEEDS, DocumentNeeds, needs_of
+from aperture.catalog import AppSpec
+from aperture.document_needs import ALL_NEEDS, DocumentNeeds, needs_of
 from web.bokeh_monitor import BokehMonitor, Probe, published_state
 
 

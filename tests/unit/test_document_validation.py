@@ -4,9 +4,9 @@ import pytest
 from bokeh.core.validation.check import check_integrity
 from bokeh.settings import settings
 
-from bkapps.catalog import CATALOG
-from bkapps.server_process import VALIDATE_DOC_ENV, skip_document_validation
-from bkapps.session_token import token_payload
+from aperture.catalog import CATALOG
+from aperture.session_token import token_payload
+from bkruntime.server_process import VALIDATE_DOC_ENV, skip_document_validation
 from tests.support.app_documents import KIT_APPS, ServedApp
 
 ADMIN = {"name": "ada", "roles": ["admin"]}

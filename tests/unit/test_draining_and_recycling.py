@@ -17,11 +17,11 @@ from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 
-from bkapps import readiness
-from bkapps.graceful_shutdown import drainable, open_websockets
-from bkapps.process_stats import CREDENTIAL_HEADER, stats_credential
-from bkapps.readiness import READY_PATH, SelfCheck, readiness_handler
-from bkapps.recycling import RecyclePolicy
+from aperture.endpoints import CREDENTIAL_HEADER, READY_PATH, stats_credential
+from bkruntime import readiness
+from bkruntime.graceful_shutdown import drainable, open_websockets
+from bkruntime.readiness import SelfCheck, readiness_handler
+from bkruntime.recycling import RecyclePolicy
 from tests.support.servers import TEST_BOKEH_SECRET
 
 
@@ -178,8 +178,8 @@ class FakeProcess:
 
 
 def test_the_process_recycled_first_is_the_oldest_one_past_its_limit(tmp_path, monkeypatch):
-    from bkapps import supervisor
-    from bkapps.settings import BokehServerSettings
+    from bkruntime import supervisor
+    from bkruntime.settings import BokehServerSettings
 
     settings = BokehServerSettings.from_environ(
         {"APERTURE_INSTANCE_DIR": str(tmp_path), "BOKEH_PROCESSES": "2", "BOKEH_RECYCLE_AFTER_SESSIONS": "6"}
@@ -210,8 +210,8 @@ class RunningProcess(FakeProcess):
 def test_a_process_that_keeps_failing_is_retried_while_another_serves_and_stops_all_when_none_does(
     tmp_path, monkeypatch
 ):
-    from bkapps import supervisor
-    from bkapps.settings import BokehServerSettings
+    from bkruntime import supervisor
+    from bkruntime.settings import BokehServerSettings
 
     settings = BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path), "BOKEH_PROCESSES": "2"})
     boss = supervisor.Supervisor(settings)

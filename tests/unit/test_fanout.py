@@ -1,4 +1,4 @@
-"""Server-wide work shared by sessions (bkapps.fanout), without Bokeh's server."""
+"""Server-wide work shared by sessions (bkruntime.kit.fanout), without Bokeh's server."""
 
 import asyncio
 import itertools
@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tornado.ioloop import IOLoop
 
-from bkapps.fanout import FanOutThread, SharedJob, post_next_tick
+from bkruntime.kit.fanout import FanOutThread, SharedJob, post_next_tick
 
 WAIT_SECONDS = 30
 TICK = 0.005

@@ -2,9 +2,9 @@
 
 import pytest
 
-from bkapps.config import ConfigurationError
-from bkapps.front_urls import with_front_urls
-from bkapps.settings import BokehServerSettings
+from aperture.environment import ConfigurationError
+from aperture.front_urls import with_front_urls
+from bkruntime.settings import BokehServerSettings
 from web.settings import load_settings
 
 

@@ -1,11 +1,11 @@
-"""The Bokeh processes' garbage collector settings (bkapps.gc_tuning)."""
+"""The Bokeh processes' garbage collector settings (bkruntime.gc_tuning)."""
 
 import gc
 import weakref
 
 import pytest
 
-from bkapps import gc_tuning
+from bkruntime import gc_tuning
 
 
 class Node:

@@ -13,7 +13,7 @@ import bokeh
 import pytest
 from gunicorn.config import KNOWN_SETTINGS
 
-from bkapps.config import _development_secret
+from aperture.environment import _development_secret
 from tests.support.servers import PROJECT_ROOT
 from web import create_app
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bkapps.iris.data import FEATURES, SPECIES, histogram, load_iris, shared_iris
+from showcase.iris import FEATURES, SPECIES, histogram, load_iris, shared_iris
 
 
 def test_the_bundled_data_is_fishers_150_rows():

@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bkapps.config import ConfigurationError
+from aperture.environment import ConfigurationError
 from web.settings import load_settings
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"

@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-from bkapps.catalog import CATALOG
-from bkapps.launcher import build_command
-from bkapps.settings import BokehServerSettings
+from aperture.catalog import CATALOG
+from bkruntime.launcher import build_command
+from bkruntime.settings import BokehServerSettings
 from tests.support.servers import PROJECT_ROOT
 
 

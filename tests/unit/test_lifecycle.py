@@ -1,4 +1,4 @@
-"""Per-server and per-session state of the live apps (bkapps.lifecycle), without Bokeh's server."""
+"""Per-server and per-session state of the live apps (bkruntime.kit.lifecycle), without Bokeh's server."""
 
 import asyncio
 import threading
@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tornado.ioloop import IOLoop
 
-from bkapps.lifecycle import AppServerState
+from bkruntime.kit.lifecycle import AppServerState
 
 WAIT_SECONDS = 30
 

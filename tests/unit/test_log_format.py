@@ -1,4 +1,4 @@
-"""Log lines as plain text or JSON (bkapps.log_format)."""
+"""Log lines as plain text or JSON (aperture.log_format)."""
 
 import json
 import logging
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from bkapps.config import ConfigurationError
-from bkapps.log_format import JsonFormatter, PlainFormatter, log_format_setting, log_formatter, logfmt
+from aperture.environment import ConfigurationError
+from aperture.log_format import JsonFormatter, PlainFormatter, log_format_setting, log_formatter, logfmt
 
 
 def record(message="GET /apps/iris 200", fields=None, in_message=(), exc_info=None, name="web.request"):

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from bkapps.config import ConfigurationError
+from aperture.environment import ConfigurationError
 from tests.support.servers import TEST_FLASK_SECRET
 from tests.support.site_accounts import client_login, create_account, csrf_token
 from web import create_app

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bkapps.site_login import LOGIN_MARKER_KEY, SiteLoginReader, SiteLoginSettings, session_serializer
+from aperture.site_login import LOGIN_MARKER_KEY, SiteLoginReader, SiteLoginSettings, session_serializer
 from tests.support.servers import TEST_FLASK_SECRET
 from tests.support.site_accounts import (
     PASSWORD,

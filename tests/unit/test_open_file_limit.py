@@ -4,7 +4,7 @@ import resource
 
 import pytest
 
-from bkapps import supervisor
+from bkruntime import supervisor
 
 
 @pytest.fixture

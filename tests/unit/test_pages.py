@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bkapps.catalog import APPS_DIR, CATALOG, ConfiguredCatalog
+from aperture.catalog import APPS_DIR, CATALOG, ConfiguredCatalog
 from tests.support.apps_folder import write_apps_folder
 from web import page_context
 

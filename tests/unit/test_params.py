@@ -2,7 +2,7 @@
 
 import pytest
 
-from bkapps.params import ChoiceParam, FloatParam, IntParam, InvalidArgument, describe, parse_arguments
+from aperture.params import ChoiceParam, FloatParam, IntParam, InvalidArgument, describe, parse_arguments
 
 POINTS = IntParam("N", default=200, minimum=10, maximum=2000)
 SCALE = FloatParam("scale", default=1.0, minimum=0.5, maximum=2.0)

@@ -14,8 +14,8 @@ from bokeh.protocol.receiver import Receiver
 from bokeh.server.session import ServerSession
 from tornado import locks
 
-from bkapps import patch_broadcast
-from bkapps.patch_broadcast import CHUNK, encode_frames
+from bkruntime import patch_broadcast
+from bkruntime.patch_broadcast import CHUNK, encode_frames
 
 # Bokeh 3.10 serialises each change once by itself, in a reshaped update path the broadcast does
 # not replace (it declines with a warning); the tests of the replacement run on Bokeh 3.9.
@@ -110,7 +110,7 @@ def broadcaster(monkeypatch):
 
 
 def test_bokehs_update_path_is_where_the_broadcast_expects_it(monkeypatch, caplog):
-    # Fails when a Bokeh (or Tornado) upgrade moves an internal: update bkapps/patch_broadcast.py.
+    # Fails when a Bokeh (or Tornado) upgrade moves an internal: update bkruntime/patch_broadcast.py.
     if not BOKEH_3_10:
         assert patch_broadcast._internals_in_place()
         return

@@ -2,14 +2,14 @@
 
 import pytest
 
+from aperture.session_token import token_payload
 from bkapps.portfolio.data import ASSETS, simulate
-from bkapps.session_token import token_payload
 from tests.support.app_documents import ServedApp
 
 
 @pytest.fixture
 def portfolio():
-    from bkapps.catalog import CATALOG
+    from aperture.catalog import CATALOG
 
     app = ServedApp(CATALOG["portfolio"])
     yield app

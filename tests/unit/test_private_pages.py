@@ -2,7 +2,7 @@
 
 import pytest
 
-from bkapps.session_token import APP_KEY, USER_KEY
+from aperture.session_token import APP_KEY, USER_KEY
 from tests.support.bokeh_client import embedded_session
 from tests.support.site_accounts import client_login, create_account
 

@@ -1,11 +1,12 @@
-"""What a Bokeh process reports to the admin view, and who may ask (``bkapps.process_stats``)."""
+"""What a Bokeh process reports to the admin view, and who may ask (``bkruntime.process_stats``)."""
 
 import asyncio
 import logging
 
 from itsdangerous import TimestampSigner
 
-from bkapps.process_stats import MAX_ERRORS, ProcessStats, credential_is_valid, stats_credential
+from aperture.endpoints import credential_is_valid, stats_credential
+from bkruntime.process_stats import MAX_ERRORS, ProcessStats
 from tests.support.servers import TEST_BOKEH_SECRET
 
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from bkapps.log_format import PlainFormatter
+from aperture.log_format import PlainFormatter
 from web.page_record import start_record
 from web.request_log import gunicorn_log_config
 
@@ -75,7 +75,7 @@ def test_every_request_gets_its_line(client, request_lines, path, status, outcom
 def test_gunicorn_logs_json_without_an_access_log():
     assert gunicorn_log_config("plain") == {}
     config = gunicorn_log_config("json")
-    assert config["formatters"]["json"]["()"] == "bkapps.log_format.JsonFormatter"
+    assert config["formatters"]["json"]["()"] == "aperture.log_format.JsonFormatter"
     assert config["loggers"]["gunicorn.access"]["handlers"] == []
 
 

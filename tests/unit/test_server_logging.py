@@ -1,4 +1,4 @@
-"""One line per refused websocket (bkapps.server_logging), on records shaped like tornado's and Bokeh's."""
+"""One line per refused websocket (bkruntime.server_logging), on records shaped like tornado's and Bokeh's."""
 
 import logging
 import sys
@@ -6,8 +6,8 @@ import sys
 import pytest
 from bokeh.protocol.exceptions import ProtocolError
 
-from bkapps.log_format import PlainFormatter
-from bkapps.server_logging import BOKEH_WS_LOGGER, TORNADO_LOGGER, RefusedWebsocketFilter, refusal_reason
+from aperture.log_format import PlainFormatter
+from bkruntime.server_logging import BOKEH_WS_LOGGER, TORNADO_LOGGER, RefusedWebsocketFilter, refusal_reason
 
 EXPIRED = "Token is expired. Configure the app with a larger value for --session-token-expiration if necessary"
 

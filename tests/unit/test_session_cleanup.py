@@ -1,4 +1,4 @@
-"""The Bokeh server's cheap session discard (see bkapps.session_cleanup)."""
+"""The Bokeh server's cheap session discard (see bkruntime.session_cleanup)."""
 
 import asyncio
 import sys
@@ -6,8 +6,8 @@ import sys
 import pytest
 from bokeh.document import document, modules
 
-from bkapps import session_cleanup
-from bkapps.catalog import CATALOG
+from aperture.catalog import CATALOG
+from bkruntime import session_cleanup
 from tests.support.app_documents import ServedApp
 
 
@@ -44,7 +44,7 @@ def installed(monkeypatch):
     monkeypatch.setattr(document, "gc", document.gc)
     monkeypatch.setattr(modules.DocumentModuleManager, "destroy", modules.DocumentModuleManager.destroy)
     collector = session_cleanup.install()
-    assert collector is not None, "this bokeh's internals changed: review bkapps/session_cleanup.py"
+    assert collector is not None, "this bokeh's internals changed: review bkruntime/session_cleanup.py"
     return collector
 
 

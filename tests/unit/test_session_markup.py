@@ -2,7 +2,7 @@
 
 import pytest
 
-from bkapps.session_token import mint_session, token_payload
+from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
 from web.session_markup import bokehjs_tags, session_markup, uses_render_items
 

@@ -4,7 +4,7 @@ import json
 
 from bokeh.util.token import check_token_signature, get_session_id, get_token_payload
 
-from bkapps.session_token import (
+from aperture.session_token import (
     EXPECTS_EXISTING_KEY,
     encode_arguments,
     mint_session,

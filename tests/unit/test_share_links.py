@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from bkapps.session_token import APP_KEY, USER_KEY
+from aperture.session_token import APP_KEY, USER_KEY
 from tests.support.bokeh_client import embedded_session
 from tests.support.site_accounts import client_login, create_account, csrf_token
 

@@ -7,10 +7,10 @@ import pytest
 from bokeh.util.token import check_session_id_signature, get_session_id, get_token_payload
 from flask import render_template_string
 
-from bkapps import shared_views
-from bkapps.catalog import CATALOG, AppSpec
-from bkapps.session_token import SHARED_KEY, USER_KEY, VISIT_KEY, shared_session_id, token_payload
-from bkapps.shared_views import VIEWERS_MODEL_NAME, viewer_count_model
+from aperture.catalog import CATALOG, AppSpec
+from aperture.session_token import SHARED_KEY, USER_KEY, VISIT_KEY, shared_session_id, token_payload
+from bkruntime import shared_views
+from bkruntime.shared_views import VIEWERS_MODEL_NAME, viewer_count_model
 from tests.support.app_documents import ServedApp
 from tests.support.bokeh_client import embedded_session, embedded_sessions
 from tests.support.servers import TEST_BOKEH_SECRET

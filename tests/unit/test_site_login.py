@@ -5,8 +5,8 @@ import time
 import pytest
 from itsdangerous import TimestampSigner
 
-from bkapps.access import Visitor
-from bkapps.site_login import SiteLoginReader, SiteLoginSettings, session_serializer, standalone_path
+from aperture.access import Visitor
+from aperture.site_login import SiteLoginReader, SiteLoginSettings, session_serializer, standalone_path
 from tests.support.servers import TEST_FLASK_SECRET
 from tests.support.site_accounts import client_login, create_account
 
@@ -88,7 +88,7 @@ def test_the_login_url_comes_back_through_the_sites_standalone_route(reader):
 
 
 def test_settings_refuse_a_site_url_that_is_not_http():
-    from bkapps.config import ConfigurationError
+    from aperture.environment import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="SITE_PUBLIC_URL"):
         SiteLoginSettings.from_environ({"SITE_PUBLIC_URL": "ftp://x", "FLASK_SECRET_KEY": TEST_FLASK_SECRET})

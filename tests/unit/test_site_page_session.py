@@ -7,8 +7,8 @@ import weakref
 from bokeh.document import Document
 from bokeh.models import Div
 
-from bkapps.session_token import mint_session, token_payload
-from bkapps.site_page_session import SitePageSession, opened_by_site_page
+from aperture.session_token import mint_session, token_payload
+from bkruntime.site_page_session import SitePageSession, opened_by_site_page
 from tests.support.servers import TEST_BOKEH_SECRET
 
 

@@ -1,4 +1,4 @@
-"""Standalone sessions' documents travel with their numpy buffers inline (bkapps.standalone_restore)."""
+"""Standalone sessions' documents travel with their numpy buffers inline (bkruntime.standalone_restore)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from bokeh.models import ColumnDataSource
 from bokeh.protocol import Protocol
 from bokeh.protocol.messages.pull_doc_reply import pull_doc_reply
 
-from bkapps import standalone_restore
-from bkapps.session_token import mint_session, token_payload
+from aperture.session_token import mint_session, token_payload
+from bkruntime import standalone_restore
 from tests.support.servers import TEST_BOKEH_SECRET
 
 
@@ -21,7 +21,7 @@ from tests.support.servers import TEST_BOKEH_SECRET
 def installed(monkeypatch):
     """The patch, for this test only (Bokeh's own ``create`` comes back afterwards)."""
     monkeypatch.setattr(pull_doc_reply, "create", pull_doc_reply.__dict__["create"])
-    assert standalone_restore.install(), "this bokeh's PULL-DOC-REPLY changed: review bkapps/standalone_restore.py"
+    assert standalone_restore.install(), "this bokeh's PULL-DOC-REPLY changed: review bkruntime/standalone_restore.py"
     assert standalone_restore.install(), "installing twice wraps once"
 
 

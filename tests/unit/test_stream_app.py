@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from bkapps.catalog import CATALOG
-from bkapps.lifecycle import AppServerState
+from aperture.catalog import CATALOG
+from bkruntime.kit.lifecycle import AppServerState
 from tests.support.app_documents import (
     WAIT_SECONDS,
     ServedApp,

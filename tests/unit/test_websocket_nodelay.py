@@ -1,4 +1,4 @@
-"""Bokeh's websockets send without Nagle's delay (bkapps.websocket_nodelay)."""
+"""Bokeh's websockets send without Nagle's delay (bkruntime.websocket_nodelay)."""
 
 import os
 import socket
@@ -13,14 +13,14 @@ from bokeh.util.token import generate_jwt_token, generate_session_id
 from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
-from bkapps import websocket_nodelay
+from bkruntime import websocket_nodelay
 
 
 @pytest.fixture
 def installed(monkeypatch):
     # monkeypatch restores what install() replaces when the test ends.
     monkeypatch.setattr(WSHandler, "open", WSHandler.open)
-    assert websocket_nodelay.install(), "this bokeh's internals changed: review bkapps/websocket_nodelay.py"
+    assert websocket_nodelay.install(), "this bokeh's internals changed: review bkruntime/websocket_nodelay.py"
 
 
 def test_opening_a_connection_turns_nagle_off_first(installed, monkeypatch):

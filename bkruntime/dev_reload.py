@@ -1,0 +1,126 @@
+"""``python -m bkapps --dev``: restart the Bokeh processes when an app's file or a catalog changes.
+
+``DevSupervisor`` looks at the catalog files, the apps' files and the runtime's modules twice a
+second; on a change it reads the catalog files again and, if they read, restarts its processes,
+which then serve the new code. A catalog that does not read is logged in one line and the
+processes keep serving the last good one (none yet: nothing starts) until the next save. Pages
+follow by themselves: BokehJS reconnects to the restarted process and pulls the rebuilt document,
+as with ``bokeh serve --dev``, and the site's pages reload in development (``static/live_session.js``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from aperture.catalog import CATALOG_FILE, AppCatalog, apps_folders
+from aperture.catalog_file import CatalogError, read_catalogs
+from bkruntime.settings import BokehServerSettings
+from bkruntime.supervisor import STOP_SECONDS, Supervisor
+
+log = logging.getLogger("bkruntime.supervisor")
+
+# The runtime's modules, its kit and the contract it shares with the site: a change to any of them
+# rebuilds the apps too.
+RUNTIME_DIR = Path(__file__).resolve().parent
+RUNTIME_FOLDERS = (RUNTIME_DIR, RUNTIME_DIR / "kit", RUNTIME_DIR.parent / "aperture")
+# What an app's folder holds that Bokeh reads: code, templates, styles, themes, data.
+WATCHED_SUFFIXES = frozenset({".py", ".html", ".css", ".js", ".yaml", ".yml", ".toml", ".json", ".csv"})
+POLL_SECONDS = 0.5
+
+
+def watched_files(folders: Iterable[Path], catalog: AppCatalog | None) -> set[Path]:
+    """The catalog files of ``folders``, the files of ``catalog``'s apps and the runtime's modules."""
+    files = {folder / CATALOG_FILE for folder in folders} | {
+        path for folder in RUNTIME_FOLDERS for path in folder.glob("*.py")
+    }
+    for spec in catalog or ():
+        if spec.path.is_dir():
+            files |= {
+                path
+                for path in spec.path.rglob("*")
+                if path.suffix in WATCHED_SUFFIXES and "__pycache__" not in path.parts
+            }
+        else:
+            files.add(spec.path)
+    return files
+
+
+def _modified(files: Iterable[Path]) -> dict[Path, int]:
+    times = {}
+    for path in files:
+        try:
+            times[path] = path.stat().st_mtime_ns
+        except OSError:
+            times[path] = -1  # absent: its appearance is a change too
+    return times
+
+
+class AppFiles:
+    """The watched files and when each was last modified; ``changed()`` says which moved since."""
+
+    def __init__(self, files: Callable[[], set[Path]]) -> None:
+        self._files = files
+        self._times = _modified(files())
+
+    def changed(self) -> list[Path]:
+        """The files modified, added or removed since the last call (or the start)."""
+        times = _modified(self._files())
+        moved = sorted(path for path in times.keys() | self._times.keys() if times.get(path) != self._times.get(path))
+        self._times = times
+        return moved
+
+
+class DevSupervisor(Supervisor):
+    """The supervisor of ``--dev``: also restarts every process when the watched files change."""
+
+    def __init__(self, settings: BokehServerSettings) -> None:
+        super().__init__(settings)
+        self.folders = apps_folders(os.environ)
+        self.catalog: AppCatalog | None = None
+        self.files = AppFiles(lambda: watched_files(self.folders, self.catalog))
+
+    def _start_all(self) -> None:
+        if self._catalog_reads():
+            self.files.changed()  # what is watched now includes the apps' own files
+            super()._start_all()
+
+    def _wakeup_seconds(self) -> float | None:
+        return POLL_SECONDS
+
+    def _on_wakeup(self) -> None:
+        super()._on_wakeup()
+        changed = self.files.changed()
+        if changed:
+            log.info("changed: %s", ", ".join(str(path) for path in changed[:5]))
+            if self._catalog_reads():
+                self._restart_all()
+
+    def _catalog_reads(self) -> bool:
+        try:
+            self.catalog = read_catalogs(self.folders)
+        except CatalogError as error:
+            running = any(slot.process is not None and slot.process.poll() is None for slot in self.slots)
+            keeps = "the apps keep the last good catalog" if running else "the apps start"
+            log.error("%s (%s once it is fixed)", error, keeps)
+            return False
+        return True
+
+    def _restart_all(self) -> None:
+        running = [slot.process for slot in self.slots if slot.process is not None and slot.process.poll() is None]
+        log.info("restarting %d Bokeh process(es) with the new code", len(self.slots))
+        for process in running:
+            process.terminate()  # they drain: websockets close with "going away" and BokehJS reconnects
+        for process in running:
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for slot in self.slots:
+            slot.draining = slot.replacement_pending = False
+            slot.fast_failures, slot.retry_at = 0, None
+            self._start(slot)
