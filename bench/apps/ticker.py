@@ -1,8 +1,8 @@
 """A minimal live app for ``bench/shared_views.py``: one point a second into a line (rollover 100).
 
 Each point carries the server's clock (``t``, ms since the epoch), so a client on the same machine
-measures how long an update took to reach it. Shared or per visitor as its token says; a shared
-view gets its count of viewers as the catalog's apps do (``bkruntime.kit.app_session``).
+measures how long an update took to reach it. A plain Bokeh app: shared or per visitor as its token
+says, and the runtime gives a shared view its count of viewers as it does for any app.
 """
 
 import random
@@ -10,10 +10,6 @@ import time
 
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import curdoc, figure
-
-from aperture.session_token import SHARED_KEY
-from bkruntime.kit.app_session import session_payload
-from bkruntime.shared_views import add_viewer_count
 
 PERIOD_MS = 1000
 ROLLOVER = 100
@@ -30,5 +26,3 @@ def tick():
 
 doc.add_periodic_callback(tick, PERIOD_MS)
 doc.add_root(plot)
-if session_payload(doc).get(SHARED_KEY):
-    add_viewer_count(doc)

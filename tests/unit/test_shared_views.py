@@ -7,11 +7,12 @@ import pytest
 from bokeh.util.token import check_session_id_signature, get_session_id, get_token_payload
 from flask import render_template_string
 
-from aperture.catalog import CATALOG, AppSpec
+from aperture.catalog import CATALOG, AppSpec, ConfiguredCatalog
 from aperture.session_token import SHARED_KEY, USER_KEY, VISIT_KEY, shared_session_id, token_payload
 from bkruntime import shared_views
 from bkruntime.shared_views import VIEWERS_MODEL_NAME, viewer_count_model
 from tests.support.app_documents import ServedApp
+from tests.support.apps_folder import PLAIN_ENTRY, write_apps_folder
 from tests.support.bokeh_client import embedded_session, embedded_sessions
 from tests.support.servers import TEST_BOKEH_SECRET
 
@@ -124,6 +125,20 @@ def test_a_shared_document_counts_its_viewers_and_never_sees_one(served):
     own = served("portfolio").open_with_token(token_payload({"days": 90}, user=user, app="portfolio"))
     assert viewer_count_model(own.document) is None
     assert "alice" in " ".join(str(getattr(model, "text", "")) for model in own.document.models)
+
+
+def test_a_plain_bokeh_apps_shared_view_counts_its_viewers_too(tmp_path):
+    # No kit: the runtime adds the count around any app, as the Bokeh process does.
+    folder = write_apps_folder(tmp_path, PLAIN_ENTRY)
+    spec = ConfiguredCatalog({"APERTURE_APPS": str(folder)}).load()["plain"]
+    assert not spec.kit
+    app = ServedApp(spec)
+    try:
+        shared = app.open_with_token(token_payload({}, app="plain", shared=True))
+        assert viewer_count_model(shared.document).data == {"viewers": [0]}
+        assert viewer_count_model(app.open_with_token(token_payload({}, app="plain")).document) is None
+    finally:
+        app.unload()
 
 
 def test_the_viewer_count_hook_installs_on_this_bokeh(monkeypatch):
