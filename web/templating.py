@@ -56,11 +56,13 @@ def live_app(
     return Markup('<div class="live-app" data-app="{}">{}</div>').format(name, live.html)
 
 
+UNAVAILABLE_CLASS = "live-app-unavailable"
+
+
 def _unavailable(name: str, title: str, reason: str) -> Markup:
     return Markup(
-        '<div class="live-app live-app-unavailable" data-app="{}" role="status">'
-        "The live app “{}” is unavailable: {}.</div>"
-    ).format(name, title, reason)
+        '<div class="live-app {}" data-app="{}" role="status">The live app “{}” is unavailable: {}.</div>'
+    ).format(UNAVAILABLE_CLASS, name, title, reason)
 
 
 def init_app(app: Flask) -> None:

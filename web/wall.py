@@ -14,6 +14,8 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from aperture.params import parse_arguments
+from web.errors import RETRY_AFTER_SECONDS
+from web.templating import UNAVAILABLE_CLASS, live_app
 
 bp = Blueprint("wall", __name__)
 
@@ -30,4 +32,8 @@ def show():
     """The wall's shared views, full screen."""
     # The page takes no arguments; an unknown one is a 400 as on every other page.
     parse_arguments((), request.args.to_dict(flat=False))
-    return render_template("wall.html", views=WALL_VIEWS)
+    tiles = [(name, caption, live_app(name, shared=True, **arguments)) for name, arguments, caption in WALL_VIEWS]
+    # A tile the site could not open (this worker last saw the Bokeh server down, say) has no
+    # session for the page's script to renew: nobody is there to reload, so the page retries.
+    retry = RETRY_AFTER_SECONDS if any(UNAVAILABLE_CLASS in tile for _, _, tile in tiles) else None
+    return render_template("wall.html", tiles=tiles, retry_seconds=retry)

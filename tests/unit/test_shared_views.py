@@ -192,6 +192,14 @@ def test_the_wall_shows_shared_views_without_the_sites_chrome(client, bokeh_up):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_the_wall_tries_again_by_itself_while_bokeh_is_down(client, monitor_reports, bokeh_up):
+    assert 'http-equiv="refresh"' not in client.get("/wall").text
+    monitor_reports(False, "connection refused")
+    wall = client.get("/wall")
+    assert wall.status_code == 200 and "is unavailable: connection refused" in wall.text
+    assert '<meta http-equiv="refresh" content="10">' in wall.text
+
+
 def test_the_wall_takes_no_arguments(client, bokeh_up):
     assert client.get("/wall?rate=5").status_code == 400
 
