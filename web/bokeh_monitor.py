@@ -3,8 +3,9 @@
 A token page contacts no Bokeh server, so it cannot learn from its own request that Bokeh is
 down. Each worker process probes the Bokeh server's ``/healthz`` in a background thread every
 ``BOKEH_HEALTH_INTERVAL`` seconds instead, and live pages answer 503 while the Bokeh server is
-down: at once when it refuses connections, after ``SLOW_PROBES_TO_FAIL`` probes in a row that
-time out when it is frozen (a few slow answers from a busy server are not an outage). The first look
+down: when it refuses two connections in a row (``look``), after ``SLOW_PROBES_TO_FAIL`` probes
+in a row that time out when it is frozen (a few slow answers from a busy server are not an
+outage). The first look
 in a worker probes at once (a refused connection answers in microseconds, a frozen server within
 the probe timeout), so a worker never serves a page on a guess.
 
@@ -144,7 +145,20 @@ class BokehMonitor:
         while self._owner_pid == pid:
             self._wake.wait(self.interval)
             self._wake.clear()
-            self.record(probe(self.url, self.timeout))
+            self.record(self.look())
+
+    def look(self) -> Probe:
+        """One probe; a failure of a server that was up is asked again at once before it is believed.
+
+        Bokeh's processes share one port: one that dies resets the connections queued on its
+        socket while the others still serve. Told at once, every page would answer 503 for a whole
+        interval; a second refusal in a row is an outage.
+        """
+        result = probe(self.url, self.timeout)
+        was_up = self._latest is not None and self._latest.reachable
+        if was_up and not result.reachable and not result.timed_out:
+            result = probe(self.url, self.timeout)
+        return result
 
     def record(self, result: Probe) -> None:
         """Publish ``result``, unless it is the first late answer of a server that was up."""

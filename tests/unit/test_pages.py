@@ -2,6 +2,9 @@
 
 import os
 import re
+import socket
+import struct
+import threading
 
 import pytest
 
@@ -136,6 +139,37 @@ def test_a_few_late_probes_of_a_busy_bokeh_server_are_not_an_outage():
     monitor.record(up)
     monitor.record(refused)
     assert monitor.published is refused, "a refused connection is an outage at once"
+
+
+def test_one_reset_connection_of_a_server_that_was_up_is_asked_again_before_it_is_an_outage():
+    from web.bokeh_monitor import BokehMonitor, Probe
+
+    # A real socket: its first connection is reset (a dying process's queued one), the next answered.
+    listener = socket.create_server(("127.0.0.1", 0))
+    answered = []
+
+    def serve() -> None:
+        for attempt in range(2):
+            connection, _ = listener.accept()
+            with connection:
+                if attempt == 0:
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    continue
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                answered.append(True)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        monitor = BokehMonitor(f"http://127.0.0.1:{listener.getsockname()[1]}/healthz", interval=60, timeout=5)
+        monitor.record(Probe(True, "", 5.0, 0.0))
+        assert monitor.look().reachable and answered == [True]
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+    # Nothing listening: refused twice, an outage.
+    assert not monitor.look().reachable
 
 
 def navigation(page: str) -> list[str]:
