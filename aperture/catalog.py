@@ -1,7 +1,7 @@
 """The one catalog of live apps: what exists, what each is called, which arguments it takes.
 
 ``CATALOG`` holds the apps declared in the ``catalog.toml`` of each folder ``APERTURE_APPS`` names
-(default: this package's own apps; ``aperture.catalog_file`` reads and checks the files). The
+(default: the project's own, ``bkapps/``; ``aperture.catalog_file`` reads and checks the files). The
 launcher serves exactly these apps, Flask lists, validates and embeds exactly these, and each app
 reads its query arguments through its entry. Page options are the other half of a session's
 start: a site page may set them (the main plot's title...), a visitor's query string never can;
