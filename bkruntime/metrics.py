@@ -12,6 +12,9 @@
 * ``aperture_bokeh_websockets_refused_total{reason}`` (``bkruntime.server_logging``);
 * ``aperture_bokeh_slow_viewers_disconnected_total``: viewers that stopped reading, disconnected
   rather than waited for (``bkruntime.patch_broadcast``);
+* ``aperture_bokeh_shared_view_replies_total{reply}``: documents sent to viewers joining a shared
+  view, ``reused`` (serialised for an earlier viewer, unchanged since) or ``serialised``
+  (``bkruntime.shared_pull_reply``);
 * ``aperture_bokeh_gc_pause_seconds{generation}``: how long each garbage collection held the
   process (``gc.callbacks``), the pauses that stall every session of a busy server;
 * prometheus_client's process metrics (``process_resident_memory_bytes``...) and Python's.
@@ -79,6 +82,12 @@ MESSAGES_SENT = Counter(
 SLOW_VIEWERS = Counter(
     "aperture_bokeh_slow_viewers_disconnected",
     "Viewers disconnected because they did not read their updates",
+    registry=REGISTRY,
+)
+SHARED_VIEW_REPLIES = Counter(
+    "aperture_bokeh_shared_view_replies",
+    "Documents sent to viewers joining a shared view: reused unchanged, or serialised anew",
+    ["reply"],
     registry=REGISTRY,
 )
 WEBSOCKETS_REFUSED = Counter(
@@ -273,6 +282,11 @@ def count_sent_many(app: str, msgtype: str, count: int) -> None:
 def count_slow_viewer() -> None:
     """One viewer disconnected for not reading its updates."""
     SLOW_VIEWERS.inc()
+
+
+def count_shared_view_reply(reused: bool) -> None:
+    """One document sent to a viewer joining a shared view, ``reused`` or serialised for it."""
+    SHARED_VIEW_REPLIES.labels("reused" if reused else "serialised").inc()
 
 
 def count_refused(reason: str) -> None:

@@ -22,8 +22,9 @@ provides) with the command line ``bkruntime.launcher.build_command`` makes, and:
   websocket messages without Nagle's delay (``bkruntime.websocket_nodelay``);
 * sends standalone pages' documents with their numpy buffers inline, so that BokehJS can restore
   them after a restart (``bkruntime.standalone_restore``);
-* keeps each shared view's count of viewers in its document (``bkruntime.shared_views``) and
-  serialises each update once for all of a session's viewers (``bkruntime.patch_broadcast``).
+* keeps each shared view's count of viewers in its document (``bkruntime.shared_views``),
+  serialises each update once for all of a session's viewers (``bkruntime.patch_broadcast``) and a
+  shared view's document once per change for every viewer who joins (``bkruntime.shared_pull_reply``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
 the process stops with a message instead of listening on one port only.
@@ -179,13 +180,21 @@ def main(catalog: AppCatalog = CATALOG) -> None:
     except (ConfigurationError, OSError) as error:
         sys.exit(f"bkapps: Bokeh process {index}: {error}")
 
-    from bkruntime import patch_broadcast, session_cleanup, shared_views, standalone_restore, websocket_nodelay
+    from bkruntime import (
+        patch_broadcast,
+        session_cleanup,
+        shared_pull_reply,
+        shared_views,
+        standalone_restore,
+        websocket_nodelay,
+    )
 
     tuning = gc_tuning.install(settings.gc_tuning)
     session_cleanup.install(delay=tuning.discard_collection_delay, collect=tuning.collect_everything)
     websocket_nodelay.install()
     standalone_restore.install()
     shared_views.install()
+    shared_pull_reply.install(counted=metrics.count_shared_view_reply)
     patch_broadcast.install(
         settings.slow_viewer_buffer_kb * 1024, sent=metrics.count_sent_many, slow=metrics.count_slow_viewer
     )

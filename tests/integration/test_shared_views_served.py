@@ -108,6 +108,11 @@ async def hold_viewers(embeds: list[EmbeddedSession], origin: str, opened: async
             connection.close()
 
 
+def shared_view_replies(metrics: str) -> dict[str, float]:
+    found = dict(re.findall(r'aperture_bokeh_shared_view_replies_total\{process="0",reply="(\w+)"\} (\S+)', metrics))
+    return {reply: float(found.get(reply, 0)) for reply in ("reused", "serialised")}
+
+
 def test_after_the_last_viewer_leaves_the_view_is_discarded_and_its_sockets_closed(one_process_stack):
     stack = one_process_stack
     url = stack.process_urls[0]
@@ -117,6 +122,7 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_and_its_sockets_clos
     admin = log_in(stack.web_url, "ada")
     process = psutil.Process(health(url)["pid"])
     fds_before = process.num_fds()
+    replies_before = shared_view_replies(requests.get(f"{url}/metrics", timeout=10).text)
     embeds = [stream_page(stack, "?rate=2000") for _ in range(VIEWERS)]
     assert len({embed.session_id for embed in embeds}) == 1
 
@@ -139,6 +145,10 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_and_its_sockets_clos
         rf'aperture_bokeh_shared_view_viewers\{{app="stream",process="0",view="[^"]+"\}} {VIEWERS}\.0', metrics
     )
     assert f'aperture_bokeh_viewers{{app="stream",process="0"}} {VIEWERS}.0' in metrics
+    # Viewers who joined while the document was unchanged got the reply made for an earlier one.
+    replies = shared_view_replies(metrics)
+    reused = replies["reused"] - replies_before["reused"]
+    assert reused + replies["serialised"] - replies_before["serialised"] == VIEWERS and reused > 0, replies
     # The admin view shows them too.
     shared = admin_page.split('id="shared-views"', 1)[1]
     assert f"· {VIEWERS}</span>" in shared and f"<td>{VIEWERS}</td>" in shared

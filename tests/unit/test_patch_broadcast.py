@@ -10,12 +10,12 @@ import pytest
 from bokeh.document import Document
 from bokeh.models import ColumnDataSource, Div
 from bokeh.protocol import Protocol
-from bokeh.protocol.receiver import Receiver
 from bokeh.server.session import ServerSession
 from tornado import locks
 
 from bkruntime import patch_broadcast
 from bkruntime.patch_broadcast import CHUNK, encode_frames
+from tests.support.websocket_frames import messages
 
 # Bokeh 3.10 serialises each change once by itself, in a reshaped update path the broadcast does
 # not replace (it declines with a warning); the tests of the replacement run on Bokeh 3.9.
@@ -68,34 +68,6 @@ class FakeConnection:
     @property
     def written(self) -> bytes:
         return bytes(self._socket.ws_connection.stream._write_buffer)
-
-
-def split_frames(data: bytes) -> list[bytes | str]:
-    """The payloads of unmasked server frames, text decoded."""
-    payloads, offset = [], 0
-    while offset < len(data):
-        opcode, size = data[offset] & 0x0F, data[offset + 1] & 0x7F
-        offset += 2
-        if size == 126:
-            size, offset = int.from_bytes(data[offset : offset + 2], "big"), offset + 2
-        elif size == 127:
-            size, offset = int.from_bytes(data[offset : offset + 8], "big"), offset + 8
-        payload = data[offset : offset + size]
-        payloads.append(payload.decode() if opcode == 1 else payload)
-        offset += size
-    return payloads
-
-
-def messages(data: bytes) -> list:
-    async def receive():
-        receiver, received = Receiver(Protocol()), []
-        for fragment in split_frames(data):
-            message = await receiver.consume(fragment)
-            if message is not None:
-                received.append(message)
-        return received
-
-    return asyncio.run(receive())
 
 
 @pytest.fixture
