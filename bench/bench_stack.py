@@ -104,6 +104,16 @@ class BenchStack:
         """Sessions of ``app`` the Bokeh processes have built so far."""
         return self._metric_total("aperture_bokeh_sessions_created_total", app)
 
+    def shared_view_replies(self) -> dict[str, int]:
+        """Documents the Bokeh processes sent to viewers joining shared views so far: ``reused``
+        (made for an earlier viewer, unchanged since) and ``serialised``."""
+        pattern = re.compile(r'^aperture_bokeh_shared_view_replies_total\{[^}]*reply="(\w+)"\} ([0-9.e+]+)$', re.M)
+        totals = {"reused": 0, "serialised": 0}
+        for url in self.product.process_urls:
+            for reply, value in pattern.findall(requests.get(f"{url}/metrics", timeout=10).text):
+                totals[reply] = totals.get(reply, 0) + int(float(value))
+        return totals
+
     def _metric_total(self, name: str, app: str | None = None) -> int:
         """A per-app metric of the Bokeh processes (their ``/metrics``), summed over processes and
         apps (or for ``app`` only). Cheaper for them to answer than ``/healthz``."""

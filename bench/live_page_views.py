@@ -57,6 +57,8 @@ class Run:
     bokeh_cpu: float = 0.0
     web_cpu: float = 0.0
     sessions_built: int = 0
+    # Documents serialised for viewers joining a shared view, and replies reused (their /metrics).
+    replies: dict[str, int] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
@@ -115,8 +117,10 @@ def measure(bench: BenchStack, way: Way, clients: int, seconds: float) -> Run:
     web = bench.web_processes(tutorial=way.tutorial)
     bokeh_before, web_before = cpu_seconds(bokeh), cpu_seconds(web)
     built_before = bench.sessions_built(way.app)
+    replies_before = bench.shared_view_replies()
     run = asyncio.run(hammer(way, clients, seconds))
     run.sessions_built = bench.sessions_built(way.app) - built_before
+    run.replies = {kind: count - replies_before[kind] for kind, count in bench.shared_view_replies().items()}
     # The sessions this run made are discarded (and paid for) before the CPU is read.
     bench.wait_until_no_sessions()
     time.sleep(1.0)
@@ -132,7 +136,7 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
     )
     header = (
         f"{'Bokeh procs':<12}{'way':<16}{'views/s':>8}{'vs tutorial':>13}{'p50 ms':>8}{'p95 ms':>8}"
-        f"{'kept':>17}{'errors':>8}{'builds/view':>13}{'Bokeh CPU ms/view':>19}{'site CPU ms/view':>18}"
+        f"{'kept':>22}{'errors':>8}{'builds/view':>13}{'Bokeh CPU ms/view':>19}{'site CPU ms/view':>18}"
         f"{'CPU-bound views/s':>19}{'vs tutorial':>13}"
     )
     print(header)
@@ -145,7 +149,7 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
         per_view = max(count, 1)
         print(
             f"{processes:<12}{name:<16}{run.per_second:>8.1f}{run.per_second / base:>12.2f}×"
-            f"{run.latency_ms(0.5):>8.0f}{run.latency_ms(0.95):>8.0f}{kept:>17}{sum(run.errors.values()):>8}"
+            f"{run.latency_ms(0.5):>8.0f}{run.latency_ms(0.95):>8.0f}{kept:>22}{sum(run.errors.values()):>8}"
             f"{run.sessions_built / per_view:>13.2f}"
             f"{run.bokeh_cpu / per_view * 1000:>19.1f}{run.web_cpu / per_view * 1000:>18.1f}"
             f"{run.ceiling(cores):>19.1f}{run.ceiling(cores) / base_ceiling:>12.2f}×"
@@ -156,6 +160,13 @@ def print_table(results: dict[tuple[int, str], Run], clients: int, seconds: floa
         "CPU per view); the machine is shared, so views/s is lower and noisier."
     )
     for (processes, name), run in results.items():
+        if name == "shared" and run.views:
+            reused, serialised = run.replies.get("reused", 0), run.replies.get("serialised", 0)
+            print(
+                f"  shared, {processes} process(es): {serialised} of {reused + serialised} joining viewers got the "
+                f"document serialised for them, {reused} the reply made for an earlier viewer (the document "
+                "changes at every update and whenever the number of viewers does)"
+            )
         if run.errors:
             print(f"  errors, {name} with {processes} process(es): {dict(run.errors)}; first: {run.first_errors}")
 
