@@ -21,8 +21,8 @@ try:
     # Resolve every setting in the master, so a bad or missing one stops startup with one clear
     # line instead of a traceback from each worker.
     from aperture.catalog import CATALOG
-    from web.metrics import mark_worker_dead
-    from web.request_log import gunicorn_log_config
+    from web.operations.metrics import mark_worker_dead
+    from web.operations.request_log import gunicorn_log_config
     from web.settings import load_settings
 
     site_settings = load_settings()
@@ -50,7 +50,7 @@ worker_class = "gthread"
 timeout = 30
 graceful_timeout = 10
 # No access log: the site logs one line per request itself, with what the page embedded and how
-# it ended, in LOG_FORMAT (web.request_log).
+# it ended, in LOG_FORMAT (web.operations.request_log).
 accesslog = None
 errorlog = "-"
 forwarded_allow_ips = env_str(os.environ, "FORWARDED_ALLOW_IPS", "127.0.0.1")

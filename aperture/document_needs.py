@@ -2,7 +2,7 @@
 
 ``needs_of(doc)`` is run by each Bokeh process's startup self-check on the document every app
 builds with its default arguments (``bkruntime.readiness``); the process publishes the result on its
-``/healthz``, where the site's background monitor reads it (``web.bokeh_monitor``), so page views
+``/healthz``, where the site's background monitor reads it (``web.operations.bokeh_monitor``), so page views
 never ask Bokeh. The bundles are what Bokeh itself would bundle for those models (widgets, tables,
 GL, MathJax); ``custom_js`` says the document holds code that BokehJS compiles in the browser with
 ``new Function`` (``CustomJS`` and its kin), which the page's CSP must then allow ('unsafe-eval').

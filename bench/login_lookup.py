@@ -1,5 +1,5 @@
 """What a revocable login costs per request: the account found by its row id (the naive way, which
-a deleted account's cookie could reuse) vs through its login session (``web.login_sessions``).
+a deleted account's cookie could reuse) vs through its login session (``web.accounts.login_sessions``).
 
 Builds the site on a fresh SQLite file with one account and one open login, then times N lookups
 each way, with the ORM's identity map emptied before each (as a new request's session is).
@@ -22,9 +22,9 @@ os.environ.setdefault("BOKEH_SECRET_KEY", TEST_BOKEH_SECRET)
 os.environ.setdefault("FLASK_SECRET_KEY", TEST_FLASK_SECRET)
 
 from web import create_app, database
-from web.accounts import create_user
+from web.accounts.login_sessions import open_login_session, user_of
+from web.accounts.users import create_user
 from web.database import db
-from web.login_sessions import open_login_session, user_of
 from web.models import User
 
 

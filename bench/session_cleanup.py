@@ -1,7 +1,7 @@
 """How long the Bokeh server freezes while it discards expired sessions: Bokeh's way vs ours.
 
 Runs a Bokeh server with the ``sliders`` app in this process, creates N sessions (as pull-path
-page views that no browser follows do: ``web.bokeh_pull.pull_and_change``), lets them expire,
+page views that no browser follows do: ``web.embedding.bokeh_pull.pull_and_change``), lets them expire,
 and times the server's cleanup pass, during which it answers nothing. First with Bokeh as it
 ships, then after ``bkruntime.session_cleanup.install()`` (what each Bokeh process does).
 Usage: ``python bench/session_cleanup.py [sessions]`` (default 30; the freeze grows faster than N).
@@ -26,7 +26,7 @@ from aperture.catalog import CATALOG
 from aperture.session_token import mint_session, token_payload
 from bkruntime import session_cleanup
 from tests.support.servers import TEST_BOKEH_SECRET, free_port
-from web.bokeh_pull import pull_and_change
+from web.embedding.bokeh_pull import pull_and_change
 
 
 def create_sessions(url: str, count: int) -> None:

@@ -4,7 +4,7 @@
  * BokehJS reconnects a dropped websocket by itself (a few attempts, further and further apart) and
  * the Bokeh process it reaches rebuilds the session from the page's token. What it does not do is
  * tell the visitor: a plot whose connection died looks exactly like a live one. This script
- * watches every session placeholder the site writes (`.bk-session`, see web/session_markup.py)
+ * watches every session placeholder the site writes (`.bk-session`, see web/embedding/session_markup.py)
  * and the BokehJS documents in the page, and keeps a notice beside each app. It loads after
  * BokehJS, needs nothing inline, and does nothing on a page without live apps.
  *

@@ -78,7 +78,7 @@ def monitor_reports(app, monkeypatch):
     """
     from aperture.catalog import CATALOG
     from aperture.document_needs import DocumentNeeds
-    from web.bokeh_monitor import Probe
+    from web.operations.bokeh_monitor import Probe
 
     def report(reachable: bool, reason: str = "", needs=None) -> None:
         monitor = app.extensions["bokeh_embed"].monitor

@@ -15,36 +15,12 @@ from flask import Flask
 
 from aperture.catalog import CATALOG
 from aperture.log_format import log_formatter
-from web import (
-    account,
-    admin,
-    api,
-    auth,
-    bokehjs,
-    classic,
-    content_security,
-    dashboard,
-    database,
-    errors,
-    gallery,
-    health,
-    live_apps,
-    metrics,
-    origin_check,
-    page_context,
-    password_resets,
-    proxy_headers,
-    request_log,
-    settings,
-    share_links,
-    single_sign_on,
-    standalone,
-    templating,
-    users_cli,
-    wall,
-    wave_match,
-)
-from web.embed import bokeh_embed
+from web import database, errors, page_context, settings
+from web.accounts import account, auth, password_resets, single_sign_on, users_cli
+from web.embedding import bokehjs, templating
+from web.embedding.embed import bokeh_embed
+from web.operations import admin, content_security, health, metrics, origin_check, proxy_headers, request_log
+from web.pages import api, classic, dashboard, gallery, live_apps, share_links, standalone, wall, wave_match
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,8 +13,8 @@ from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from aperture.params import InvalidArgument
-from web.embed import BokehUnavailable
-from web.page_record import note_outcome
+from web.embedding.embed import BokehUnavailable
+from web.embedding.page_record import note_outcome
 
 bp = Blueprint("errors", __name__)
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def invalid_argument(error: InvalidArgument):
 
 @bp.app_errorhandler(BokehUnavailable)
 def bokeh_unavailable(error: BokehUnavailable):
-    # The request's own log line says so, with the reason (``web.request_log``).
+    # The request's own log line says so, with the reason (``web.operations.request_log``).
     note_outcome("bokeh_unavailable", reason=error.reason)
     response = error_response(503, "Live app unavailable", error.reason, app=error.app_title)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -46,7 +46,7 @@ class User(db.Model):
     is_authenticated = True
     is_active = True
     is_anonymous = False
-    # The token of the login session this account came with (``web.login_sessions``); not stored.
+    # The token of the login session this account came with (``web.accounts.login_sessions``); not stored.
     login_token = None
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,7 @@ from importlib.metadata import version
 from flask import Flask, current_app, url_for
 
 from aperture.catalog import CATALOG
-from web.access import access_to
+from web.accounts.access import access_to
 
 _VERSIONS = {name: version(name) for name in ("flask", "bokeh")}
 

@@ -108,7 +108,7 @@ def rate_limit(environ: Environ, name: str, default: str) -> str:
 
 
 def single_sign_on(environ: Environ) -> dict[str, object]:
-    """OpenID Connect settings (``web.single_sign_on``); off unless ``OIDC_ISSUER`` is set.
+    """OpenID Connect settings (``web.accounts.single_sign_on``); off unless ``OIDC_ISSUER`` is set.
 
     ``LOCAL_LOGIN=false`` (passwords off) needs a provider, or nobody could log in.
     """
@@ -228,11 +228,11 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         # The Bokeh server's own setting, read here to tell visitors how soon a logout reaches it.
         "STANDALONE_LOGIN_RECHECK_SECONDS": site_login.recheck_seconds,
         # Failed logins: counted in each worker's memory by default, in Redis for every worker
-        # and replica at once (``redis://...``; see ``web.login_limits``).
+        # and replica at once (``redis://...``; see ``web.accounts.login_limits``).
         "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),
         "LOGIN_RATE_LIMIT_PER_ADDRESS": rate_limit(environ, "LOGIN_RATE_LIMIT_PER_ADDRESS", "30 per minute"),
         # Proxies in front of gunicorn whose X-Forwarded-For/-Proto/-Host the site believes
-        # (``web.proxy_headers``): 1 behind the front or an Ingress; 0 trusts no such header.
+        # (``web.operations.proxy_headers``): 1 behind the front or an Ingress; 0 trusts no such header.
         "TRUSTED_PROXY_HOPS": env_int(environ, "TRUSTED_PROXY_HOPS", 0, minimum=0),
         **rate_limit_storage(environ),
         # Single sign-on with an OpenID Connect provider, and whether passwords work too.

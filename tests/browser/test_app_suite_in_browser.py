@@ -4,7 +4,7 @@ import pytest
 
 from aperture.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_page import WAIT_MS, column, model_value, wait_for_canvas, wait_until
-from web.dashboard import DASHBOARD_APPS
+from web.pages.dashboard import DASHBOARD_APPS
 
 # True once BokehJS has drawn a plot (canvases live in shadow DOM) in every one of the tiles.
 EVERY_TILE_DRAWN = """(apps) => apps.every((app) => {

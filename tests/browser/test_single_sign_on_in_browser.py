@@ -32,7 +32,7 @@ def provider(sso_stack, provider_port):
 
 
 def roles_of(stack, name: str) -> tuple[str, ...] | None:
-    from web.accounts import find_user
+    from web.accounts.users import find_user
 
     with create_app({"SQLALCHEMY_DATABASE_URI": database_url(stack.env)}).app_context():
         user = find_user(name)

@@ -9,8 +9,8 @@ import requests
 from aperture.catalog import CATALOG
 from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
-from web.bokeh_pull import BokehUnavailable, pull_and_change
-from web.dashboard import DASHBOARD_APPS
+from web.embedding.bokeh_pull import BokehUnavailable, pull_and_change
+from web.pages.dashboard import DASHBOARD_APPS
 
 # The pull deadline the fragile stack runs with (BOKEH_PULL_TIMEOUT in conftest).
 TIMEOUT = 2

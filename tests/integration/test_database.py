@@ -70,7 +70,7 @@ def test_readiness_reports_a_schema_behind_its_migrations_until_they_run(empty_d
 
 
 def test_accounts_and_their_share_links_on_a_migrated_database(empty_database):
-    from web.accounts import AccountError, create_user, delete_user, find_user
+    from web.accounts.users import AccountError, create_user, delete_user, find_user
     from web.models import ShareLink
 
     app = site_on(empty_database)
@@ -106,7 +106,7 @@ def test_the_site_runs_on_postgresql_from_a_fresh_database(postgres_server):
 
 
 def test_an_accounts_id_is_never_handed_out_again(empty_database):
-    from web.accounts import create_user, delete_user
+    from web.accounts.users import create_user, delete_user
 
     app = site_on(empty_database)
     with app.app_context():
@@ -121,10 +121,10 @@ def test_an_accounts_id_is_never_handed_out_again(empty_database):
 def test_accounts_made_before_the_login_sessions_migration_keep_their_ids_links_and_passwords(empty_database):
     from sqlalchemy import text
 
-    from web.accounts import authenticate, create_user, delete_user
-    from web.login_sessions import open_login_session
+    from web.accounts.login_sessions import open_login_session
+    from web.accounts.password_resets import issue_reset
+    from web.accounts.users import authenticate, create_user, delete_user
     from web.models import LoginSession, PasswordReset, ShareLink, User
-    from web.password_resets import issue_reset
 
     app = site_on(empty_database)
     with app.app_context():
@@ -159,8 +159,8 @@ def test_accounts_made_before_the_login_sessions_migration_keep_their_ids_links_
 def test_the_database_itself_ends_a_deleted_accounts_logins_on_postgresql(postgres_server):
     from sqlalchemy import text
 
-    from web.accounts import create_user
-    from web.login_sessions import open_login_session
+    from web.accounts.login_sessions import open_login_session
+    from web.accounts.users import create_user
     from web.models import LoginSession
 
     app = site_on(another_database(postgres_server, f"aperture_cascade_{next(_numbers)}"))

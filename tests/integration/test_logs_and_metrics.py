@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from aperture.session_token import mint_token, new_session_id, token_payload
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
-from web.bokeh_stats import process_metrics
+from web.operations.bokeh_stats import process_metrics
 
 WAIT_SECONDS = 30.0
 BOKEH_FAMILIES = {

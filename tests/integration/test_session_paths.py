@@ -14,7 +14,7 @@ from aperture.catalog import MAIN_PLOT_NAME
 from aperture.session_token import mint_token, new_session_id, token_payload
 from tests.support.bokeh_client import browser_session, embedded_session, refused_reason
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
-from web import bokeh_pull
+from web.embedding import bokeh_pull
 
 LOADS = 20
 WAIT_SECONDS = 30.0

@@ -41,7 +41,7 @@ def insert(name: str, subject: str) -> None:
 
 
 def test_linked_accounts_are_unique_per_person_and_stay_closed_after_a_downgrade(database_url):
-    from web.accounts import authenticate
+    from web.accounts.users import authenticate
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():

@@ -38,7 +38,7 @@ def provider(sso_stack, provider_port):
 
 def account(stack, name: str):
     """(roles, linked to a provider, has a password) of account ``name``, read from the database."""
-    from web.accounts import find_user
+    from web.accounts.users import find_user
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(stack.env)})
     with app.app_context():
@@ -47,7 +47,7 @@ def account(stack, name: str):
 
 
 def set_roles(stack, name: str, *roles: str) -> None:
-    from web.accounts import find_user
+    from web.accounts.users import find_user
     from web.database import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(stack.env)})

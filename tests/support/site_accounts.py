@@ -68,7 +68,7 @@ def post_login(
 
 def create_account(app, name: str, *roles: str, password: str = PASSWORD) -> None:
     """An account in a test app's database (what ``users create`` does, without the prompt)."""
-    from web.accounts import create_user
+    from web.accounts.users import create_user
 
     with app.app_context():
         create_user(name, password, roles)

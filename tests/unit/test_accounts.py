@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from web.accounts import AccountError, authenticate, create_user, find_user
+from web.accounts.users import AccountError, authenticate, create_user, find_user
 from web.models import User
 
 SECRET = "s3cret-passphrase"

@@ -105,7 +105,7 @@ def test_the_session_cookie_is_httponly_samesite_lax_and_secure_when_asked(app, 
 
 
 def test_a_deleted_account_is_logged_out_at_its_next_request(app, client, alice):
-    from web.accounts import delete_user
+    from web.accounts.users import delete_user
 
     client_login(client, "alice")
     with app.app_context():
@@ -128,7 +128,7 @@ def test_a_logged_in_visitor_sent_to_the_login_page_goes_straight_on_with_a_fres
 
 
 def test_a_deleted_account_sent_to_the_login_page_gets_the_form(app, client, alice):
-    from web.accounts import delete_user
+    from web.accounts.users import delete_user
 
     client_login(client, "alice")
     with app.app_context():

@@ -8,7 +8,7 @@ import pytest
 
 from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
-from web.bokeh_pull import BokehUnavailable, GrantedClientSession, pull_and_change
+from web.embedding.bokeh_pull import BokehUnavailable, GrantedClientSession, pull_and_change
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""The admin view's reading of a Bokeh process's /metrics (web.bokeh_stats)."""
+"""The admin view's reading of a Bokeh process's /metrics (web.operations.bokeh_stats)."""
 
 from collections import Counter
 
 import pytest
 
 from bkruntime import metrics
-from web.bokeh_stats import metrics_numbers, with_metrics
+from web.operations.bokeh_stats import metrics_numbers, with_metrics
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import bokeh
 import pytest
 from bokeh.settings import settings as bokeh_settings
 
-from web.bokehjs import BOKEHJS_PREFIX
+from web.embedding.bokehjs import BOKEHJS_PREFIX
 
 BOKEH_JS = f"/bokehjs/{bokeh.__version__}/static/js/bokeh.min.js"
 

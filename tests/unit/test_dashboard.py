@@ -1,7 +1,7 @@
 """``/dashboard`` with the Flask test client: tiles, and tiles whose app is unavailable."""
 
 from aperture.catalog import CATALOG
-from web import dashboard
+from web.pages import dashboard
 
 # What an anonymous visitor's dashboard embeds; a private app's tile says to log in instead.
 PUBLIC_TILES = [name for name in dashboard.DASHBOARD_APPS if CATALOG[name].public]

@@ -12,7 +12,7 @@ from bokeh.plotting import figure
 
 from aperture.catalog import AppSpec
 from aperture.document_needs import ALL_NEEDS, DocumentNeeds, needs_of
-from web.bokeh_monitor import BokehMonitor, Probe, published_state
+from web.operations.bokeh_monitor import BokehMonitor, Probe, published_state
 
 
 def document(*roots) -> Document:
@@ -103,7 +103,7 @@ def test_a_page_allows_code_strings_only_when_its_app_holds_some(client, monitor
 
 
 def test_a_declaration_wins_over_what_was_found_and_nothing_known_means_everything(app, monitor_reports):
-    from web.embed import bokeh_embed
+    from web.embedding.embed import bokeh_embed
 
     declared = AppSpec(name="declared", title="D", description="", source="d.py", bokehjs=("tables",))
     plain = AppSpec(name="plain", title="P", description="", source="p.py")

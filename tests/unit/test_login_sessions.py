@@ -15,8 +15,8 @@ from tests.support.site_accounts import (
     logged_in_client,
     signed_in_name,
 )
+from web.accounts.login_sessions import token_hash
 from web.database import db
-from web.login_sessions import token_hash
 from web.models import LoginSession, User, utcnow
 
 STANDALONE_NEXT = "/login?next=/standalone/portfolio"
@@ -53,7 +53,7 @@ def test_the_cookie_names_a_random_login_and_the_database_keeps_only_its_hash(ap
 
 def test_a_deleted_accounts_cookie_does_not_open_the_next_account_made(app):
     """The id-reuse defect: erin deleted, frank (admin) created; erin's cookie stays anonymous."""
-    from web.accounts import create_user, delete_user
+    from web.accounts.users import create_user, delete_user
 
     create_account(app, "alice")
     create_account(app, "erin")

@@ -124,7 +124,7 @@ def test_unexpected_errors_are_a_plain_500(app):
 
 
 def test_a_few_late_probes_of_a_busy_bokeh_server_are_not_an_outage():
-    from web.bokeh_monitor import BokehMonitor, Probe
+    from web.operations.bokeh_monitor import BokehMonitor, Probe
 
     monitor = BokehMonitor("http://127.0.0.1:1/healthz", interval=60, timeout=1)
     up = Probe(True, "", 5.0, 0.0)
@@ -142,7 +142,7 @@ def test_a_few_late_probes_of_a_busy_bokeh_server_are_not_an_outage():
 
 
 def test_one_reset_connection_of_a_server_that_was_up_is_asked_again_before_it_is_an_outage():
-    from web.bokeh_monitor import BokehMonitor, Probe
+    from web.operations.bokeh_monitor import BokehMonitor, Probe
 
     # A real socket: its first connection is reset (a dying process's queued one), the next answered.
     listener = socket.create_server(("127.0.0.1", 0))

@@ -1,4 +1,5 @@
-"""Which client address, scheme and host the site believes: ``TRUSTED_PROXY_HOPS`` (``web.proxy_headers``)."""
+"""Which client address, scheme and host the site believes: ``TRUSTED_PROXY_HOPS``
+(``web.operations.proxy_headers``)."""
 
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -7,7 +8,8 @@ import pytest
 
 from tests.support.servers import TEST_FLASK_SECRET
 from tests.support.site_accounts import client_login, create_account
-from web import create_app, single_sign_on
+from web import create_app
+from web.accounts import single_sign_on
 from web.settings import load_settings
 
 

@@ -1,12 +1,12 @@
-"""One log line per request of the site (web.request_log), read from the records it logs."""
+"""One log line per request of the site (web.operations.request_log), read from the records it logs."""
 
 import logging
 
 import pytest
 
 from aperture.log_format import PlainFormatter
-from web.page_record import start_record
-from web.request_log import gunicorn_log_config
+from web.embedding.page_record import start_record
+from web.operations.request_log import gunicorn_log_config
 
 
 @pytest.fixture

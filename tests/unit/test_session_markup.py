@@ -4,7 +4,7 @@ import pytest
 
 from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
-from web.session_markup import bokehjs_tags, session_markup, uses_render_items
+from web.embedding.session_markup import bokehjs_tags, session_markup, uses_render_items
 
 
 def test_bokehs_render_item_api_is_still_where_we_use_it():

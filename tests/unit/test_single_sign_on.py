@@ -8,8 +8,8 @@ from aperture.environment import ConfigurationError
 from tests.support.servers import TEST_FLASK_SECRET
 from tests.support.site_accounts import client_login, create_account, csrf_token
 from web import create_app
+from web.accounts.sso_accounts import account_for, base_name, name_from_text, roles_from_claim
 from web.settings import load_settings
-from web.sso_accounts import account_for, base_name, name_from_text, roles_from_claim
 
 ISSUER = "https://login.example.org/realms/staff"
 

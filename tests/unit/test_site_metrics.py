@@ -1,4 +1,4 @@
-"""The site's /metrics (web.metrics), in one process (no PROMETHEUS_MULTIPROC_DIR)."""
+"""The site's /metrics (web.operations.metrics), in one process (no PROMETHEUS_MULTIPROC_DIR)."""
 
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families

@@ -2,7 +2,7 @@
 
 import pytest
 
-from web.stream_signal import MAX_BATCH_TICKS, TICK_SECONDS, samples, tick_at, tick_time_ms, value_at
+from web.pages.stream_signal import MAX_BATCH_TICKS, TICK_SECONDS, samples, tick_at, tick_time_ms, value_at
 
 NOW = 3_600_000_000  # a tick in 2027, in the billions like real ones
 

@@ -3,7 +3,7 @@
 import pytest
 from flask import render_template_string
 
-from web import embed
+from web.embedding import embed
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Accounts and login: who the visitor is, what they may open, passwords, single sign-on, limits."""
