@@ -1,23 +1,15 @@
 """A shared view's document serialised once per change for every viewer who joins it.
 
-Each viewer's BokehJS asks for the whole document (``PULL-DOC-REQ``) when its websocket opens, and
-Bokeh answers with ``pull_doc_reply.create``, which serialises the document again: 40 ms of CPU
-for ``stream``'s 119 models, most of what a page view of a shared view costs the Bokeh process,
-though every viewer of the view gets the same document.
-
-``install()``, run by each Bokeh process before its server starts, wraps ``create`` so that a
-shared view's document (the one with a viewer count, ``bkruntime.shared_views``) keeps its last
-serialised reply: the content, its JSON and its buffers. The next viewer's reply reuses them under
-a header of its own, until the document changes: any change (a ``Document.on_change`` event: a
-property, a stream, a root, the title) forgets the reply, and the next viewer's request serialises
-the document anew. A reply is only ever made under the session's document lock, like the changes
-themselves, so a reused reply is the document as it is. Changes made while the document is held
-(``Document.hold``) reach every subscribed viewer, the new one included, as patches on release: a
-reply reused meanwhile is the document without them, and the patches complete it.
-
-Per-visitor documents are pulled once each and are left to Bokeh. If a Bokeh upgrade moves what
-this relies on, ``install()`` logs a warning and leaves Bokeh as it is; a test fails on such an
-upgrade.
+Each viewer's BokehJS pulls the whole document (``PULL-DOC-REQ``) when its websocket opens, and
+Bokeh's ``pull_doc_reply.create`` serialises it again for each: for a shared view, the same
+document every time, and most of what a viewer's arrival costs the process. ``install()``, run by
+each Bokeh process before its server starts, wraps ``create``: a shared view's document (the one
+with a viewer count, ``bkruntime.shared_views``) keeps its last reply (content, JSON, buffers),
+which the next viewers get under headers of their own until any change event of the document
+forgets it. Replies and changes are both made under the session's document lock, so a reused reply
+is the document as it is; a change made while the document is held reaches the new viewer, like
+every subscribed one, as a patch on release. Per-visitor documents are left to Bokeh. If an
+upgrade moves what this relies on, ``install()`` logs a warning and leaves Bokeh as it is.
 """
 
 from __future__ import annotations
