@@ -43,6 +43,7 @@
     return;
   }
   restoreWithBuffers();
+  leaveChangesToTheNextPull();
   const watchedDocuments = new WeakSet();
   const watchedElements = new Set();
 
@@ -89,6 +90,38 @@
     };
     replaceKeepingBuffers.apertureKeepsBuffers = true;
     Document.prototype.replace_with_json = replaceKeepingBuffers;
+  }
+
+  /* A change made while BokehJS's websocket reopens is left to the document pulled once it is open.
+   *
+   * While BokehJS has no websocket, `ClientConnection.send` drops a change with a logged line: the
+   * reconnect pulls the whole document from the server and replaces the page's. Between the new
+   * websocket's creation and its opening, though, `send` hands the change to a socket still
+   * connecting, and the browser throws ("Still in CONNECTING state") out of whatever made it: a
+   * widget the visitor moved, a plot's range. Such a change goes the way of one made without a
+   * websocket. If a BokehJS upgrade moves `send`, nothing is changed.
+   */
+  function leaveChangesToTheNextPull() {
+    let ClientConnection;
+    try {
+      ClientConnection = Bokeh.require("client/connection").ClientConnection;
+    } catch (error) {
+      return;
+    }
+    const send = ClientConnection && ClientConnection.prototype.send;
+    if (typeof send !== "function" || send.apertureWaitsForOpen) {
+      return;
+    }
+    const sendWhenOpen = function (message, ...rest) {
+      const socket = this.socket;
+      if (socket != null && socket.readyState === WebSocket.CONNECTING) {
+        console.debug("live_session: a change made while the websocket reopens is left to the next pull");
+        return;
+      }
+      return send.call(this, message, ...rest);
+    };
+    sendWhenOpen.apertureWaitsForOpen = true;
+    ClientConnection.prototype.send = sendWhenOpen;
   }
 
   function noticeFor(element) {

@@ -7,7 +7,11 @@ A pulled session cannot be rebuilt: its page shows the app's "view expired" noti
 link. A page kept open past its token's lifetime says it has expired and offers a reload.
 """
 
+import signal
+
+import psutil
 import pytest
+import requests
 
 from aperture.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_page import (
@@ -91,6 +95,59 @@ def test_the_same_document_comes_back_after_its_process_dies(restart_stack, page
     if name == "iris":
         assert model_value(page, "feature", "model.value") == "petal_length"
     exercise(page, name)
+    wait_for_processes(stack)
+
+
+# Every websocket the page opens, kept where the test can see its state.
+RECORD_WEBSOCKETS = """(() => {
+  const Native = window.WebSocket;
+  window.apertureSockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) { super(...args); window.apertureSockets.push(this); }
+  };
+})()"""
+
+
+def test_a_change_made_while_the_websocket_reopens_is_left_to_the_document_pulled_then(restart_stack, page):
+    stack = restart_stack
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.add_init_script(RECORD_WEBSOCKETS)
+    before = sessions_created(stack)
+    page.goto(f"{stack.web_url}/apps/sliders?N=37")
+    wait_for_canvas(page)
+    wait_for_state(page, "live")
+    server_offset = model_value(page, "offset", "model.value")
+    holder = [index for index, (was, now) in enumerate(zip(before, sessions_created(stack), strict=True)) if now > was]
+    assert len(holder) == 1, "one process holds the page's session"
+    processes = [psutil.Process(requests.get(f"{url}/healthz", timeout=10).json()["pid"]) for url in stack.process_urls]
+    other = processes[1 - holder[0]]
+    # Nothing replaces the killed process while the supervisor is stopped, and the other process,
+    # stopped, leaves BokehJS's new websocket connecting: the kernel queues it, nobody answers.
+    stack.bokeh.signal(signal.SIGSTOP)
+    other.suspend()
+    try:
+        processes[holder[0]].send_signal(signal.SIGKILL)
+        page.wait_for_function(
+            "() => apertureSockets.length >= 2 && apertureSockets.at(-1).readyState === WebSocket.CONNECTING",
+            timeout=WAIT_MS,
+        )
+        # The visitor moves a widget now.
+        model_value(page, "offset", f"(model.value = {server_offset + 1}, model.value)")
+    finally:
+        other.resume()
+        stack.bokeh.signal(signal.SIGCONT)
+    page.wait_for_function(
+        "() => document.querySelector('.live-session-notice').textContent.includes('Reconnected')",
+        timeout=WAIT_MS * 2,
+    )
+    wait_for_canvas(page)
+    # The change never reached the server: the document pulled on reconnect is the server's, and
+    # its widgets run Python.
+    assert model_value(page, "offset", "model.value") == server_offset
+    move_first_slider_and_see_python_answer(page)
+    assert problems == [], problems
     wait_for_processes(stack)
 
 
