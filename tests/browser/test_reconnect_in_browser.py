@@ -9,9 +9,7 @@ link. A page kept open past its token's lifetime says it has expired and offers 
 
 import signal
 
-import psutil
 import pytest
-import requests
 
 from aperture.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_page import (
@@ -22,7 +20,13 @@ from tests.support.bokeh_page import (
     wait_for_canvas,
     wait_until,
 )
-from tests.support.restarts import kill_process_that_took, sessions_created, wait_for_processes
+from tests.support.restarts import (
+    bokeh_process,
+    kill_process_that_took,
+    process_that_took,
+    sessions_created,
+    wait_for_processes,
+)
 from tests.support.servers import running_stack
 
 NOTICE = ".live-session-notice"
@@ -119,16 +123,15 @@ def test_a_change_made_while_the_websocket_reopens_is_left_to_the_document_pulle
     wait_for_canvas(page)
     wait_for_state(page, "live")
     server_offset = model_value(page, "offset", "model.value")
-    holder = [index for index, (was, now) in enumerate(zip(before, sessions_created(stack), strict=True)) if now > was]
-    assert len(holder) == 1, "one process holds the page's session"
-    processes = [psutil.Process(requests.get(f"{url}/healthz", timeout=10).json()["pid"]) for url in stack.process_urls]
-    other = processes[1 - holder[0]]
+    holder = process_that_took(stack, before)
+    other = bokeh_process(stack, 1 - holder)
+    killed = bokeh_process(stack, holder)
     # Nothing replaces the killed process while the supervisor is stopped, and the other process,
     # stopped, leaves BokehJS's new websocket connecting: the kernel queues it, nobody answers.
     stack.bokeh.signal(signal.SIGSTOP)
-    other.suspend()
     try:
-        processes[holder[0]].send_signal(signal.SIGKILL)
+        other.suspend()
+        killed.send_signal(signal.SIGKILL)
         page.wait_for_function(
             "() => apertureSockets.length >= 2 && apertureSockets.at(-1).readyState === WebSocket.CONNECTING",
             timeout=WAIT_MS,

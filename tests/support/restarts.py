@@ -27,16 +27,26 @@ def _after_self_check(url: str, seconds: float = 180) -> dict:
     return requests.get(f"{url}/healthz", timeout=10).json()
 
 
-def kill_process_that_took(stack, before: list[int]) -> int:
-    """SIGKILL the Bokeh process whose visitors' sessions grew since ``before`` (``sessions_created``)."""
-    import psutil
-
+def process_that_took(stack, before: list[int]) -> int:
+    """The index of the one Bokeh process whose visitors' sessions grew since ``before``."""
     now = sessions_created(stack)
     grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
     assert len(grown) == 1, f"cannot tell which process holds the page's session: {before} -> {now}"
-    pid = requests.get(f"{stack.process_urls[grown[0]]}/healthz", timeout=10).json()["pid"]
-    psutil.Process(pid).send_signal(signal.SIGKILL)
     return grown[0]
+
+
+def bokeh_process(stack, index: int):
+    """The ``psutil.Process`` of Bokeh process ``index`` (its own ``/healthz`` says its pid)."""
+    import psutil
+
+    return psutil.Process(requests.get(f"{stack.process_urls[index]}/healthz", timeout=10).json()["pid"])
+
+
+def kill_process_that_took(stack, before: list[int]) -> int:
+    """SIGKILL the Bokeh process whose visitors' sessions grew since ``before`` (``sessions_created``)."""
+    index = process_that_took(stack, before)
+    bokeh_process(stack, index).send_signal(signal.SIGKILL)
+    return index
 
 
 def kill_processes_that_took(stack, before: list[int]) -> list[int]:
@@ -47,14 +57,11 @@ def kill_processes_that_took(stack, before: list[int]) -> list[int]:
     Each is replaced before the next is killed, so that the page always has a process to come
     back to before BokehJS's last retry.
     """
-    import psutil
-
     now = sessions_created(stack)
     grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
     assert grown, f"no process took the page's session: {before} -> {now}"
     for index in grown:
-        pid = requests.get(f"{stack.process_urls[index]}/healthz", timeout=10).json()["pid"]
-        process = psutil.Process(pid)
+        process = bokeh_process(stack, index)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         wait_for_processes(stack)
