@@ -112,8 +112,16 @@ RECORD_WEBSOCKETS = """(() => {
 })()"""
 
 
-def test_a_change_made_while_the_websocket_reopens_is_left_to_the_document_pulled_then(restart_stack, page):
-    stack = restart_stack
+@pytest.fixture
+def stopped_stack():
+    """A stack of its own: the test stops its supervisor and a process, which the site's monitors
+    and the supervisor's restarts remember for a while."""
+    with running_stack(processes=2) as live:
+        yield live
+
+
+def test_a_change_made_while_the_websocket_reopens_is_left_to_the_document_pulled_then(stopped_stack, page):
+    stack = stopped_stack
     problems = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
