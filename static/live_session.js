@@ -196,20 +196,26 @@
     attempt();
   }
 
+  /* An app is "live" once its connection is watched (`watchDocuments`), not as soon as BokehJS
+   * draws into it: a connection lost before that would go unannounced, and so would the reconnect.
+   */
   function watchLoading(element) {
     say(element, "loading", "Connecting to the live app…", false);
     const loaded = () => element.querySelector("*") !== null;
     const observer = new MutationObserver(() => {
-      if (loaded() && element.dataset.state === "loading") {
-        say(element, "live", "", false);
+      if (loaded()) {
         observer.disconnect();
+        watchDocuments();
       }
     });
     observer.observe(element, { childList: true });
     window.setTimeout(() => {
+      observer.disconnect();
       if (!loaded()) {
-        observer.disconnect();
         gone(element);
+      } else if (element.dataset.state === "loading") {
+        // Drawn, but not by a document this script could match to it: still a live app.
+        say(element, "live", "", false);
       }
     }, LOAD_GRACE_MS);
   }
@@ -301,10 +307,9 @@
     doc.on_change(show);
   }
 
-  sessions.forEach(watchLoading);
-
-  // BokehJS creates the documents once the page has loaded; pick each up as it appears.
-  const poller = window.setInterval(() => {
+  // BokehJS creates the documents once the page has loaded; pick each up as it appears (looked for
+  // when BokehJS draws into a placeholder, and every POLL_MS until every app is watched).
+  function watchDocuments() {
     if (!window.Bokeh || !Bokeh.documents) {
       return;
     }
@@ -313,17 +318,23 @@
         continue;
       }
       const element = elementOf(doc);
-      if (element !== null) {
+      if (element !== null && !watchedElements.has(element)) {
         watchedDocuments.add(doc);
         watchedElements.add(element);
         watchConnection(doc, element);
         if (element.dataset.shared === "true") {
           watchViewers(doc, element);
         }
+        if (element.dataset.state === "loading") {
+          say(element, "live", "", false);
+        }
       }
     }
     if (sessions.every((element) => watchedElements.has(element) || element.dataset.state === "gone")) {
       window.clearInterval(poller);
     }
-  }, POLL_MS);
+  }
+
+  sessions.forEach(watchLoading);
+  const poller = window.setInterval(watchDocuments, POLL_MS);
 })();

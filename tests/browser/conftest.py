@@ -54,9 +54,16 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    # What the page said (BokehJS logs each lost, retried and reopened websocket): pytest shows this
+    # output only for a test that failed, where it is the page's side of the story.
+    said = []
+    page.on("console", lambda message: said.append(f"console {message.type}: {message.text}"))
+    page.on("pageerror", lambda error: said.append(f"page error: {error}"))
     try:
         yield page
     finally:
+        if said:
+            print("\n".join(["the page's console, last lines:", *said[-60:]]))
         context.close()
 
 

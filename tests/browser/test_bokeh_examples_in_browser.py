@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from tests.support.bokeh_examples import EXAMPLES, examples_folder, write_examples_catalog
-from tests.support.bokeh_page import WAIT_MS
+from tests.support.bokeh_page import RECONNECT_ATTEMPT_FAILED, WAIT_MS, record_notices, wait_for_notice
 from tests.support.restarts import (
     kill_process_that_took,
     kill_processes_that_took,
@@ -37,12 +37,6 @@ WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
 });"""
 # Nothing leaves this machine: the examples' standalone templates link a web font and a video.
 EXTERNAL = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")
-
-# A reconnect attempt that reached the killed process before the kernel closed its socket is
-# reset, and BokehJS says so before it tries again; the page must still come back.
-RECONNECT_ATTEMPT_FAILED = re.compile(
-    r"^WebSocket connection to '\S+/ws' failed|Failed to connect to Bokeh server: Could not open websocket"
-)
 
 # Names the expressions below use, bound from the page's BokehJS documents.
 _SCOPE = """
@@ -194,20 +188,13 @@ def wait_until_checked(stack, seconds: float = 180) -> None:
         time.sleep(0.5)
 
 
-def wait_for_reconnected(page) -> None:
-    page.wait_for_function(
-        "() => { const notice = document.querySelector('.live-session-notice');"
-        " return notice && notice.textContent.includes('Reconnected'); }",
-        timeout=WAIT_MS * 2,
-    )
-
-
 @pytest.mark.parametrize("name", list(EXAMPLES))
 def test_an_example_runs_embedded_and_comes_back_after_its_process_dies(examples_stack, page, name):
     stack = examples_stack
     # A process replaced by an earlier test builds every app once more: not a session to count.
     wait_until_checked(stack)
     errors = PageErrors(page)
+    record_notices(page)
     before = sessions_created(stack)
     page.goto(f"{stack.web_url}/apps/{name}")
     wait_for_drawn(page)
@@ -219,7 +206,7 @@ def test_an_example_runs_embedded_and_comes_back_after_its_process_dies(examples
     errors.assert_none()
 
     kill_process_that_took(stack, before)
-    wait_for_reconnected(page)
+    wait_for_notice(page, "Reconnected")
     wait_for_drawn(page)
     run_python(page, name)
     errors.assert_none(but=RECONNECT_ATTEMPT_FAILED)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 WAIT_MS = 30_000
+
+# What the browser and BokehJS log when one reconnect attempt fails (it reached a process that was
+# dying, or none yet): the next attempt follows, so a test tolerates these and nothing else.
+RECONNECT_ATTEMPT_FAILED = re.compile(
+    r"^WebSocket connection to '\S+/ws' failed|Failed to connect to Bokeh server: Could not open websocket"
+)
 
 
 def wait_for_canvas(page) -> None:
@@ -67,3 +75,34 @@ def move_first_slider_and_see_python_answer(page, steps: int = 1) -> None:
     wait_until(page, "offset", f"model.value > {before}")
     offset = model_value(page, "offset", "model.value")
     wait_until(page, "wave", f"Math.abs({column('y')}[0] - {offset}) < 1e-9")
+
+
+# Every text the page's live-session notices show, in order: "Reconnected." stays only a few
+# seconds, and a failed wait should say what the page said instead.
+_RECORD_NOTICES = """(() => {
+  window.apertureNotices = [];
+  new MutationObserver(() => {
+    for (const notice of document.querySelectorAll('.live-session-notice')) {
+      const said = `${notice.dataset.state}: ${notice.textContent}`;
+      if (window.apertureNotices.at(-1) !== said) window.apertureNotices.push(said);
+    }
+  }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+})()"""
+
+
+def record_notices(page) -> None:
+    """Keep what the live-session notices say from the next page load on (see ``wait_for_notice``)."""
+    page.add_init_script(_RECORD_NOTICES)
+
+
+def wait_for_notice(page, text: str, timeout_ms: int = WAIT_MS * 2) -> None:
+    """Until a notice has said ``text`` since the page loaded (``record_notices`` first)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "(text) => window.apertureNotices.some((said) => said.includes(text))", arg=text, timeout=timeout_ms
+        )
+    except PlaywrightTimeout:
+        said = page.evaluate("() => window.apertureNotices")
+        raise AssertionError(f"no notice said {text!r} within {timeout_ms} ms; the notices said: {said}") from None
