@@ -20,7 +20,13 @@ import pytest
 import requests
 
 from tests.support.bokeh_examples import EXAMPLES, examples_folder, write_examples_catalog
-from tests.support.bokeh_page import RECONNECT_ATTEMPT_FAILED, WAIT_MS, record_notices, wait_for_notice
+from tests.support.bokeh_page import (
+    RECONNECT_ATTEMPT_FAILED,
+    WAIT_MS,
+    record_notices,
+    wait_for_notice,
+    wait_for_state,
+)
 from tests.support.restarts import (
     kill_process_that_took,
     kill_processes_that_took,
@@ -205,6 +211,7 @@ def test_an_example_runs_embedded_and_comes_back_after_its_process_dies(examples
         run_custom_js(page, name)
     errors.assert_none()
 
+    wait_for_state(page, "live")
     kill_process_that_took(stack, before)
     wait_for_notice(page, "Reconnected")
     wait_for_drawn(page)

@@ -21,6 +21,7 @@ from tests.support.bokeh_page import (
     record_notices,
     wait_for_canvas,
     wait_for_notice,
+    wait_for_state,
     wait_until,
 )
 from tests.support.restarts import (
@@ -46,14 +47,6 @@ def short_token_stack():
     """Tokens that expire 8 s after the page view (long enough to load the page on a busy machine)."""
     with running_stack(processes=2, BOKEH_TOKEN_LIFETIME="8") as live:
         yield live
-
-
-def wait_for_state(page, state: str) -> None:
-    page.wait_for_function(
-        "(state) => [...document.querySelectorAll('.bk-session')].every((el) => el.dataset.state === state)",
-        arg=state,
-        timeout=WAIT_MS * 2,
-    )
 
 
 # Built through the project's kit, which applies the site's title option checked below.

@@ -10,7 +10,7 @@ import psutil
 import pytest
 import requests
 
-from tests.support.bokeh_page import model_value, wait_for_canvas, wait_for_model, wait_until
+from tests.support.bokeh_page import model_value, wait_for_canvas, wait_for_model, wait_for_state, wait_until
 from tests.support.servers import running_stack
 
 VIEWERS = ".live-session-viewers"
@@ -89,18 +89,11 @@ def short_token_stack():
         yield live
 
 
-def wait_for_all_live(page):
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.bk-session')].every((el) => el.dataset.state === 'live')",
-        timeout=60_000,
-    )
-
-
 def test_the_wall_renews_its_expired_tokens_by_itself_after_an_outage(short_token_stack, page):
     stack = short_token_stack
     page.goto(f"{stack.web_url}/wall")
     wait_for_canvas(page)
-    wait_for_all_live(page)
+    wait_for_state(page, "live")
     assert page.locator("header.site-header").count() == 0
     assert page.locator(".bk-session[data-shared='true']").count() == 3
     first_expiry = page.evaluate("() => Number(document.querySelector('.bk-session').dataset.expiresAt)")
@@ -111,5 +104,5 @@ def test_the_wall_renews_its_expired_tokens_by_itself_after_an_outage(short_toke
         psutil.Process(pid).send_signal(signal.SIGKILL)
     # Reloaded by itself, with fresh tokens for the same views, live again.
     wait_for_canvas(page)
-    wait_for_all_live(page)
+    wait_for_state(page, "live")
     assert page.evaluate("() => Number(document.querySelector('.bk-session').dataset.expiresAt)") > first_expiry

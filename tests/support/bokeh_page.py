@@ -90,6 +90,15 @@ _RECORD_NOTICES = """(() => {
 })()"""
 
 
+def wait_for_state(page, state: str, timeout_ms: int = WAIT_MS * 2) -> None:
+    """Until every live app of the page is in ``state`` (``live`` once its connection is watched)."""
+    page.wait_for_function(
+        "(state) => [...document.querySelectorAll('.bk-session')].every((el) => el.dataset.state === state)",
+        arg=state,
+        timeout=timeout_ms,
+    )
+
+
 def record_notices(page) -> None:
     """Keep what the live-session notices say from the next page load on (see ``wait_for_notice``)."""
     page.add_init_script(_RECORD_NOTICES)
