@@ -189,6 +189,7 @@ def test_a_pulled_page_whose_process_dies_says_so_and_offers_a_reload(restart_st
     before = sessions_created(stack)
     page.goto(f"{stack.web_url}/apps/sliders/match")
     wait_for_canvas(page)
+    wait_for_state(page, "live")
     kill_process_that_took(stack, before)
     wait_until(page, "session_expired", "model.text.includes('this view has expired')")
     assert "Reload the page" in model_value(page, "session_expired", "model.text")
