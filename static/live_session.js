@@ -47,26 +47,29 @@
   const watchedDocuments = new WeakSet();
   const watchedElements = new Set();
 
+  // One of BokehJS's internal modules' exports, or undefined if an upgrade moved it.
+  function bokehExport(module, name) {
+    try {
+      return Bokeh.require(module)[name];
+    } catch {
+      return undefined;
+    }
+  }
+
   /* A restored document must keep its binary buffers (numpy arrays travel as such).
    *
    * On reconnect BokehJS pulls the document again and passes only its JSON to
    * `Document.replace_with_json`, dropping the reply's buffers: any column sent as a buffer then
    * fails with "buffer for id=... not found" and the plot stays dead (bokeh#15347, BokehJS 3.9;
-   * 3.10 passes them itself, and then they are used). The first pull keeps them. So the pulled reply's buffers are remembered beside its JSON, and the
-   * replacement is built with them, as the first pull builds the document. If a BokehJS upgrade
+   * 3.10 passes them itself, and then they are used). The first pull keeps them. So the pulled
+   * reply's buffers are remembered beside its JSON, and the replacement is built with them, as the
+   * first pull builds the document. If a BokehJS upgrade
    * moves either method, nothing is changed: such a restore fails as before and the page says
    * so and offers a reload (see `gone`).
    */
   function restoreWithBuffers() {
-    let Document;
-    let ClientConnection;
-    try {
-      Document = Bokeh.require("document/document").Document;
-      ClientConnection = Bokeh.require("client/connection").ClientConnection;
-    } catch (error) {
-      console.warn("live_session: BokehJS modules moved; documents with buffers cannot be restored", error);
-      return;
-    }
+    const Document = bokehExport("document/document", "Document");
+    const ClientConnection = bokehExport("client/connection", "ClientConnection");
     const pull = ClientConnection && ClientConnection.prototype._pull_doc_json;
     const replace = Document && Document.prototype.replace_with_json;
     if (typeof pull !== "function" || typeof replace !== "function" || typeof Document.from_json !== "function") {
@@ -102,12 +105,7 @@
    * websocket. If a BokehJS upgrade moves `send`, nothing is changed.
    */
   function leaveChangesToTheNextPull() {
-    let ClientConnection;
-    try {
-      ClientConnection = Bokeh.require("client/connection").ClientConnection;
-    } catch (error) {
-      return;
-    }
+    const ClientConnection = bokehExport("client/connection", "ClientConnection");
     const send = ClientConnection && ClientConnection.prototype.send;
     if (typeof send !== "function" || send.apertureWaitsForOpen) {
       return;

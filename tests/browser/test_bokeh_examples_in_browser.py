@@ -27,6 +27,7 @@ from tests.support.bokeh_page import (
     wait_for_notice,
     wait_for_state,
 )
+from tests.support.page_errors import PageErrors
 from tests.support.restarts import (
     kill_process_that_took,
     kill_processes_that_took,
@@ -37,12 +38,6 @@ from tests.support.servers import running_stack
 
 EXAMPLES_DIR, WHY_NOT = examples_folder()
 pytestmark = pytest.mark.skipif(EXAMPLES_DIR is None, reason=WHY_NOT)
-
-WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
-    (window.cspViolations = window.cspViolations || []).push(`${e.violatedDirective} ${e.blockedURI}`);
-});"""
-# Nothing leaves this machine: the examples' standalone templates link a web font and a video.
-EXTERNAL = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")
 
 # Names the expressions below use, bound from the page's BokehJS documents.
 _SCOPE = """
@@ -151,27 +146,6 @@ def run_custom_js(page, name: str) -> None:
         page.get_by_role("button", name=label).click()
     assert download.value.suggested_filename == filename
     assert open(download.value.path()).readline().strip() == "name,salary,years_experience"
-
-
-class PageErrors:
-    """Console errors, uncaught exceptions and CSP violations of a page, local resources only."""
-
-    def __init__(self, page) -> None:
-        self.page = page
-        self.messages: list[str] = []
-        page.add_init_script(WATCH_CSP)
-        page.context.route(EXTERNAL, lambda route: route.abort())
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.messages.append(f"uncaught: {error}"))
-
-    def _console(self, message) -> None:
-        if message.type == "error" and not EXTERNAL.match(message.location.get("url", "")):
-            self.messages.append(message.text)
-
-    def assert_none(self, but: re.Pattern | None = None) -> None:
-        """No error, or none but those ``but`` matches."""
-        assert self.page.evaluate("() => window.cspViolations || []") == []
-        assert [message for message in self.messages if but is None or not but.search(message)] == []
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import requests
 from tests.support.bokeh_client import embedded_session
 from tests.support.bokeh_page import column, model_value, move_first_slider_and_see_python_answer, wait_for_canvas
 from tests.support.compose import ComposeProject, container_engine, tool
+from tests.support.page_errors import csp_violations, watch_csp
 from tests.support.site_accounts import post_login
 
 # A hang guard only: building the images on a fresh machine takes minutes, in the first test's setup.
@@ -23,9 +24,6 @@ pytestmark = pytest.mark.timeout(1800)
 
 SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front", "redis"]
 REPLICAS = 3
-WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
-    (window.cspViolations = window.cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI);
-});"""
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +54,12 @@ def test_every_service_is_healthy_and_the_site_sees_bokeh(project):
 
 
 def test_an_embedded_app_through_the_front_runs_python(project, page):
-    page.add_init_script(WATCH_CSP)
+    watch_csp(page)
     page.goto(f"{project.site_url}/apps/sliders?N=100")
     wait_for_canvas(page)
     assert model_value(page, "wave", f"{column('y')}.length") == 100
     move_first_slider_and_see_python_answer(page)
-    assert page.evaluate("() => window.cspViolations || []") == []
+    assert csp_violations(page) == []
 
 
 def test_a_standalone_app_opens_on_the_standalone_port(project, page):

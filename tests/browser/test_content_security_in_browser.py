@@ -14,10 +14,8 @@ import requests
 
 from tests.support.bokeh_page import wait_for_canvas
 from tests.support.front import running_front_stack
+from tests.support.page_errors import csp_violations, watch_csp
 
-WATCH_CSP = """document.addEventListener('securitypolicyviolation', (e) => {
-    (window.cspViolations = window.cspViolations || []).push(`${e.violatedDirective} ${e.blockedURI}`);
-});"""
 # Pages that draw a plot once their scripts ran.
 PLOTTING = re.compile(r"^/(apps/|dashboard|classic/)")
 
@@ -41,7 +39,7 @@ def assert_no_violation_on_every_page(page, site_url: str) -> None:
     # Any other error in the console too (a failed resource, an ERROR reply from the Bokeh server).
     errors = []
     page.on("console", lambda message: message.type == "error" and errors.append(f"{page.url}: {message.text}"))
-    page.add_init_script(WATCH_CSP)
+    watch_csp(page)
     pages = site_pages(site_url)
     assert len(pages) >= 6
     for path in pages:
@@ -49,7 +47,7 @@ def assert_no_violation_on_every_page(page, site_url: str) -> None:
         assert response.status in (200, 302, 303) or response.request.redirected_from, path
         if PLOTTING.match(path) and response.url.startswith(site_url + path.split("?")[0]):
             wait_for_canvas(page)
-        assert page.evaluate("() => window.cspViolations || []") == [], path
+        assert csp_violations(page) == [], path
     assert [message.text for message in console_reports] == []
     assert errors == []
 

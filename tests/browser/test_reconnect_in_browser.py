@@ -24,6 +24,7 @@ from tests.support.bokeh_page import (
     wait_for_state,
     wait_until,
 )
+from tests.support.page_errors import PageErrors
 from tests.support.restarts import (
     bokeh_process,
     kill_process_that_took,
@@ -139,16 +140,7 @@ def stopped_stack():
 
 def test_a_change_made_while_the_websocket_reopens_is_left_to_the_document_pulled_then(stopped_stack, page):
     stack = stopped_stack
-    problems = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" and not RECONNECT_ATTEMPT_FAILED.search(message.text)
-            else None
-        ),
-    )
+    errors = PageErrors(page)
     page.add_init_script(RECORD_WEBSOCKETS)
     record_notices(page)
     before = sessions_created(stack)
@@ -180,7 +172,7 @@ def test_a_change_made_while_the_websocket_reopens_is_left_to_the_document_pulle
     # its widgets run Python.
     assert model_value(page, "offset", "model.value") == server_offset
     move_first_slider_and_see_python_answer(page)
-    assert problems == [], problems
+    errors.assert_none(but=RECONNECT_ATTEMPT_FAILED)
     wait_for_processes(stack)
 
 

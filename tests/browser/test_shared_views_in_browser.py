@@ -6,11 +6,10 @@ holding the view (a shared view is one document per process).
 
 import signal
 
-import psutil
 import pytest
-import requests
 
 from tests.support.bokeh_page import model_value, wait_for_canvas, wait_for_model, wait_for_state, wait_until
+from tests.support.restarts import bokeh_process
 from tests.support.servers import running_stack
 
 VIEWERS = ".live-session-viewers"
@@ -99,9 +98,9 @@ def test_the_wall_renews_its_expired_tokens_by_itself_after_an_outage(short_toke
     first_expiry = page.evaluate("() => Number(document.querySelector('.bk-session').dataset.expiresAt)")
     page.wait_for_function(f"() => Date.now() / 1000 > {first_expiry}", timeout=30_000)
 
-    pid = requests.get(f"{stack.process_urls[0]}/healthz", timeout=10).json()["pid"]
+    process = bokeh_process(stack, 0)
     with page.expect_navigation(timeout=90_000):
-        psutil.Process(pid).send_signal(signal.SIGKILL)
+        process.send_signal(signal.SIGKILL)
     # Reloaded by itself, with fresh tokens for the same views, live again.
     wait_for_canvas(page)
     wait_for_state(page, "live")

@@ -27,10 +27,15 @@ def _after_self_check(url: str, seconds: float = 180) -> dict:
     return requests.get(f"{url}/healthz", timeout=10).json()
 
 
+def _processes_that_took(stack, before: list[int]) -> tuple[list[int], list[int]]:
+    """The indexes of the Bokeh processes whose visitors' sessions grew since ``before``, and the counts now."""
+    now = sessions_created(stack)
+    return [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was], now
+
+
 def process_that_took(stack, before: list[int]) -> int:
     """The index of the one Bokeh process whose visitors' sessions grew since ``before``."""
-    now = sessions_created(stack)
-    grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
+    grown, now = _processes_that_took(stack, before)
     assert len(grown) == 1, f"cannot tell which process holds the page's session: {before} -> {now}"
     return grown[0]
 
@@ -57,8 +62,7 @@ def kill_processes_that_took(stack, before: list[int]) -> list[int]:
     Each is replaced before the next is killed, so that the page always has a process to come
     back to before BokehJS's last retry.
     """
-    now = sessions_created(stack)
-    grown = [index for index, (was, count) in enumerate(zip(before, now, strict=True)) if count > was]
+    grown, now = _processes_that_took(stack, before)
     assert grown, f"no process took the page's session: {before} -> {now}"
     for index in grown:
         process = bokeh_process(stack, index)
