@@ -55,8 +55,9 @@ def test_a_restore_drops_the_buffers_or_passes_them_as_the_wrapping_does(bokehjs
 
 def test_the_page_script_wraps_exactly_these(bokehjs):
     script = (PROJECT_ROOT / "static" / "live_session.js").read_text(encoding="utf-8")
-    assert 'Bokeh.require("document/document").Document' in script
-    assert 'Bokeh.require("client/connection").ClientConnection' in script
+    assert "return Bokeh.require(module)[name];" in script
+    assert 'bokehExport("document/document", "Document")' in script
+    assert 'bokehExport("client/connection", "ClientConnection")' in script
     assert "ClientConnection.prototype._pull_doc_json = " in script
     assert "Document.prototype.replace_with_json = " in script
     # Where BokehJS passes the buffers itself (3.10), they win over the remembered ones.
