@@ -1,4 +1,5 @@
-# Aperture: `make run` starts both servers (`make dev`: reloading), `make test` runs every test.
+# Aperture: `make run` starts both servers (`make dev`: reloading), `make test` runs every test,
+# `make docs` builds the documentation site.
 # All set up .venv first.
 
 # The first interpreter that actually runs (a pyenv shim can be on PATH and still fail).
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 # The OpenID Connect provider the single sign-on tests run (npm package oidc-provider).
 OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
 
-.PHONY: install test-provider run dev run-front base-image test lint format bench screenshot clean
+.PHONY: install test-provider run dev run-front base-image test lint format docs bench screenshot clean
 
 install: $(STAMP)
 
@@ -18,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	touch $@
 
 # Without npm the single sign-on tests skip (and fail under CI=true), saying what to install.
@@ -28,8 +29,10 @@ $(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix tests/oidc --no-audit --no-fund; \
 	else echo "npm not found: the single sign-on tests will skip (apt-get install nodejs npm)" >&2; fi
 
+# PROCFILE=path/to/Procfile runs other commands in the same set-up (a team's own site, say).
+PROCFILE ?= Procfile
 run: install
-	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile $(PROCFILE)
 
 # Both servers, reloading: saving an app's file restarts the Bokeh processes (and the open pages
 # reload), saving the site's code or a catalog file reloads the site; templates are read afresh.
@@ -54,6 +57,7 @@ test: install
 	@$(MAKE) --no-print-directory test-provider
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -63,6 +67,13 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The documentation site, from docs/ into site/ (git-ignored): offline (no fonts, no scripts
+# fetched) and strict, so a broken link or any warning fails the build. The settings reference
+# is generated from the code that reads the settings while it builds (docs/hooks/).
+# (Not --quiet: it hides the warnings from the strict check too, and the build passes.)
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Each script prints our way next to the naive way; BENCH_SECONDS is the length of each
 # throughput row (6 rows), the rest is bounded by counts.
@@ -78,9 +89,9 @@ bench: install
 	$(BIN)/python bench/recycling_rss.py
 	$(BIN)/python bench/shared_views.py
 
-# Refreshes the README's screenshot from the browser tests.
+# Refreshes the screenshot of the README and the documentation site from the browser tests.
 screenshot: install
 	APERTURE_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest tests/browser -k sliders_page_shows_the_live_app
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache tests/artifacts tests/oidc/node_modules
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache tests/artifacts tests/oidc/node_modules site

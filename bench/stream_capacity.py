@@ -335,7 +335,7 @@ def report(runs: list[Run]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # The target is 1,000; one process here streams to about 250 at 1 Hz (see the README).
+    # The target is 1,000; one process here streams to about 250 at 1 Hz (see docs/benchmarks.md).
     parser.add_argument("--sessions", type=int, default=250)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--only", choices=("off", "on"), help="measure one setting only")

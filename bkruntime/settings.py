@@ -1,4 +1,4 @@
-"""Settings of the Bokeh server processes, read from the environment (documented in the README).
+"""Settings of the Bokeh server processes, read from the environment (see docs/reference/settings.md).
 
 The launcher turns these into the ``bokeh serve`` command line and the number of processes it
 supervises; nothing else reads them.

@@ -1,4 +1,4 @@
-"""Settings of the Flask site, read from the environment (documented in the README).
+"""Settings of the Flask site, read from the environment (see docs/reference/settings.md).
 
 Nothing here has to run before bokeh is imported: the site passes the shared Bokeh key
 explicitly wherever it signs (``aperture.session_token``).
@@ -32,7 +32,7 @@ from aperture.log_format import log_format_setting
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginSettings
 
-# Bokeh's own default lifetime of the tokens it mints; see the README on choosing another.
+# Bokeh's own default lifetime of the tokens it mints; see docs/explanation/tokens.md on choosing another.
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300
 
 
@@ -151,7 +151,7 @@ def rate_limit_storage(environ: Environ) -> dict[str, object]:
     """Flask-Limiter's storage settings: ``RATELIMIT_STORAGE_URI`` and how it behaves when down.
 
     Storage down: count in the worker's memory (with a logged warning) until it answers again,
-    rather than refuse every login; the README says so.
+    rather than refuse every login; docs/how-to/accounts.md says so.
     """
     uri = env_str(environ, "RATELIMIT_STORAGE_URI", "memory://")
     scheme = uri.split("://", 1)[0] if "://" in uri else ""

@@ -1,4 +1,4 @@
-"""docker-compose.yml as ``docker-compose config`` resolves it: the layout the README promises.
+"""docker-compose.yml as ``docker-compose config`` resolves it: the layout docs/how-to/compose.md promises.
 
 The project really runs in ``tests/browser/test_compose_in_browser.py`` (podman's Docker API);
 this checks the resolved file wherever Debian's docker-compose is installed, no engine needed.
