@@ -15,7 +15,7 @@ arguments = curdoc().session_context.request.arguments
 weeks = int(arguments.get("weeks", [b"12"])[0])
 
 orders = 200 + np.random.default_rng(seed=7).normal(0, 25, weeks).cumsum()
-source = ColumnDataSource(data={"week": np.arange(1, weeks + 1), "orders": orders})
+source = ColumnDataSource(data={"week": np.arange(1, weeks + 1), "orders": orders}, name="orders")
 
 plot = figure(title=f"Orders, last {weeks} weeks", name="orders_plot", height=320, sizing_mode="stretch_width")
 plot.line("week", "orders", source=source, line_width=2)
