@@ -136,8 +136,8 @@ def problems(reads: dict[str, list[Read]], documented: dict) -> list[str]:
         if name not in settings:
             found.append(
                 f"{name} is read ({', '.join(read.where for read in places)}) but not documented: "
-                f"add a [settings.{name}] table (section = one of {', '.join(documented['sections'])}, "
-                f'default = "...", meaning = "...") to docs/hooks/settings.toml'
+                f"add a [settings.{name}] table to docs/hooks/settings.toml with section (one of "
+                f"{', '.join(repr(section) for section in documented['sections'])}), default and meaning"
             )
     for name in settings:
         if name not in reads:

@@ -86,8 +86,8 @@ def test_an_undocumented_setting_is_named_with_where_to_describe_it(reference, p
     }
     found = reference.problems(reference.read_settings(project), documented)
     assert found == [
-        "REQUIRE_MFA is read (web/settings.py:8) but not documented: add a [settings.REQUIRE_MFA] table "
-        '(section = one of The site, default = "...", meaning = "...") to docs/hooks/settings.toml',
+        "REQUIRE_MFA is read (web/settings.py:8) but not documented: add a [settings.REQUIRE_MFA] table to "
+        "docs/hooks/settings.toml with section (one of 'The site'), default and meaning",
         "OLD_SETTING is documented in docs/hooks/settings.toml but no code reads it: remove its "
         "[settings.OLD_SETTING] table, or read it through aperture/environment.py",
     ]
