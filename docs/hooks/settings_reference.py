@@ -165,13 +165,13 @@ def reference_markdown(reads: dict[str, list[Read]], documented: dict) -> str:
         if not names:
             continue
         parts += [f"## {section}", "", introduction.strip(), ""]
-        parts += ["| Variable | Default | Meaning | Read by |", "| --- | --- | --- | --- |"]
+        parts += ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
         for name in names:
             entry = documented["settings"][name]
-            readers = sorted({read.path for read in reads.get(name, ())})
+            readers = ", ".join(f"`{path}`" for path in sorted({read.path for read in reads.get(name, ())}))
             parts.append(
-                f"| `{name}` | {_cell(entry.get('default', ''))} | {_cell(entry['meaning'])} "
-                f"| {'<br>'.join(f'`{path}`' for path in readers)} |"
+                f"| `{name}` | {_cell(entry.get('default', ''))} | {_cell(entry['meaning'])}"
+                f"<br><small>read by {readers}</small> |"
             )
         parts.append("")
     return "\n".join(parts)
