@@ -28,7 +28,16 @@ from web.accounts import (
 )
 from web.embedding import bokehjs, templating
 from web.embedding.embed import bokeh_embed
-from web.operations import admin, content_security, health, metrics, origin_check, proxy_headers, request_log
+from web.operations import (
+    admin,
+    audit_view,
+    content_security,
+    health,
+    metrics,
+    origin_check,
+    proxy_headers,
+    request_log,
+)
 from web.pages import api, classic, dashboard, gallery, live_apps, share_links, standalone, wall, wave_match
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +85,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         single_sign_on.bp,
         share_links.bp,
         admin.bp,
+        audit_view.bp,
         account.bp,
         second_factor_views.bp,
         login_second_step.bp,
