@@ -77,7 +77,7 @@ def _code_limit():
 def enrol():
     """Enrolment (QR code, secret and code form), or, once enrolled, its state and removal."""
     if not may_enrol(current_user):
-        provider = current_app.config["OIDC_PROVIDER_NAME"]
+        provider = current_app.config["OIDC_PROVIDER_NAME"] or "your single-sign-on provider"
         return render_template("account/second_factor.html", provider=provider, form=CodeForm())
     if current_user.has_second_factor:
         codes_left = recovery_codes_left(current_user)
