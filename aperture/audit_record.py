@@ -1,7 +1,7 @@
 """One entry of the audit trail, as both sides write it: a row of ``audit_events`` and a JSON log line.
 
 The site records through ``web.accounts.audit``; a Bokeh process, which has no Flask request and
-never imports the site, records the websockets it refuses through ``bkruntime.audit_refusals``.
+never imports the site, records the websockets it refuses through ``bkruntime.audit_writer``.
 Both write the same row to the same database (``aperture.database_url``) and the same line to
 their log, so the trail is one, whichever process saw the event.
 """

@@ -15,7 +15,7 @@ every app of a server, so the decision is per app, from the request's applicatio
   view's, the same for every viewer, so the token's viewer is what is checked);
 * signed in, but without the app's role: 403.
 
-A refused websocket is recorded in the site's audit trail (``bkruntime.audit_refusals``).
+A refused websocket is recorded in the site's audit trail (``bkruntime.audit_writer``).
 
 ``StandaloneIdentity`` is the other half: a handler added to every app that puts the cookie's
 visitor and the app's name into the token of a standalone page, so the app can greet them.
@@ -38,7 +38,7 @@ from aperture.database_url import database_url
 from aperture.session_token import APP_KEY, SHARED_KEY, USER_KEY
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginReader, SiteLoginSettings
-from bkruntime.audit_refusals import RefusalRecorder
+from bkruntime.audit_writer import AuditWriter
 
 # What Bokeh's handlers see as the user of a request that needs no login.
 ANONYMOUS = "anonymous"
@@ -49,11 +49,11 @@ _WEBSOCKET_PROTOCOL = "Sec-WebSocket-Protocol"
 class SiteLoginGate:
     """The per-app decision behind ``get_user``; see the module docstring."""
 
-    def __init__(self, reader: SiteLoginReader, bokeh_secret: str, refusals: RefusalRecorder | None = None) -> None:
+    def __init__(self, reader: SiteLoginReader, bokeh_secret: str, audit: AuditWriter | None = None) -> None:
         self.reader = reader
         self._bokeh_secret = bokeh_secret.encode()
         # Where refused websockets go into the audit trail (None: nowhere).
-        self._refusals = refusals
+        self._audit = audit
 
     def user(self, handler: Any) -> object | None:
         name = app_name(handler)
@@ -77,8 +77,8 @@ class SiteLoginGate:
         return None
 
     def _record_refusal(self, handler: Any, spec: AppSpec, visitor: str | None, reason: str) -> None:
-        if self._refusals is not None:
-            self._refusals.websocket_refused(handler, spec.name, visitor, reason)
+        if self._audit is not None:
+            self._audit.websocket_refused(handler, spec.name, visitor, reason)
 
     def login_url(self, handler: Any) -> str:
         return self.reader.login_url(app_name(handler) or "", handler.request.query)
@@ -135,7 +135,7 @@ class StandaloneIdentity(Handler):
 @cache
 def _gate() -> SiteLoginGate:
     reader = SiteLoginReader(SiteLoginSettings.from_environ(os.environ))
-    return SiteLoginGate(reader, resolve_bokeh_secret(os.environ), RefusalRecorder(database_url(os.environ)))
+    return SiteLoginGate(reader, resolve_bokeh_secret(os.environ), AuditWriter(database_url(os.environ)))
 
 
 async def get_user_async(request_handler):

@@ -152,11 +152,11 @@ def test_refused_websockets_go_into_the_sites_audit_trail(app, monkeypatch, capl
 
     from aperture.catalog import AppSpec
     from bkruntime import auth_module
-    from bkruntime.audit_refusals import RefusalRecorder
+    from bkruntime.audit_writer import AuditWriter
 
     restricted = AppSpec(name="ledger", title="Ledger", description="", source="x", public=False, roles=("finance",))
     monkeypatch.setattr(auth_module, "CATALOG", {"ledger": restricted, "sliders": auth_module.CATALOG["sliders"]})
-    recorder = RefusalRecorder(app.config["SQLALCHEMY_DATABASE_URI"])
+    recorder = AuditWriter(app.config["SQLALCHEMY_DATABASE_URI"])
     gate = SiteLoginGate(SiteLoginReader(SETTINGS), TEST_BOKEH_SECRET, recorder)
     headers = {"User-Agent": "attacker/1.0"}
     with caplog.at_level(logging.INFO, logger="bkruntime.audit"):
@@ -182,8 +182,8 @@ def test_refused_websockets_go_into_the_sites_audit_trail(app, monkeypatch, capl
         ("websocket_refused", "", "ledger: no login and no session token of this app", "attacker/1.0"),
         ("websocket_refused", "alice", "ledger: the account may not open it", "attacker/1.0"),
     ]
-    unmigrated = RefusalRecorder(f"sqlite:///{tmp_path / 'empty.db'}")
-    with caplog.at_level(logging.WARNING, logger="bkruntime.audit_refusals"):
+    unmigrated = AuditWriter(f"sqlite:///{tmp_path / 'empty.db'}")
+    with caplog.at_level(logging.WARNING, logger="bkruntime.audit_writer"):
         unmigrated.websocket_refused(WebSocket("ledger"), "ledger", None, "test")
         unmigrated.wait_until_written()
     assert "audit entry kept in the log only" in caplog.text

@@ -1,4 +1,5 @@
-"""The Bokeh side of the audit trail: each websocket a private app refuses, recorded as the site records.
+"""The Bokeh side of the audit trail: what a Bokeh process saw (a websocket of a private app it
+refused), recorded as the site records.
 
 A Bokeh process has no Flask request and never imports the site, so it writes the entry itself,
 through the shared contract (``aperture.audit_record``): one JSON line to the ``bkruntime.audit``
@@ -26,8 +27,8 @@ MAX_WAITING = 1000
 WARN_EVERY_SECONDS = 60.0
 
 
-class RefusalRecorder:
-    """Records refused websockets into the database at ``database_url`` (and the log)."""
+class AuditWriter:
+    """Writes audit entries into the database at ``database_url`` (and the log)."""
 
     def __init__(self, database_url: str) -> None:
         self._database_url = database_url
@@ -37,16 +38,26 @@ class RefusalRecorder:
         self._waiting = 0
         self._warned_at = -WARN_EVERY_SECONDS
 
+    def record(self, kind: str, handler: Any, actor: str | None = None, subject: str | None = None, detail: str = ""):
+        """Record an event of ``kind`` on the request of Bokeh's ``handler`` (its address and browser)."""
+        request = handler.request
+        self.write(
+            AuditRecord(
+                kind,
+                actor=actor or "",
+                subject=subject or "",
+                detail=detail,
+                address=request.remote_ip or "",
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+        )
+
     def websocket_refused(self, handler: Any, app: str, visitor: str | None, reason: str) -> None:
         """Record that the websocket ``handler`` asked for to ``app`` was refused, and why."""
-        request = handler.request
-        entry = AuditRecord(
-            "websocket_refused",
-            actor=visitor or "",
-            detail=f"{app}: {reason}",
-            address=request.remote_ip or "",
-            user_agent=request.headers.get("User-Agent", ""),
-        )
+        self.record("websocket_refused", handler, actor=visitor, detail=f"{app}: {reason}")
+
+    def write(self, entry: AuditRecord) -> None:
+        """Log ``entry`` now, and hand it to the background thread for the database."""
         audit_log.info(entry.json_line())
         with self._lock:
             if self._waiting >= MAX_WAITING:
