@@ -183,7 +183,8 @@ def test_admins_are_made_to_enrol_first_under_require_mfa(app, clock):
         assert sent.status_code == 302 and sent.headers["Location"].endswith("/account/second-factor")
     assert client.get("/api/admin/stats").status_code == 403
     enrol(client, clock)
-    assert client.get("/admin").status_code == 200
+    admin_page = client.get("/admin").get_data(as_text=True)
+    assert re.search(r'data-account="root">.*?<td class="second-factor">on</td>', admin_page, re.S)
     assert cookie_contents(client)[SITE_VISITOR_KEY]["name"] == "root"
 
 

@@ -90,6 +90,7 @@ def _fresh_metadata(client) -> dict:
 def _provider_error(reason: str, status: int = 503):
     name = current_app.config["OIDC_PROVIDER_NAME"]
     log.warning("single sign-on with %s failed: %s", name, reason)
+    record("login_failed", detail=f"single sign-on with {name}: {reason}")
     message = f"Logging in with {name} did not work: {reason}. Try again later"
     if current_app.config["LOCAL_LOGIN"]:
         message += ", or log in with your name and password"
