@@ -38,7 +38,8 @@ bp = Blueprint("second_factor", __name__, url_prefix="/account/second-factor")
 log = logging.getLogger(__name__)
 
 # What an admin who must enrol may still reach: this page, logging out, and what every page needs.
-_OPEN_DURING_ENROLMENT = {"second_factor.enrol", "second_factor.confirm", "auth.logout", "static", "bokehjs"}
+_OPEN_DURING_ENROLMENT = {"second_factor.enrol", "second_factor.confirm", "auth.logout", "static"}
+_OPEN_BLUEPRINTS = ("bokehjs.", "health.", "metrics.")
 
 
 class CodeForm(FlaskForm):
@@ -54,7 +55,7 @@ def _enrol_first():
     if not current_user.is_authenticated or not enrolment_required(current_user):
         return None
     endpoint = request.endpoint or ""
-    if endpoint in _OPEN_DURING_ENROLMENT or endpoint.startswith(("bokehjs.", "health.")):
+    if endpoint in _OPEN_DURING_ENROLMENT or endpoint.startswith(_OPEN_BLUEPRINTS):
         return None
     if request.method != "GET" or request.path.startswith("/api/"):
         abort(403, description="Admins need a second factor here: enrol at /account/second-factor first.")
