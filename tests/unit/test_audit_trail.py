@@ -252,7 +252,9 @@ def test_bad_filters_get_a_clear_400(trail, query, message):
 
 
 def test_the_admin_page_shows_the_trail_with_its_filter_form(trail):
-    page = trail.get("/admin/audit?person=bob").get_data(as_text=True)
+    answer = trail.get("/admin/audit?person=bob")
+    assert answer.headers["Cache-Control"] == "no-store"
+    page = answer.get_data(as_text=True)
     assert page.count('class="audit-event"') == 2 and 'value="bob"' in page
     assert 'href="/admin/audit"' in trail.get("/admin").get_data(as_text=True)
 

@@ -68,7 +68,8 @@ def as_json(event: AuditEvent) -> dict[str, object]:
 def page():
     """The newest entries matching the filters, as a page with the filter form."""
     filters = _filters()
-    return render_template("admin_audit.html", events=events(**filters), kinds=KINDS, filters=filters)
+    body = render_template("admin_audit.html", events=events(**filters), kinds=KINDS, filters=filters)
+    return body, 200, {"Cache-Control": "no-store"}
 
 
 @bp.get("/api/admin/audit")
