@@ -245,3 +245,18 @@ def test_single_sign_on_accounts_leave_it_to_their_provider(app):
     page = client.get("/account/second-factor").get_data(as_text=True)
     assert "its second factor, if any, is set up there" in page
     assert client.post("/account/second-factor", data={"csrf_token": csrf_token(page), "code": "1"}).status_code == 409
+
+
+def test_the_code_must_follow_the_password_within_five_minutes(app, enrolled):
+    from web.accounts.login_second_step import SECOND_STEP_KEY, SECOND_STEP_SECONDS
+
+    client = app.test_client()
+    client_login(client, "alice")
+    with client.session_transaction() as session:
+        session[SECOND_STEP_KEY] = {
+            **session[SECOND_STEP_KEY],
+            "since": session[SECOND_STEP_KEY]["since"] - SECOND_STEP_SECONDS - 1,
+        }
+    late = client.get("/login/code")
+    assert late.status_code == 302 and late.headers["Location"].endswith("/login")
+    assert SECOND_STEP_KEY not in cookie_contents(client)
