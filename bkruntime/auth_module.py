@@ -15,6 +15,8 @@ every app of a server, so the decision is per app, from the request's applicatio
   view's, the same for every viewer, so the token's viewer is what is checked);
 * signed in, but without the app's role: 403.
 
+A refused websocket is recorded in the site's audit trail (``bkruntime.audit_writer``).
+
 ``StandaloneIdentity`` is the other half: a handler added to every app that puts the cookie's
 visitor and the app's name into the token of a standalone page, so the app can greet them.
 """
@@ -32,9 +34,11 @@ from tornado.websocket import WebSocketHandler
 
 from aperture.access import Visitor, may_open
 from aperture.catalog import CATALOG, AppSpec
+from aperture.database_url import database_url
 from aperture.session_token import APP_KEY, SHARED_KEY, USER_KEY
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginReader, SiteLoginSettings
+from bkruntime.audit_writer import AuditWriter
 
 # What Bokeh's handlers see as the user of a request that needs no login.
 ANONYMOUS = "anonymous"
@@ -45,9 +49,11 @@ _WEBSOCKET_PROTOCOL = "Sec-WebSocket-Protocol"
 class SiteLoginGate:
     """The per-app decision behind ``get_user``; see the module docstring."""
 
-    def __init__(self, reader: SiteLoginReader, bokeh_secret: str) -> None:
+    def __init__(self, reader: SiteLoginReader, bokeh_secret: str, audit: AuditWriter | None = None) -> None:
         self.reader = reader
         self._bokeh_secret = bokeh_secret.encode()
+        # Where refused websockets go into the audit trail (None: nowhere).
+        self._audit = audit
 
     def user(self, handler: Any) -> object | None:
         name = app_name(handler)
@@ -59,12 +65,20 @@ class SiteLoginGate:
             return visitor.as_payload()
         if self._has_bound_token(handler, spec):
             return ANONYMOUS
+        websocket = isinstance(handler, WebSocketHandler)
         if visitor is not None:
+            if websocket:
+                self._record_refusal(handler, spec, visitor.name, "the account may not open it")
             raise HTTPError(403, reason=f"{spec.title} is not open to {visitor.name}")
-        if isinstance(handler, WebSocketHandler):
+        if websocket:
             # Refuse the handshake itself; Bokeh would otherwise accept it, then fail to redirect.
+            self._record_refusal(handler, spec, None, "no login and no session token of this app")
             raise HTTPError(403, reason=f"{spec.title} is private")
         return None
+
+    def _record_refusal(self, handler: Any, spec: AppSpec, visitor: str | None, reason: str) -> None:
+        if self._audit is not None:
+            self._audit.websocket_refused(handler, spec.name, visitor, reason)
 
     def login_url(self, handler: Any) -> str:
         return self.reader.login_url(app_name(handler) or "", handler.request.query)
@@ -120,7 +134,8 @@ class StandaloneIdentity(Handler):
 
 @cache
 def _gate() -> SiteLoginGate:
-    return SiteLoginGate(SiteLoginReader(SiteLoginSettings.from_environ(os.environ)), resolve_bokeh_secret(os.environ))
+    reader = SiteLoginReader(SiteLoginSettings.from_environ(os.environ))
+    return SiteLoginGate(reader, resolve_bokeh_secret(os.environ), AuditWriter(database_url(os.environ)))
 
 
 async def get_user_async(request_handler):

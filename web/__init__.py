@@ -16,10 +16,28 @@ from flask import Flask
 from aperture.catalog import CATALOG
 from aperture.log_format import log_formatter
 from web import database, errors, page_context, settings
-from web.accounts import account, auth, password_resets, single_sign_on, users_cli
+from web.accounts import (
+    account,
+    audit,
+    auth,
+    login_second_step,
+    password_resets,
+    second_factor_views,
+    single_sign_on,
+    users_cli,
+)
 from web.embedding import bokehjs, templating
 from web.embedding.embed import bokeh_embed
-from web.operations import admin, content_security, health, metrics, origin_check, proxy_headers, request_log
+from web.operations import (
+    admin,
+    audit_view,
+    content_security,
+    health,
+    metrics,
+    origin_check,
+    proxy_headers,
+    request_log,
+)
 from web.pages import api, classic, dashboard, gallery, live_apps, share_links, standalone, wall, wave_match
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +60,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     request_log.init_app(app)
     metrics.init_app(app)
     database.init_app(app)
+    audit.init_app(app)
     auth.init_app(app)
     single_sign_on.init_app(app)
+    second_factor_views.init_app(app)
     users_cli.init_app(app)
     bokeh_embed.init_app(app)
     content_security.init_app(app)
@@ -65,7 +85,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         single_sign_on.bp,
         share_links.bp,
         admin.bp,
+        audit_view.bp,
         account.bp,
+        second_factor_views.bp,
+        login_second_step.bp,
         password_resets.bp,
         standalone.bp,
     )

@@ -1,4 +1,4 @@
-"""The site's tables: accounts, their login sessions and password resets, and their share links.
+"""The site's tables: accounts, their login sessions, password resets, second factor and share links; the audit trail.
 
 Passwords are stored as werkzeug hashes (scrypt) only, and an account made by single sign-on
 has none (no password opens it); account and role names follow
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -57,12 +57,18 @@ class User(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     oidc_issuer: Mapped[str | None] = mapped_column(String(255), nullable=True)
     oidc_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The second factor (``web.accounts.second_factor``): the TOTP secret once enrolled, the one
+    # being enrolled until its first code confirms it, and the last time step whose code was used.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     share_links: Mapped[list[ShareLink]] = relationship(
         back_populates="owner", cascade="all, delete-orphan", order_by="ShareLink.created_at.desc()"
     )
     # Deleted with the account by the ORM as well as by the database: SQLite enforces no foreign keys here.
     login_sessions: Mapped[list[LoginSession]] = relationship(back_populates="user", cascade="all, delete-orphan")
     password_resets: Mapped[list[PasswordReset]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     def get_id(self) -> str | None:
         """Flask-Login's id of this login: its session's token (what the cookie holds)."""
@@ -79,6 +85,10 @@ class User(db.Model):
     @property
     def is_admin(self) -> bool:
         return ADMIN_ROLE in self.roles
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_secret is not None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -151,3 +161,34 @@ class PasswordReset(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     user: Mapped[User] = relationship(back_populates="password_resets")
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for a second-factor code (stored as a SHA-256 hash only)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class AuditEvent(db.Model):
+    """One security event (``web.accounts.audit``): what happened, who did it, to whom, from where.
+
+    Never updated; deleted only when older than ``AUDIT_RETENTION_DAYS``. Names are kept as text,
+    not as links to accounts: an entry outlives the accounts it names.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(64), default="", index=True)
+    subject: Mapped[str] = mapped_column(String(64), default="", index=True)
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")

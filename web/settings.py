@@ -16,6 +16,7 @@ from aperture.bokeh_servers import (
     default_process_count,
     origin_allowed,
 )
+from aperture.database_url import database_url
 from aperture.environment import (
     ConfigurationError,
     Environ,
@@ -24,7 +25,6 @@ from aperture.environment import (
     env_int,
     env_list,
     env_str,
-    instance_dir,
     is_production,
 )
 from aperture.front_urls import with_front_urls
@@ -74,25 +74,6 @@ def process_urls(environ: Environ, name: str, shared_url: str, count: int) -> tu
         raise ConfigurationError(f"BOKEH_PROCESS_PORT_BASE {base} leaves no port for {count} processes")
     host = parts.netloc.rsplit(":", 1)[0]
     return tuple(urlunsplit(parts._replace(netloc=f"{host}:{base + index}")) for index in range(count))
-
-
-def database_url(environ: Environ) -> str:
-    """``DATABASE_URL`` as SQLAlchemy takes it; default: a SQLite file in the instance folder."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    url = env_str(environ, "DATABASE_URL", "")
-    if not url:
-        return f"sqlite:///{instance_dir(environ).resolve() / 'aperture.db'}"
-    # A plain postgresql:// means psycopg2 to SQLAlchemy; the project installs psycopg 3.
-    for scheme in ("postgres://", "postgresql://"):
-        if url.startswith(scheme):
-            url = "postgresql+psycopg://" + url[len(scheme) :]
-    try:
-        make_url(url)
-    except ArgumentError:
-        raise ConfigurationError("DATABASE_URL must be an SQLAlchemy URL like postgresql://user@host/db") from None
-    return url
 
 
 def rate_limit(environ: Environ, name: str, default: str) -> str:
@@ -249,4 +230,10 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "LOG_FORMAT": log_format_setting(environ),
         # When set, /metrics (the site's and the Bokeh processes') needs "Authorization: Bearer <this>".
         "METRICS_BEARER_TOKEN": env_str(environ, "METRICS_BEARER_TOKEN", ""),
+        # Entries of the audit trail older than this are deleted (``web.accounts.audit``).
+        "AUDIT_RETENTION_DAYS": env_int(environ, "AUDIT_RETENTION_DAYS", 365, minimum=1),
+        # Admins must have a second factor: one without is sent to enrol before anything else.
+        "REQUIRE_MFA": env_bool(environ, "REQUIRE_MFA", False),
+        # The issuer name an authenticator app shows next to the account's second factor.
+        "MFA_ISSUER_NAME": env_str(environ, "MFA_ISSUER_NAME", "Aperture"),
     }

@@ -46,6 +46,14 @@ def account(stack, name: str):
         return None if user is None else (user.roles, user.oidc_subject, bool(user.password_hash))
 
 
+def audit_entries(stack, name: str) -> list[tuple[str, str]]:
+    """(kind, actor) of the audit entries about account ``name``."""
+    from web.accounts.audit import events
+
+    with create_app({"SQLALCHEMY_DATABASE_URI": database_url(stack.env)}).app_context():
+        return [(event.kind, event.actor) for event in events(person=name)]
+
+
 def set_roles(stack, name: str, *roles: str) -> None:
     from web.accounts.users import find_user
     from web.database import db
@@ -65,6 +73,8 @@ def test_the_first_login_creates_the_account_with_the_providers_roles(sso_stack,
     assert landed.url == f"{sso_stack.web_url}/apps/portfolio?days=90"
     assert 'Logged in as <b class="account-name">grace</b>' in landed.text
     assert account(sso_stack, "grace") == (("analyst",), "5e1f0a7c-grace", False)
+    assert ("account_created", "single sign-on") in audit_entries(sso_stack, "grace")
+    assert ("single_sign_on_login", "grace") in audit_entries(sso_stack, "grace")
     # The standalone private app on the Bokeh server reads the same login.
     standalone = session.get(f"{sso_stack.bokeh_url}/portfolio", allow_redirects=False, timeout=30)
     assert standalone.status_code == 200

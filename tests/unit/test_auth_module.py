@@ -143,3 +143,47 @@ def test_the_launcher_runs_bokeh_with_this_module_and_keeps_the_cookie_out_of_to
     assert command[command.index("--auth-module") + 1].endswith("bkruntime/auth_module.py")
     assert command[command.index("--exclude-cookies") + 1] == "aperture_session"
     assert command[command.index("--exclude-headers") + 1] == "Cookie"
+
+
+def test_refused_websockets_go_into_the_sites_audit_trail(app, monkeypatch, caplog, tmp_path):
+    """The Bokeh process writes the entry itself, into the database the site reads, and its log."""
+    import json
+    import logging
+
+    from aperture.catalog import AppSpec
+    from bkruntime import auth_module
+    from bkruntime.audit_writer import AuditWriter
+
+    restricted = AppSpec(name="ledger", title="Ledger", description="", source="x", public=False, roles=("finance",))
+    monkeypatch.setattr(auth_module, "CATALOG", {"ledger": restricted, "sliders": auth_module.CATALOG["sliders"]})
+    recorder = AuditWriter(app.config["SQLALCHEMY_DATABASE_URI"])
+    gate = SiteLoginGate(SiteLoginReader(SETTINGS), TEST_BOKEH_SECRET, recorder)
+    headers = {"User-Agent": "attacker/1.0"}
+    with caplog.at_level(logging.INFO, logger="bkruntime.audit"):
+        for handler in (
+            WebSocket("ledger", headers=headers),
+            WebSocket("ledger", cookie=site_cookie("alice"), headers=headers),
+        ):
+            with pytest.raises(HTTPError):
+                gate.user(handler)
+        # Not refused, or not a websocket: nothing to record.
+        gate.user(WebSocket("ledger", cookie=site_cookie("bob", "finance")))
+        gate.user(WebSocket("sliders"))
+        assert gate.user(Handler("ledger")) is None
+    recorder.wait_until_written()
+    lines = [json.loads(record.getMessage()) for record in caplog.records if record.name == "bkruntime.audit"]
+    assert [line["actor"] for line in lines] == ["", "alice"]
+    from web.database import db
+    from web.models import AuditEvent
+
+    with app.app_context():
+        rows = [(e.kind, e.actor, e.detail, e.user_agent) for e in db.session.scalars(db.select(AuditEvent))]
+    assert rows == [
+        ("websocket_refused", "", "ledger: no login and no session token of this app", "attacker/1.0"),
+        ("websocket_refused", "alice", "ledger: the account may not open it", "attacker/1.0"),
+    ]
+    unmigrated = AuditWriter(f"sqlite:///{tmp_path / 'empty.db'}")
+    with caplog.at_level(logging.WARNING, logger="bkruntime.audit_writer"):
+        unmigrated.websocket_refused(WebSocket("ledger"), "ledger", None, "test")
+        unmigrated.wait_until_written()
+    assert "audit entry kept in the log only" in caplog.text

@@ -55,6 +55,11 @@ def test_the_site_and_every_bokeh_pod_are_probed_on_their_health_routes():
         assert probed["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
+def test_bokeh_pods_get_the_database_of_the_secret_for_the_audit_trail():
+    sources = container("StatefulSet", "bokeh")["envFrom"]
+    assert {"secretRef": {"name": "aperture-secrets"}} in sources
+
+
 def test_every_site_pod_and_the_migrations_use_the_one_database_of_the_secret():
     for kind, name in (("Deployment", "web"), ("Job", "aperture-migrate")):
         env = {variable["name"]: variable for variable in container(kind, name)["env"]}

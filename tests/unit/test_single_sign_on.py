@@ -162,6 +162,17 @@ def test_a_callback_that_is_not_this_browsers_is_refused_with_a_message(sso_app)
     page = answer.get_data(as_text=True)
     assert "Logging in with Staff Login did not work: this browser did not start that login here" in page
     assert f"open the site at {sso_app.config['SITE_PUBLIC_URL']} and log in again" in page
+    with sso_app.app_context():
+        from web.accounts.audit import events
+
+        assert [(event.kind, event.actor, event.detail) for event in events()] == [
+            (
+                "login_failed",
+                "",
+                "single sign-on with Staff Login: this browser did not start that login here; "
+                f"open the site at {sso_app.config['SITE_PUBLIC_URL']} and log in again",
+            )
+        ]
 
 
 def test_an_error_from_the_provider_is_shown_not_raised(sso_app):

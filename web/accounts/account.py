@@ -17,6 +17,7 @@ from wtforms import PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from aperture.site_login import LOGIN_MARKER_KEY
+from web.accounts.audit import record
 from web.accounts.auth import log_out
 from web.accounts.login_limits import limiter, login_failed
 from web.accounts.login_sessions import end_all_login_sessions, is_token_of, open_sessions_of
@@ -62,6 +63,7 @@ def logout_everywhere():
     ended = end_all_login_sessions(current_user)
     log_out()
     log.info("logged out everywhere: %s (%d session(s))", name, ended)
+    record("logins_ended", actor=name, subject=name, detail=f"{ended} login session(s), by log out everywhere")
     flash(f"Logged out everywhere: {ended} login session(s) of {name} ended.")
     return redirect(url_for("auth.login"))
 
@@ -93,6 +95,12 @@ def password():
                 error = str(problem).capitalize() + "."
             else:
                 log.info("password changed: %s from %s", current_user.name, request.remote_addr)
+                record(
+                    "password_changed",
+                    actor=current_user.name,
+                    subject=current_user.name,
+                    detail=f"{ended} other login session(s) ended",
+                )
                 flash(f"Your password is changed; {ended} other login session(s) ended.")
                 return redirect(url_for(".overview"))
     elif request.method == "POST":

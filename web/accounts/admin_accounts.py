@@ -20,7 +20,7 @@ class EndSessionsForm(FlaskForm):
 
 
 def account_rows() -> list[dict[str, object]]:
-    """Every account with its id, roles, last login and number of open login sessions."""
+    """Every account with its id, roles, last login, number of open login sessions and second factor."""
     counts = open_session_counts()
     return [
         {
@@ -29,6 +29,8 @@ def account_rows() -> list[dict[str, object]]:
             "roles": user.roles,
             "last_login_at": user.last_login_at,
             "open_sessions": counts.get(user.id, 0),
+            # On, off, or left to the provider (an account without a password).
+            "second_factor": "on" if user.has_second_factor else ("off" if user.password_hash else "provider"),
         }
         for user in all_users()
     ]

@@ -9,8 +9,10 @@ the login in the answer to its next request, whatever that answer is (a refused 
 the site never refreshes it for the Bokeh server again. No
 "remember me" cookie is ever set. Every form of the site carries a CSRF token (Flask-WTF,
 app-wide). Failed logins are rate-limited per client address and account name, and per address
-(``web.accounts.login_limits``). ``next`` only ever leads to a path of this site. Single sign-on
-(``web.accounts.single_sign_on``) logs people in through ``log_in`` too.
+(``web.accounts.login_limits``). An account with a second factor is logged in only once its code
+is right (``web.accounts.login_second_step``). ``next`` only ever leads to a path of this site.
+Single sign-on (``web.accounts.single_sign_on``) logs people in through ``log_in`` too. Each
+outcome is recorded in the audit trail (``web.accounts.audit``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from wtforms.validators import InputRequired, Length
 
 from aperture.site_login import LOGIN_MARKER_KEY, SITE_VISITOR_KEY
 from web.accounts import login_limits
+from web.accounts.audit import record
 from web.accounts.login_sessions import end_login_session, open_login_session, user_of
-from web.accounts.users import authenticate
+from web.accounts.second_factor import enrolment_required
+from web.accounts.users import authenticate, login_refusal_reason
 from web.models import User
 
 bp = Blueprint("auth", __name__)
@@ -72,6 +76,10 @@ def _keep_visitor_in_step(response):
         logout_user()
         session.pop(SITE_VISITOR_KEY, None)
         return response
+    if enrolment_required(current_user):
+        # Not a login the apps honour until its second factor is enrolled (``REQUIRE_MFA``).
+        session.pop(SITE_VISITOR_KEY, None)
+        return response
     payload = current_user.visitor().as_payload()
     if session.get(SITE_VISITOR_KEY) != payload:
         session[SITE_VISITOR_KEY] = payload
@@ -108,13 +116,20 @@ def login():
     failed = False
     if form.validate_on_submit():
         user = authenticate(form.name.data, form.password.data)
+        if user is not None and user.has_second_factor:
+            # Not logged in yet: the second step asks for the code (``web.accounts.login_second_step``).
+            from web.accounts.login_second_step import begin_second_step
+
+            return begin_second_step(user, safe_next(form.next.data))
         if user is not None:
             log_in(user)
             log.info("login: %s from %s", user.name, request.remote_addr)
+            record("login_succeeded", actor=user.name, subject=user.name, detail="password")
             return redirect(safe_next(form.next.data) or url_for("gallery.index"))
         g.login_failed = failed = True
         # The name only: a mistyped password must never reach a log.
         log.warning("failed login for %r from %s", form.name.data[:64], request.remote_addr)
+        record("login_failed", subject=form.name.data.strip().lower(), detail=login_refusal_reason(form.name.data))
     return render_template("auth/login.html", form=form, failed=failed)
 
 
@@ -147,5 +162,8 @@ def log_out() -> None:
 @bp.post("/logout")
 def logout():
     """Log out (POST with the CSRF token, so another site cannot log a visitor out)."""
+    name = current_user.name if current_user.is_authenticated else None
     log_out()
+    if name:
+        record("logout", actor=name, subject=name)
     return redirect(url_for("gallery.index"))

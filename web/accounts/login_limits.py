@@ -1,7 +1,8 @@
 """Limits on failed logins (Flask-Limiter), and the page that says when to try again.
 
-Two limits guard the login form: failed attempts per client address and account name
-(``LOGIN_RATE_LIMIT``) and per address (``LOGIN_RATE_LIMIT_PER_ADDRESS``); only failures count.
+Two limits guard the login form and its second step (the second-factor code): failed attempts
+per client address and account name (``LOGIN_RATE_LIMIT``) and per address
+(``LOGIN_RATE_LIMIT_PER_ADDRESS``); only failures count, wrong passwords and wrong codes together.
 Behind a proxy the address is the client's only as ``TRUSTED_PROXY_HOPS`` says (``web.operations.proxy_headers``).
 An IPv6 client counts by its /64 network: one subscriber holds a whole /64 and could otherwise take a
 fresh address for every guess.
@@ -22,6 +23,9 @@ from datetime import UTC, datetime
 
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
+from flask_login import current_user
+
+from web.accounts.audit import record
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +60,36 @@ def login_failed(response) -> bool:
     return bool(g.get("login_failed"))
 
 
-def _address_and_account() -> str:
-    name = (request.form.get("name") or "").strip().lower()[:64]
-    return f"{client_network()}/{name}"
+def form_account() -> str:
+    """The account a login form names (its ``name`` field)."""
+    return request.form.get("name") or ""
 
 
-def failed_logins_limited(view: Callable) -> Callable:
-    """Apply both limits to ``view``'s POSTs; a view marks a failure with ``g.login_failed``."""
-    per_account = limiter.limit(
+def failed_logins_limited(view: Callable | None = None, *, account: Callable[[], str] = form_account):
+    """Apply both limits to ``view``'s POSTs; a view marks a failure with ``g.login_failed``.
+
+    ``account`` names the account an attempt is for (the password form's ``name`` field, or the
+    account whose second-factor code is asked for): the counters are shared by every view so
+    limited, so a wrong password and a wrong code count alike, against the same limits."""
+    if view is None:
+        return lambda view: failed_logins_limited(view, account=account)
+
+    def address_and_account() -> str:
+        # Kept for the audit entry of a refused attempt (``too_many_attempts``).
+        g.attempted_account = account().strip().lower()[:64]
+        return f"{client_network()}/{g.attempted_account}"
+
+    per_account = limiter.shared_limit(
         lambda: current_app.config["LOGIN_RATE_LIMIT"],
-        key_func=_address_and_account,
+        scope="failed-logins-per-account",
+        key_func=address_and_account,
         methods=["POST"],
         deduct_when=login_failed,
         error_message=PER_ACCOUNT,
     )
-    per_address = limiter.limit(
+    per_address = limiter.shared_limit(
         lambda: current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"],
+        scope="failed-logins-per-address",
         methods=["POST"],
         deduct_when=login_failed,
         error_message=PER_ADDRESS,
@@ -100,6 +118,8 @@ def too_many_attempts(error: RateLimitExceeded):
     retry_at = datetime.fromtimestamp(time.time() + wait, UTC).strftime("%H:%M:%S UTC")
     message = f"{error.description} ({error.limit.limit}). Try again in {wait} seconds, at {retry_at}."
     log.warning("login refused: %s, from %s", error.description.lower(), request.remote_addr)
+    subject = g.get("attempted_account") or (current_user.name if current_user.is_authenticated else "")
+    record("login_failed", subject=subject, detail=f"refused: {error.description.lower()} ({error.limit.limit})")
     response = error_response(429, "Too many failed logins", message, retry_after=wait, limit=str(error.limit.limit))
     response.headers["Retry-After"] = str(wait)
     return response

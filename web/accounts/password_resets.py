@@ -18,6 +18,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import delete, select, update
 
 from web.accounts.account import NewPasswordForm
+from web.accounts.audit import record
 from web.accounts.login_sessions import TOKEN_BYTES, token_hash
 from web.accounts.users import AccountError, change_password, check_new_password, passwords_refused
 from web.database import db
@@ -88,8 +89,9 @@ def reset_password(token: str):
             user = reset.user
             if not _use_up(reset):
                 abort(410, description="This password reset link was used already; ask an administrator for a new one.")
-            change_password(user, form.password.data)
+            ended = change_password(user, form.password.data)
             log.info("password reset: %s from %s", user.name, request.remote_addr)
+            record("password_reset_used", subject=user.name, detail=f"{ended} login session(s) ended")
             flash(f"The password of {user.name} is set; log in with it.")
             return redirect(url_for("auth.login"))
     elif request.method == "POST":

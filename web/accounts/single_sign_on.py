@@ -20,6 +20,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, redirect, request, session, url_for
 
 from web.accounts import auth
+from web.accounts.audit import record
 from web.accounts.sso_accounts import account_for, roles_from_claim
 
 bp = Blueprint("sso", __name__)
@@ -89,6 +90,7 @@ def _fresh_metadata(client) -> dict:
 def _provider_error(reason: str, status: int = 503):
     name = current_app.config["OIDC_PROVIDER_NAME"]
     log.warning("single sign-on with %s failed: %s", name, reason)
+    record("login_failed", detail=f"single sign-on with {name}: {reason}")
     message = f"Logging in with {name} did not work: {reason}. Try again later"
     if current_app.config["LOCAL_LOGIN"]:
         message += ", or log in with your name and password"
@@ -140,6 +142,8 @@ def callback():
     next_path = session.pop(NEXT_KEY, "")
     auth.log_in(user)
     log.info("login: %s by single sign-on from %s", user.name, request.remote_addr)
+    issuer = current_app.config["OIDC_ISSUER"]
+    record("single_sign_on_login", actor=user.name, subject=user.name, detail=f"{claims['sub']} at {issuer}")
     return redirect(auth.safe_next(next_path) or url_for("gallery.index"))
 
 

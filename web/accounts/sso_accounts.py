@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from aperture.access import NAME_PATTERN
+from web.accounts.audit import record
 from web.accounts.users import find_user
 from web.database import db
 from web.models import User
@@ -29,6 +30,8 @@ MAX_NAME = 64
 _MAX_BASE = MAX_NAME - 6
 _NOT_IN_NAME = re.compile(r"[^a-z0-9_.-]+")
 _CREATE_ATTEMPTS = 3
+# The actor of audit entries the provider's answer caused (no account name has a space).
+SINGLE_SIGN_ON = "single sign-on"
 
 
 def name_from_text(text: object) -> str:
@@ -89,6 +92,7 @@ def account_for(issuer: str, subject: str, claims: Mapping[str, object], roles: 
     the account's) replace its roles."""
     for _ in range(_CREATE_ATTEMPTS):
         user = find_linked_user(issuer, subject)
+        created, old_roles = user is None, user.roles if user is not None else ()
         if user is None:
             user = User(name=unique_name(base_name(claims, subject)), oidc_issuer=issuer, oidc_subject=subject)
             user.roles = roles or ()
@@ -98,8 +102,14 @@ def account_for(issuer: str, subject: str, claims: Mapping[str, object], roles: 
             user.roles = roles
         try:
             db.session.commit()
-            return user
         except IntegrityError:
             # Another login took the name (or made this person's account) at the same moment.
             db.session.rollback()
+            continue
+        if created:
+            record("account_created", actor=SINGLE_SIGN_ON, subject=user.name, detail=f"{subject} at {issuer}")
+        elif user.roles != old_roles:
+            detail = f"{', '.join(old_roles) or 'none'} -> {', '.join(user.roles) or 'none'}, from the provider"
+            record("roles_changed", actor=SINGLE_SIGN_ON, subject=user.name, detail=detail)
+        return user
     raise RuntimeError(f"could not create an account for {subject} at {issuer}")

@@ -119,6 +119,17 @@ def authenticate(name: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
+def login_refusal_reason(name: str) -> str:
+    """Why a login as ``name`` with a wrong password was refused, for the audit trail (never for
+    the visitor, who is told the same for every case)."""
+    user = find_user(name) if NAME_PATTERN.match(normalise_name(name)) else None
+    if user is None:
+        return "no such account"
+    if not user.password_hash:
+        return "the account logs in with single sign-on only"
+    return "wrong password"
+
+
 def delete_user(name: str) -> bool:
     """Delete the account, its login sessions and share links; False if there was none of that name."""
     user = find_user(name)

@@ -4,8 +4,10 @@
 as an argument: it would show in the process list and the shell history), or reads one line from
 standard input with ``--password-stdin`` (scripts). ``users set-roles NAME [ROLE]...``,
 ``users reset-password NAME`` (prints a one-time link), ``users log-out NAME`` (ends every login
-session), ``users list`` and ``users delete NAME``. Each applies the migrations first when
-``DATABASE_AUTO_UPGRADE`` is on, so they work on a fresh clone before the site has ever run.
+session), ``users reset-mfa NAME`` (removes a lost second factor), ``users list`` and
+``users delete NAME``. Each change is recorded in the audit trail with the actor ``command line``.
+Each applies the migrations first when ``DATABASE_AUTO_UPGRADE`` is on, so they work on a fresh
+clone before the site has ever run.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from aperture.access import ADMIN_ROLE
+from web.accounts.audit import COMMAND_LINE, record
 from web.accounts.login_sessions import end_all_login_sessions, open_session_counts
 from web.accounts.password_resets import issue_reset, reset_url
+from web.accounts.second_factor import remove_second_factor
 from web.accounts.users import (
     AccountError,
     all_users,
@@ -68,6 +72,7 @@ def create(name: str, admin: bool, roles: tuple[str, ...], password_stdin: bool)
         user = create_user(name, password, [*roles, *([ADMIN_ROLE] if admin else [])])
     except AccountError as error:
         raise click.ClickException(str(error)) from None
+    record("account_created", actor=COMMAND_LINE, subject=user.name, detail=f"roles: {' '.join(user.roles) or 'none'}")
     click.echo(f"created {user.name}" + (f" (roles: {', '.join(user.roles)})" if user.roles else ""))
 
 
@@ -77,10 +82,13 @@ def create(name: str, admin: bool, roles: tuple[str, ...], password_stdin: bool)
 def set_roles_command(name: str, roles: tuple[str, ...]) -> None:
     """Give account NAME exactly ROLES (none: no role; 'admin' for the admin view)."""
     _schema_ready()
+    before = find_user(name)
+    old_roles = before.roles if before else ()
     try:
         user = set_roles(name, roles)
     except AccountError as error:
         raise click.ClickException(str(error)) from None
+    record("roles_changed", actor=COMMAND_LINE, subject=user.name, detail=_roles_change(old_roles, user.roles))
     click.echo(f"{user.name}: roles {', '.join(user.roles) or 'none'}")
 
 
@@ -94,6 +102,7 @@ def reset_password(name: str) -> None:
     if refused:
         raise click.ClickException(f"{refused} (LOCAL_LOGIN=false): a reset link would set a password nobody can use")
     link = reset_url(issue_reset(user))
+    record("password_reset_issued", actor=COMMAND_LINE, subject=user.name)
     hours = int(current_app.config["PASSWORD_RESET_TTL_SECONDS"]) / 3600
     click.echo(f"Give {user.name} this link; it sets a new password once, within {hours:g} hour(s):")
     click.echo(link)
@@ -105,7 +114,22 @@ def log_out_command(name: str) -> None:
     """End every login session of NAME, on every browser."""
     _schema_ready()
     user = _user_or_fail(name)
-    click.echo(f"{user.name}: {end_all_login_sessions(user)} login session(s) ended")
+    ended = end_all_login_sessions(user)
+    record("logins_ended", actor=COMMAND_LINE, subject=user.name, detail=f"{ended} login session(s), by users log-out")
+    click.echo(f"{user.name}: {ended} login session(s) ended")
+
+
+@users.command("reset-mfa")
+@click.argument("name")
+def reset_mfa(name: str) -> None:
+    """Remove NAME's second factor and recovery codes (they lost them); the password alone then logs in."""
+    _schema_ready()
+    user = _user_or_fail(name)
+    if not user.has_second_factor and not user.totp_pending_secret:
+        raise click.ClickException(f"{user.name} has no second factor")
+    remove_second_factor(user)
+    record("second_factor_reset", actor=COMMAND_LINE, subject=user.name, detail="by users reset-mfa")
+    click.echo(f"{user.name}: second factor removed; they can enrol a new one from their account page")
 
 
 @users.command("list")
@@ -130,7 +154,13 @@ def delete(name: str) -> None:
     _schema_ready()
     if not delete_user(name):
         raise click.ClickException(f"there is no account called {name!r}")
+    record("account_deleted", actor=COMMAND_LINE, subject=name.strip().lower())
     click.echo(f"deleted {name.strip().lower()}")
+
+
+def _roles_change(old: tuple[str, ...], new: tuple[str, ...]) -> str:
+    """What a roles change did, for the audit trail: ``admin, finance -> finance``."""
+    return f"{', '.join(old) or 'none'} -> {', '.join(new) or 'none'}"
 
 
 def init_app(app) -> None:

@@ -17,6 +17,7 @@ from flask_login import current_user
 from aperture.catalog import CATALOG
 from web.accounts.access import current_visitor, login_redirect
 from web.accounts.admin_accounts import EndSessionsForm, account_rows, end_sessions_of
+from web.accounts.audit import record
 from web.accounts.auth import log_out
 from web.operations.bokeh_stats import all_process_stats, by_app
 
@@ -73,6 +74,7 @@ def end_sessions(user_id: int):
         abort(404, description="There is no account with that number.")
     user, count = ended
     log.info("admin %s ended %d login session(s) of %s", current_user.name, count, user.name)
+    record("logins_ended", actor=current_user.name, subject=user.name, detail=f"{count} login session(s), by an admin")
     if user.id == current_user.id:
         # This browser's login was among them: out now, so that this answer does not refresh
         # its cookie for the Bokeh server either.

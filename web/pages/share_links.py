@@ -25,6 +25,7 @@ from aperture.access import may_open
 from aperture.catalog import CATALOG
 from aperture.params import InvalidArgument
 from web.accounts.access import current_visitor, visitor_payload
+from web.accounts.audit import record
 from web.database import db
 from web.embedding.embed import bokeh_embed
 from web.models import ShareLink, utcnow
@@ -66,6 +67,7 @@ def create():
     link.arguments = arguments
     db.session.add(link)
     db.session.commit()
+    record("share_link_created", actor=current_user.name, subject=current_user.name, detail=_describe(link))
     address = url_for(".open_link", token=link.token, _external=True)
     flash(f"Anyone with this link now sees this view of {spec.title}: {address}")
     return redirect(url_for(".mine"))
@@ -82,6 +84,8 @@ def open_link(token: str):
         arguments = spec.parse_arguments({name: [value] for name, value in link.arguments.items()})
     except InvalidArgument:
         abort(410, description=f"{spec.title} no longer takes this link's arguments.")
+    viewer = current_visitor()
+    record("share_link_opened", actor=viewer.name if viewer else None, subject=link.owner.name, detail=_describe(link))
     title = f"{spec.title} — shared by {link.owner.name}"[: spec.option("title").max_length]
     live = bokeh_embed.token_embed(spec, arguments, options={"title": title}, user=visitor_payload())
     response = render_template("share_links/shared.html", live=live, arguments=arguments, link=link)
@@ -108,8 +112,14 @@ def revoke(link_id: int):
     if link.revoked_at is None:
         link.revoked_at = utcnow()
         db.session.commit()
+        record("share_link_revoked", actor=current_user.name, subject=current_user.name, detail=_describe(link))
         flash("The link is revoked: it no longer opens anything.")
     return redirect(url_for(".mine"))
+
+
+def _describe(link: ShareLink) -> str:
+    """A share link in the audit trail: its number and app, never its token (which opens it)."""
+    return f"link {link.id} of {link.app}"
 
 
 def _link_or_404(token: str) -> ShareLink:
