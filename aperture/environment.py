@@ -117,3 +117,25 @@ def _development_secret(path: Path) -> str:
     if not secret:
         raise ConfigurationError(f"development secret file {path} is empty; delete it to regenerate")
     return secret
+
+
+def database_url(environ: Environ) -> str:
+    """``DATABASE_URL`` as SQLAlchemy takes it; default: a SQLite file in the instance folder.
+
+    The site keeps its accounts and logins there; the Bokeh processes read the logins from it too
+    (``bkruntime.login_records``), so both sides must name the same database."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = env_str(environ, "DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{instance_dir(environ).resolve() / 'aperture.db'}"
+    # A plain postgresql:// means psycopg2 to SQLAlchemy; the project installs psycopg 3.
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            url = "postgresql+psycopg://" + url[len(scheme) :]
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise ConfigurationError("DATABASE_URL must be an SQLAlchemy URL like postgresql://user@host/db") from None
+    return url

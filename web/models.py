@@ -48,6 +48,8 @@ class User(db.Model):
     is_anonymous = False
     # The token of the login session this account came with (``web.accounts.login_sessions``); not stored.
     login_token = None
+    # The id of that login session's record, which the site's session tokens carry; not stored.
+    login_id = None
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)

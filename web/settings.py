@@ -19,12 +19,12 @@ from aperture.bokeh_servers import (
 from aperture.environment import (
     ConfigurationError,
     Environ,
+    database_url,
     env_bool,
     env_float,
     env_int,
     env_list,
     env_str,
-    instance_dir,
     is_production,
 )
 from aperture.front_urls import with_front_urls
@@ -74,25 +74,6 @@ def process_urls(environ: Environ, name: str, shared_url: str, count: int) -> tu
         raise ConfigurationError(f"BOKEH_PROCESS_PORT_BASE {base} leaves no port for {count} processes")
     host = parts.netloc.rsplit(":", 1)[0]
     return tuple(urlunsplit(parts._replace(netloc=f"{host}:{base + index}")) for index in range(count))
-
-
-def database_url(environ: Environ) -> str:
-    """``DATABASE_URL`` as SQLAlchemy takes it; default: a SQLite file in the instance folder."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    url = env_str(environ, "DATABASE_URL", "")
-    if not url:
-        return f"sqlite:///{instance_dir(environ).resolve() / 'aperture.db'}"
-    # A plain postgresql:// means psycopg2 to SQLAlchemy; the project installs psycopg 3.
-    for scheme in ("postgres://", "postgresql://"):
-        if url.startswith(scheme):
-            url = "postgresql+psycopg://" + url[len(scheme) :]
-    try:
-        make_url(url)
-    except ArgumentError:
-        raise ConfigurationError("DATABASE_URL must be an SQLAlchemy URL like postgresql://user@host/db") from None
-    return url
 
 
 def rate_limit(environ: Environ, name: str, default: str) -> str:
@@ -225,8 +206,8 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "PASSWORD_RESET_TTL_SECONDS": env_int(environ, "PASSWORD_RESET_TTL_SECONDS", 24 * 3600, minimum=1),
         # Where browsers reach the site: the address of the reset links the CLI prints.
         "SITE_PUBLIC_URL": site_login.site_public_url,
-        # The Bokeh server's own setting, read here to tell visitors how soon a logout reaches it.
-        "STANDALONE_LOGIN_RECHECK_SECONDS": site_login.recheck_seconds,
+        # The Bokeh server's own setting, read here to tell visitors how soon a logout reaches the apps.
+        "LOGIN_CHECK_SECONDS": site_login.check_seconds,
         # Failed logins: counted in each worker's memory by default, in Redis for every worker
         # and replica at once (``redis://...``; see ``web.accounts.login_limits``).
         "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),

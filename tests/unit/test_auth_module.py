@@ -9,10 +9,12 @@ from aperture.access import Visitor
 from aperture.session_token import mint_session, token_payload
 from aperture.site_login import SITE_VISITOR_KEY, SiteLoginReader, SiteLoginSettings, session_serializer
 from bkruntime.auth_module import ANONYMOUS, SiteLoginGate, StandaloneIdentity, app_name
+from tests.support.login_records import OpenLogins
 from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
 
 SETTINGS = SiteLoginSettings(TEST_FLASK_SECRET, "aperture_session", 3600, "http://site.example")
-GATE = SiteLoginGate(SiteLoginReader(SETTINGS), TEST_BOKEH_SECRET)
+LOGINS = OpenLogins()
+GATE = SiteLoginGate(SiteLoginReader(SETTINGS), TEST_BOKEH_SECRET, LOGINS)
 
 
 class Context:
@@ -49,9 +51,12 @@ def request(uri, headers):
 
 
 def site_cookie(name, *roles, logged_in=True):
+    """A cookie of the site naming an open login of ``name`` (what the database says of it)."""
     session = {"csrf_token": "x"}
     if logged_in:
-        session |= {"_user_id": "1", SITE_VISITOR_KEY: Visitor(name, roles).as_payload()}
+        token = f"login-of-{name}-{'-'.join(roles)}"
+        LOGINS.open(token, name, *roles)
+        session |= {"_user_id": token, SITE_VISITOR_KEY: Visitor(name, roles).as_payload()}
     return session_serializer(TEST_FLASK_SECRET).dumps(session)
 
 
@@ -127,9 +132,14 @@ def test_app_name_comes_from_bokehs_application_context():
 
 
 def test_a_standalone_pages_token_gets_the_visitor_and_the_app():
-    identity = StandaloneIdentity("portfolio", SiteLoginReader(SETTINGS))
+    identity = StandaloneIdentity("portfolio", SiteLoginReader(SETTINGS), LOGINS)
     signed_in = request("/portfolio", {"Cookie": f"aperture_session={site_cookie('ada', 'admin')}"})
-    assert identity.process_request(signed_in) == {"app": "portfolio", "user": {"name": "ada", "roles": ["admin"]}}
+    login = LOGINS.by_token("login-of-ada-admin")
+    assert identity.process_request(signed_in) == {
+        "app": "portfolio",
+        "user": {"name": "ada", "roles": ["admin"]},
+        "login": login.id,
+    }
     anonymous = request("/portfolio", {})
     assert identity.process_request(anonymous) == {"app": "portfolio"}
 

@@ -3,9 +3,10 @@
 A login gets a random token; the cookie carries it (as Flask-Login's user id) and the database
 only its SHA-256 hash. A request's account is found through an open session: not ended, and seen
 within ``PERMANENT_SESSION_LIFETIME`` (the cookie's own idle lifetime). Logging out, logging out
-everywhere, a password change, an admin or a deleted account end sessions here, and the next
-request with any copy of their cookie is anonymous (``web.accounts.auth``), on the site and, within
-``STANDALONE_LOGIN_RECHECK_SECONDS``, on the Bokeh server (``aperture.site_login``).
+everywhere, a password change or reset, an admin or a deleted account end sessions here, and the
+next request with any copy of their cookie is anonymous (``web.accounts.auth``); the Bokeh
+processes read the same records (``bkruntime.login_records``), refuse the login within
+``LOGIN_CHECK_SECONDS`` and close its open websockets of private apps (``bkruntime.login_sweep``).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def user_of(token: str) -> User | None:
         db.session.commit()
     user = login.user
     user.login_token = token
+    user.login_id = login.id
     return user
 
 
