@@ -8,7 +8,7 @@ from tornado.websocket import WebSocketHandler
 from aperture.access import Visitor
 from aperture.session_token import mint_session, token_payload
 from aperture.site_login import SITE_VISITOR_KEY, SiteLoginReader, SiteLoginSettings, session_serializer
-from bkruntime.auth_module import ANONYMOUS, SiteLoginGate, StandaloneIdentity, app_name
+from bkruntime.auth_module import ANONYMOUS, LOGIN_ATTRIBUTE, SiteLoginGate, StandaloneIdentity, app_name
 from tests.support.login_records import OpenLogins
 from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
 
@@ -153,3 +153,25 @@ def test_the_launcher_runs_bokeh_with_this_module_and_keeps_the_cookie_out_of_to
     assert command[command.index("--auth-module") + 1].endswith("bkruntime/auth_module.py")
     assert command[command.index("--exclude-cookies") + 1] == "aperture_session"
     assert command[command.index("--exclude-headers") + 1] == "Cookie"
+
+
+def test_a_token_minted_for_a_login_opens_the_app_only_while_that_login_is_open():
+    login = LOGINS.open("page-login", "gil")
+    token = mint_session(TEST_BOKEH_SECRET, 60, token_payload({}, app="portfolio", login=login.id)).token
+    websocket = WebSocket("portfolio", headers={"Sec-WebSocket-Protocol": f"bokeh, {token}"})
+    assert GATE.user(websocket) == ANONYMOUS
+    # Kept for the sweep that closes it when the login ends.
+    assert getattr(websocket, LOGIN_ATTRIBUTE) == (login.id, "portfolio")
+    LOGINS.end("page-login")
+    with pytest.raises(HTTPError):
+        GATE.user(WebSocket("portfolio", headers={"Sec-WebSocket-Protocol": f"bokeh, {token}"}))
+    assert GATE.user(Handler("portfolio", arguments={"bokeh-token": token})) is None
+
+
+def test_a_cookie_whose_login_ended_opens_nothing_whatever_it_says():
+    cookie = site_cookie("hal", "admin")
+    websocket = WebSocket("portfolio", cookie=cookie)
+    assert GATE.user(websocket) == {"name": "hal", "roles": ["admin"]}
+    assert getattr(websocket, LOGIN_ATTRIBUTE)[1] == "portfolio"
+    LOGINS.end("login-of-hal-admin")
+    assert GATE.user(Handler("portfolio", cookie=cookie)) is None
