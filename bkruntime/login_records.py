@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from aperture.access import Visitor
@@ -59,6 +59,19 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def read_only(database_url: str) -> str:
+    """``database_url``, opened read-only where the URL can say so (a SQLite file: the Bokeh side
+    then never creates or changes the site's database)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return database_url
+    if url.database.startswith("file:"):
+        return database_url
+    return url.set(database=f"file:{url.database}", query={**url.query, "mode": "ro", "uri": "true"}).render_as_string(
+        hide_password=False
+    )
+
+
 class LoginRecords:
     """Looks logins up by the token a cookie holds or by their id; ``cache_seconds`` bounds how
     long an answer, open or not, is reused."""
@@ -70,7 +83,7 @@ class LoginRecords:
         cache_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._engine = create_engine(database_url, pool_pre_ping=True)
+        self._engine = create_engine(read_only(database_url), pool_pre_ping=True)
         self._lifetime = timedelta(seconds=lifetime_seconds)
         self.cache_seconds = cache_seconds
         self._clock = clock

@@ -73,8 +73,11 @@ def test_ended_expired_and_deleted_logins_and_removed_roles_show_once_the_cache_
     assert records.by_token(tokens["eve"]) is None
 
 
-def test_a_database_that_cannot_be_read_refuses_every_login(tmp_path, caplog):
-    records = LoginRecords(f"sqlite:///{tmp_path / 'missing' / 'none.db'}", 3600)
+def test_a_database_that_cannot_be_read_refuses_every_login_and_is_never_created(tmp_path, caplog):
+    missing = tmp_path / "none.db"
+    records = LoginRecords(f"sqlite:///{missing}", 3600)
     assert records.by_token("some token") is None
     assert records.open_among([1, 2]) is None
     assert "cannot be read" in caplog.text
+    # Read-only: the Bokeh side never makes an empty database where the site's should be.
+    assert not missing.exists()
