@@ -16,7 +16,7 @@ from flask import Flask
 from aperture.catalog import CATALOG
 from aperture.log_format import log_formatter
 from web import database, errors, page_context, settings
-from web.accounts import account, auth, password_resets, single_sign_on, users_cli
+from web.accounts import account, auth, backchannel_logout, password_resets, single_sign_on, users_cli
 from web.embedding import bokehjs, templating
 from web.embedding.embed import bokeh_embed
 from web.operations import admin, content_security, health, metrics, origin_check, proxy_headers, request_log
@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     database.init_app(app)
     auth.init_app(app)
     single_sign_on.init_app(app)
+    backchannel_logout.init_app(app)
     users_cli.init_app(app)
     bokeh_embed.init_app(app)
     content_security.init_app(app)
@@ -63,6 +64,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         bokehjs.bp,
         auth.bp,
         single_sign_on.bp,
+        backchannel_logout.bp,
         share_links.bp,
         admin.bp,
         account.bp,

@@ -27,7 +27,7 @@ from wtforms.validators import InputRequired, Length
 
 from aperture.site_login import LOGIN_MARKER_KEY, SITE_VISITOR_KEY
 from web.accounts import login_limits
-from web.accounts.login_sessions import end_login_session, open_login_session, user_of
+from web.accounts.login_sessions import ProviderSession, end_login_session, id_token_of, open_login_session, user_of
 from web.accounts.users import authenticate
 from web.models import User
 
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 _LOCAL_LOGIN_OFF = "Logging in with a name and password is switched off on this site: log in with {provider}."
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# ``app.extensions`` key of a function (set by ``web.accounts.single_sign_on``) that gives, for the
+# ID token of a single-sign-on login just ended, the provider's logout page to send the visitor to.
+PROVIDER_LOGOUT = "provider_logout_url"
 
 
 class LoginForm(FlaskForm):
@@ -125,11 +128,12 @@ def login_page(status: int = 200, **context):
     return render_template("auth/login.html", form=form, failed=False, **context), status
 
 
-def log_in(user: User) -> None:
+def log_in(user: User, provider_session: ProviderSession | None = None) -> None:
     """Log ``user`` in, whatever proved who they are: a new login session, and a fresh cookie
-    naming it and holding the visitor for Bokeh. A login this browser had before ends."""
+    naming it and holding the visitor for Bokeh. A login this browser had before ends.
+    ``provider_session``: the single-sign-on provider's session this login comes from."""
     end_login_session(session.get(LOGIN_MARKER_KEY))
-    open_login_session(user, request.user_agent.string, request.remote_addr or "")
+    open_login_session(user, request.user_agent.string, request.remote_addr or "", provider_session)
     session.clear()
     login_user(user)
     session[SITE_VISITOR_KEY] = user.visitor().as_payload()
@@ -146,6 +150,10 @@ def log_out() -> None:
 
 @bp.post("/logout")
 def logout():
-    """Log out (POST with the CSRF token, so another site cannot log a visitor out)."""
+    """Log out (POST with the CSRF token, so another site cannot log a visitor out); a
+    single-sign-on login is then logged out at its provider too, which sends the visitor back."""
+    id_token = id_token_of(session.get(LOGIN_MARKER_KEY))
     log_out()
-    return redirect(url_for("gallery.index"))
+    provider_logout = current_app.extensions.get(PROVIDER_LOGOUT)
+    at_provider = provider_logout(id_token) if provider_logout and id_token else None
+    return redirect(at_provider or url_for("gallery.index"))
