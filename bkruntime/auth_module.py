@@ -65,13 +65,21 @@ class SiteLoginGate:
         spec = CATALOG.get(name) if name else None
         if spec is None or spec.public:
             return ANONYMOUS
+        token = self._bound_payload(handler, spec)
+        if token is not None and LOGIN_KEY not in token and self._link_opens(token, spec):
+            # A share link's: open to whoever holds it, whatever their login (never closed with one).
+            return ANONYMOUS
         login = self.records.by_token(self.reader.login_token(handler.get_cookie(self.reader.settings.cookie_name)))
         visitor = login.visitor if login else None
         if may_open(spec, visitor):
             _remember_login(handler, login, spec)
             return visitor.as_payload()
-        if self._has_bound_token(handler, spec):
-            return ANONYMOUS
+        if token is not None and LOGIN_KEY in token:
+            # Minted for a login: good while that login is open and its account may open the app.
+            page_login = self.records.by_id(token[LOGIN_KEY])
+            if page_login is not None and may_open(spec, page_login.visitor):
+                _remember_login(handler, page_login, spec)
+                return ANONYMOUS
         if visitor is not None:
             raise HTTPError(403, reason=f"{spec.title} is not open to {visitor.name}")
         if isinstance(handler, WebSocketHandler):
@@ -82,17 +90,15 @@ class SiteLoginGate:
     def login_url(self, handler: Any) -> str:
         return self.reader.login_url(app_name(handler) or "", handler.request.query)
 
-    def _has_bound_token(self, handler: Any, spec: AppSpec) -> bool:
+    def _bound_payload(self, handler: Any, spec: AppSpec) -> dict | None:
+        """The payload of the request's session token if it is signed and bound to ``spec``."""
         payload = self._signed_payload(request_token(handler))
-        if payload is None or payload.get(APP_KEY) != spec.name:
-            return False
-        if LOGIN_KEY in payload:
-            # Minted for a login: good while that login is open and its account may open the app.
-            login = self.records.by_id(payload[LOGIN_KEY])
-            if login is None or not may_open(spec, login.visitor):
-                return False
-            _remember_login(handler, login, spec)
-            return True
+        return payload if payload is not None and payload.get(APP_KEY) == spec.name else None
+
+    @staticmethod
+    def _link_opens(payload: dict, spec: AppSpec) -> bool:
+        """Whether a token minted for no login opens ``spec``: a shared view's only for a viewer
+        who may open it (its session id is the view's, so its viewer is what is checked)."""
         return not payload.get(SHARED_KEY) or may_open(spec, Visitor.from_payload(payload.get(USER_KEY)))
 
     def _signed_payload(self, token: str | None) -> dict | None:

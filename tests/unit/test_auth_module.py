@@ -175,3 +175,13 @@ def test_a_cookie_whose_login_ended_opens_nothing_whatever_it_says():
     assert getattr(websocket, LOGIN_ATTRIBUTE)[1] == "portfolio"
     LOGINS.end("login-of-hal-admin")
     assert GATE.user(Handler("portfolio", cookie=cookie)) is None
+
+
+def test_a_share_links_websocket_is_never_tied_to_the_viewers_login():
+    # A share link's token names no login: the view stays open to its holder after they log out.
+    link_token = mint_session(TEST_BOKEH_SECRET, 60, token_payload({}, app="portfolio")).token
+    websocket = WebSocket(
+        "portfolio", cookie=site_cookie("ivy"), headers={"Sec-WebSocket-Protocol": f"bokeh, {link_token}"}
+    )
+    assert GATE.user(websocket) == ANONYMOUS
+    assert getattr(websocket, LOGIN_ATTRIBUTE, None) is None
