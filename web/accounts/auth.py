@@ -4,9 +4,9 @@ Every login goes through ``log_in`` and every logout through ``log_out``. A logi
 kept by the server (``web.accounts.login_sessions``): Flask's signed session cookie (``aperture_session``:
 HttpOnly, SameSite=Lax, Secure under HTTPS) holds its random token as Flask-Login's user id, and
 the visitor's name and roles (``SITE_VISITOR_KEY``), which is what the Bokeh server reads
-(``aperture.site_login``). A cookie whose session has ended, expired or lost its account loses
-the login in the answer to its next request, whatever that answer is (a refused form, a 404), so
-the site never refreshes it for the Bokeh server again. No
+(``aperture.site_login``: it takes the login's token from it and checks the login in the database).
+A cookie whose session has ended, expired or lost its account loses the login in the answer to its
+next request, whatever that answer is (a refused form, a 404). No
 "remember me" cookie is ever set. Every form of the site carries a CSRF token (Flask-WTF,
 app-wide). Failed logins are rate-limited per client address and account name, and per address
 (``web.accounts.login_limits``). ``next`` only ever leads to a path of this site. Single sign-on
@@ -65,13 +65,13 @@ def load_user(token: str) -> User | None:
 
 
 def _keep_visitor_in_step(response):
-    """Keep the cookie's visitor (read by the Bokeh server) in step with the login and its account."""
+    """Keep the cookie's visitor in step with the login and its account."""
     if LOGIN_MARKER_KEY not in session:
         return response
     if not current_user.is_authenticated:
         # The login ended (logout, elsewhere, an admin) or its account is gone: take it out of the
-        # cookie, so that it is never refreshed for the Bokeh server again (``aperture.site_login``).
-        # The rest stays: a login form rendered just now needs its CSRF token.
+        # cookie, so that the answer names no login (the Bokeh server would refuse it anyway: it
+        # checks the database). The rest stays: a login form rendered just now needs its CSRF token.
         logout_user()
         session.pop(SITE_VISITOR_KEY, None)
         return response
@@ -100,10 +100,9 @@ def login():
     if request.method == "POST" and not current_app.config["LOCAL_LOGIN"]:
         abort(403, description=_LOCAL_LOGIN_OFF.format(provider=current_app.config["OIDC_PROVIDER_NAME"]))
     if request.method == "GET" and current_user.is_authenticated and request.args.get("next"):
-        # Already logged in (the session checked just now): on to ``next`` at once. The Bokeh
-        # server sends visitors here when their cookie is too old for it to trust
-        # (``aperture.site_login``); this answer refreshes the cookie. Without ``next`` the page
-        # says who is logged in and offers to switch accounts.
+        # Already logged in (the session checked just now): on to ``next`` at once, as the Bokeh
+        # server's login redirect expects of a visitor who logged in meanwhile in another tab.
+        # Without ``next`` the page says who is logged in and offers to switch accounts.
         return redirect(safe_next(request.args.get("next")) or url_for("gallery.index"))
     form = LoginForm()
     if request.method == "GET":
