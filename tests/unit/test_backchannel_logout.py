@@ -99,3 +99,36 @@ def test_a_token_failing_one_check_is_refused_and_ends_nothing(sso_app, changes,
 
 def test_without_single_sign_on_there_is_no_back_channel(app):
     assert app.test_client().post("/login/sso/backchannel-logout", data={"logout_token": "x"}).status_code == 404
+
+
+def test_logging_out_of_a_single_sign_on_login_continues_at_the_providers_logout(sso_app, monkeypatch):
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.support.site_accounts import csrf_token
+
+    metadata = {"issuer": ISSUER, "end_session_endpoint": f"{ISSUER}/logout?realm=staff"}
+    monkeypatch.setattr(sso_app.extensions[EXTENSION], "load_server_metadata", lambda: metadata)
+    client = sso_app.test_client()
+    with sso_app.test_request_context():
+        user = account_for(ISSUER, "sub-grace", {"preferred_username": "grace"}, None)
+        token = open_login_session(user, provider_session=ProviderSession("sid-1", "the-id-token"))
+    with client.session_transaction() as session:
+        session["_user_id"] = token
+    page = client.get("/").get_data(as_text=True)
+    answer = client.post("/logout", data={"csrf_token": csrf_token(page)})
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{ISSUER}/logout"
+    query = parse_qs(location.query)
+    assert query["realm"] == ["staff"] and query["id_token_hint"] == ["the-id-token"]
+    assert query["post_logout_redirect_uri"] == ["http://localhost/"] and query["client_id"] == [CLIENT]
+    assert open_sids(sso_app) == [], "the site's login ended first"
+
+    # A provider without an end_session_endpoint: logged out of the site only.
+    del metadata["end_session_endpoint"]
+    with sso_app.test_request_context():
+        user = account_for(ISSUER, "sub-grace", {}, None)
+        token = open_login_session(user, provider_session=ProviderSession("sid-2", "the-id-token"))
+    with client.session_transaction() as session:
+        session["_user_id"] = token
+    page = client.get("/").get_data(as_text=True)
+    assert client.post("/logout", data={"csrf_token": csrf_token(page)}).headers["Location"] == "/"
