@@ -56,7 +56,8 @@ def test_the_site_and_every_bokeh_pod_are_probed_on_their_health_routes():
 
 
 def test_every_site_pod_and_the_migrations_use_the_one_database_of_the_secret():
-    for kind, name in (("Deployment", "web"), ("Job", "aperture-migrate")):
+    # The Bokeh pods too: they check there whether a private app's login is still open.
+    for kind, name in (("Deployment", "web"), ("Job", "aperture-migrate"), ("StatefulSet", "bokeh")):
         env = {variable["name"]: variable for variable in container(kind, name)["env"]}
         reference = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
         assert reference["name"] == "aperture-secrets" and reference["key"] == "DATABASE_URL"
