@@ -44,6 +44,7 @@ _logins = Table(
 # Entries beyond this are dropped wholesale: a flood of made-up tokens must not grow the cache.
 MAX_CACHED = 10_000
 WARNING_INTERVAL_SECONDS = 60.0
+SQLITE_LOCK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,11 @@ class LoginRecords:
         cache_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._engine = create_engine(read_only(database_url), pool_pre_ping=True)
+        url = read_only(database_url)
+        # A SQLite file being written is locked for a moment; wait at most this long, not 5 s, as
+        # the lookup runs on the Bokeh process's event loop.
+        connect_args = {"timeout": SQLITE_LOCK_SECONDS} if url.startswith("sqlite") else {}
+        self._engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
         self._lifetime = timedelta(seconds=lifetime_seconds)
         self.cache_seconds = cache_seconds
         self._clock = clock
