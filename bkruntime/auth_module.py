@@ -42,7 +42,7 @@ from aperture.environment import database_url
 from aperture.session_token import APP_KEY, LOGIN_KEY, SHARED_KEY, USER_KEY
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginReader, SiteLoginSettings
-from bkruntime.login_records import LoginRecords, OpenLogin
+from bkruntime.login_records import LoginRecords, OpenLogin, process_login_records
 
 # What Bokeh's handlers see as the user of a request that needs no login.
 ANONYMOUS = "anonymous"
@@ -155,8 +155,8 @@ class StandaloneIdentity(Handler):
 
 
 def login_records_for(settings: SiteLoginSettings, environ) -> LoginRecords:
-    """A reader of the site's logins in the database both sides name (``DATABASE_URL``)."""
-    return LoginRecords(database_url(environ), settings.lifetime_seconds, settings.check_seconds)
+    """This process's reader of the site's logins in the database both sides name (``DATABASE_URL``)."""
+    return process_login_records(database_url(environ), settings.lifetime_seconds, settings.check_seconds)
 
 
 @cache

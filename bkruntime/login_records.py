@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -93,6 +94,9 @@ class LoginRecords:
         self.cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[object, tuple[float, OpenLogin | None]] = {}
+        # The cache keys that hold each open login (by token and by id): forgotten when the sweep
+        # finds it ended, so a page cannot reopen on an answer older than the sweep's.
+        self._keys_of: dict[int, set[object]] = {}
         self._warned_at = -WARNING_INTERVAL_SECONDS
 
     def by_token(self, token: str | None) -> OpenLogin | None:
@@ -109,15 +113,21 @@ class LoginRecords:
         return self._cached(("id", login_id), lambda: self._one(_logins.c.id == login_id))
 
     def open_among(self, login_ids: Iterable[int]) -> dict[int, OpenLogin] | None:
-        """Which of ``login_ids`` are open now (uncached, one query); None if the database cannot be read."""
+        """Which of ``login_ids`` are open now (uncached, one query; the cached answers about the
+        others are forgotten); None if the database cannot be read."""
         ids = sorted(set(login_ids))
         if not ids:
             return {}
         try:
-            return {login.id: login for login in self._open(_logins.c.id.in_(ids))}
+            found = {login.id: login for login in self._open(_logins.c.id.in_(ids))}
         except SQLAlchemyError as error:
             self._warn(error)
             return None
+        for login_id in ids:
+            if login_id not in found:
+                for key in self._keys_of.pop(login_id, ()):
+                    self._cache.pop(key, None)
+        return found
 
     def _cached(self, key: object, look_up: Callable[[], OpenLogin | None]) -> OpenLogin | None:
         now = self._clock()
@@ -131,7 +141,10 @@ class LoginRecords:
             return None
         if len(self._cache) >= MAX_CACHED:
             self._cache.clear()
+            self._keys_of.clear()
         self._cache[key] = (now + self.cache_seconds, found)
+        if found is not None:
+            self._keys_of.setdefault(found.id, set()).add(key)
         return found
 
     def _one(self, condition) -> OpenLogin | None:
@@ -159,3 +172,10 @@ class LoginRecords:
         if now - self._warned_at >= WARNING_INTERVAL_SECONDS:
             self._warned_at = now
             log.warning("the site's database cannot be read; private apps refuse logins meanwhile: %s", error)
+
+
+@cache
+def process_login_records(database_url: str, lifetime_seconds: int, cache_seconds: float) -> LoginRecords:
+    """This process's one reader: Bokeh loads ``--auth-module`` as a module of its own, and its login
+    check, the standalone pages' identity and the sweep must share one cache (the sweep corrects it)."""
+    return LoginRecords(database_url, lifetime_seconds, cache_seconds)

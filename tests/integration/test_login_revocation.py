@@ -13,8 +13,12 @@ import time
 
 import pytest
 import requests
+from tornado.ioloop import IOLoop
+from tornado.websocket import websocket_connect
 
+from tests.integration.test_private_apps import standalone_token
 from tests.support.apps_folder import PLAIN_APP, PLAIN_ENTRY, write_apps_folder
+from tests.support.bokeh_client import embedded_session
 from tests.support.servers import PROJECT_ROOT, running_stack
 from tests.support.site_accounts import PASSWORD, add_user, csrf_token, log_in, users_command
 
@@ -145,3 +149,50 @@ def test_an_ended_login_stays_refused_after_a_restart_and_an_open_one_still_open
     stack.restart_web()
     assert standalone_status(stolen, stack) == 302
     assert standalone_status(kept.cookies, stack) == 200
+
+
+def opened_websocket(url: str, token: str, loop: IOLoop):
+    """A websocket to a Bokeh app opened as BokehJS opens it (the token as subprotocol), its first
+    message (Bokeh's ACK) read."""
+
+    async def open_it():
+        connection = await websocket_connect(url, subprotocols=["bokeh", token])
+        assert await connection.read_message() is not None, "refused"
+        return connection
+
+    return loop.run_sync(open_it, timeout=30)
+
+
+def close_code_within(connection, loop: IOLoop, seconds: float) -> int | None:
+    """The close code of ``connection`` once the server closes it; fails if it is still open then."""
+
+    async def until_closed():
+        while await connection.read_message() is not None:
+            pass
+        return connection.close_code
+
+    return loop.run_sync(until_closed, timeout=seconds)
+
+
+@pytest.mark.parametrize("opened_from", ["site page", "standalone page"])
+def test_an_open_websocket_of_a_private_app_closes_when_its_login_ends(revocation_stack, opened_from):
+    stack = revocation_stack
+    name = f"socket-{opened_from.split()[0]}"
+    add_user(stack, name)
+    browser = log_in(stack.web_url, name)
+    if opened_from == "site page":
+        embed = embedded_session(browser.get(f"{stack.web_url}/apps/portfolio", timeout=30).text)
+        token, url = embed.token, embed.websocket_url
+    else:
+        token = standalone_token(browser.get(f"{stack.bokeh_url}/portfolio", timeout=30).text)
+        url = f"{stack.bokeh_url.replace('http', 'ws')}/portfolio/ws"
+    loop = IOLoop(make_current=False)
+    try:
+        connection = opened_websocket(url, token, loop)
+        assert post_form(browser, stack.web_url, f"{stack.web_url}/logout").ok
+        assert close_code_within(connection, loop, REFUSED_WITHIN_SECONDS) == 4001
+        # And the page's token opens nothing any more.
+        with pytest.raises(Exception, match="403"):
+            opened_websocket(url, token, loop)
+    finally:
+        loop.close(all_fds=True)

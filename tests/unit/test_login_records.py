@@ -81,3 +81,16 @@ def test_a_database_that_cannot_be_read_refuses_every_login_and_is_never_created
     assert "cannot be read" in caplog.text
     # Read-only: the Bokeh side never makes an empty database where the site's should be.
     assert not missing.exists()
+
+
+def test_the_sweeps_fresh_answer_replaces_cached_ones_of_an_ended_login(app):
+    create_account(app, "fay")
+    token = login_token(app, "fay")
+    records = records_of(app)
+    login = records.by_token(token)
+    assert records.by_id(login.id) == login
+    with app.app_context():
+        end_login_session(token)
+    # The clock has not moved: only the sweep's query can tell, and the cache follows it.
+    assert records.open_among([login.id]) == {}
+    assert records.by_token(token) is None and records.by_id(login.id) is None
