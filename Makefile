@@ -86,6 +86,7 @@ bench: install
 	$(BIN)/python bench/session_cleanup.py
 	$(BIN)/python bench/login_lookup.py
 	$(BIN)/python bench/audit_trail.py
+	$(BIN)/python bench/login_check.py
 	$(BIN)/python bench/stream_capacity.py
 	$(BIN)/python bench/recycling_rss.py
 	$(BIN)/python bench/shared_views.py

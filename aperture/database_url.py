@@ -1,4 +1,5 @@
-"""``DATABASE_URL`` as SQLAlchemy takes it: read by the site, and by the Bokeh processes for the audit trail.
+"""``DATABASE_URL`` as SQLAlchemy takes it: read by the site, and by the Bokeh processes (the
+logins they check, ``bkruntime.login_records``, and the audit trail they write).
 
 Both sides must name the same database: by default a SQLite file in the instance folder
 (``APERTURE_INSTANCE_DIR``, shared by both processes), else the URL given. A plain

@@ -13,7 +13,9 @@ own keys: ``options`` (the page's declared options, as strings), ``visit`` (the 
 ``expects_existing`` (set on the browser's token of a pulled session, which must never be rebuilt
 as a default one), ``user`` (the signed-in visitor, ``aperture.access.Visitor.as_payload``) and
 ``app`` (the app the token was minted for: Bokeh's tokens name no app, and a private app accepts
-only tokens bound to it) and ``shared`` (a shared view: see ``shared_session_id``).
+only tokens bound to it), ``shared`` (a shared view: see ``shared_session_id``) and ``login`` (the
+id of the site's login record the page was opened with: the Bokeh server lets the token in, and
+keeps its websocket open, only while that login is open; share links' tokens carry none).
 
 A shared view's session id is derived from the view (``shared_session_id``): every viewer's token
 names the same session, so they share one document on the process their websocket reaches, and
@@ -44,6 +46,7 @@ USER_KEY = "user"
 APP_KEY = "app"
 EXPECTS_EXISTING_KEY = "expects_existing"
 SHARED_KEY = "shared"
+LOGIN_KEY = "login"
 # Keeps a shared view's id apart from anything else signed with the same key.
 _SHARED_VIEW_CONTEXT = b"aperture shared view\n"
 # A header is visitor-controlled; keep what travels in the token and the page short.
@@ -81,6 +84,7 @@ def token_payload(
     expects_existing: bool = False,
     app: str | None = None,
     shared: bool = False,
+    login: int | None = None,
 ) -> dict[str, Any]:
     """The token's extra payload for a session started with these (already validated) values."""
     payload: dict[str, Any] = {
@@ -99,6 +103,8 @@ def token_payload(
         payload[APP_KEY] = app
     if shared:
         payload[SHARED_KEY] = True
+    if login is not None:
+        payload[LOGIN_KEY] = login
     return payload
 
 

@@ -3,19 +3,15 @@
 People log in on the Flask site only. Its session cookie (signed with ``FLASK_SECRET_KEY``, not
 encrypted) then holds the visitor's name and roles under ``SITE_VISITOR_KEY``. Cookies belong to
 a host, not a port, so the browser sends it to the Bokeh server on the same host too, which
-checks the signature and age exactly as Flask does (``flask.sessions``' own serializer settings)
-and so knows who is there without a database. Bokeh never imports the site (``web``): the cookie
-format is the contract, and a test feeds a cookie made by the real site through this module.
+checks the signature and age exactly as Flask does (``flask.sessions``' own serializer settings).
+Bokeh never imports the site (``web``): the cookie format is the contract, and a test feeds a
+cookie made by the real site through this module.
 
-The site refreshes its cookie on every request, and ends the login in it when that login has
-ended (its cookie names a login session kept by the site: logout, "log out everywhere", a password
-change, an admin) or its account is gone, or changes its roles, on the next one; the Bokeh server,
-without the database, cannot. So it trusts a cookie only while it is
-``STANDALONE_LOGIN_RECHECK_SECONDS`` old: an older one names nobody, and a private app's page sends
-its visitor through the site's login page, which sends a visitor still logged in straight back
-(refreshing the cookie), and any other to the login form. An ended login (every copy of its
-cookie), a deleted account or a removed role thus closes standalone private apps within that time,
-at the cost of one round of redirects through the site per page opened that long after the last.
+The cookie's signature proves who logged in, not that the login is still open: only the site's
+database knows whether it ended (logout, "log out everywhere", a password change or reset, an
+admin, a deleted account) and which roles its account has now. So the Bokeh server takes from the
+cookie only the login's token (``login_token``) and looks that login up where the site keeps it
+(``bkruntime.login_records``); the visitor it lets in is the one the database names.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from aperture.access import Visitor
-from aperture.environment import ConfigurationError, Environ, env_int, env_str, resolve_secret
+from aperture.environment import ConfigurationError, Environ, env_float, env_int, env_str, resolve_secret
 
 # The key of the site's session that holds ``Visitor.as_payload()``; Flask-Login's own key
 # ``_user_id`` must be there too.
@@ -36,6 +32,8 @@ LOGIN_MARKER_KEY = "_user_id"
 DEFAULT_COOKIE_NAME = "aperture_session"
 # The site route that opens an app standalone (after login, or minting the session id).
 STANDALONE_PREFIX = "/standalone/"
+# An ended login must be refused everywhere within 2 s: one cache period plus one sweep.
+MAX_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,8 +44,8 @@ class SiteLoginSettings:
     cookie_name: str
     lifetime_seconds: int
     site_public_url: str
-    # How old a cookie the Bokeh server takes as proof of a login (see the module docstring).
-    recheck_seconds: int = 300
+    # How long the Bokeh side reuses a login's state, and how often it checks open websockets'.
+    check_seconds: float = 1.0
 
     @classmethod
     def from_environ(cls, environ: Environ) -> SiteLoginSettings:
@@ -62,8 +60,16 @@ class SiteLoginSettings:
             cookie_name=env_str(environ, "SESSION_COOKIE_NAME", DEFAULT_COOKIE_NAME),
             lifetime_seconds=env_int(environ, "SESSION_LIFETIME_HOURS", 12, minimum=1) * 3600,
             site_public_url=site_url,
-            recheck_seconds=env_int(environ, "STANDALONE_LOGIN_RECHECK_SECONDS", 300, minimum=10),
+            check_seconds=login_check_seconds(environ),
         )
+
+
+def login_check_seconds(environ: Environ) -> float:
+    """``LOGIN_CHECK_SECONDS`` (0.1 to 1): an ended login is refused everywhere within about twice that."""
+    seconds = env_float(environ, "LOGIN_CHECK_SECONDS", 1.0, minimum=0.1)
+    if seconds > MAX_CHECK_SECONDS:
+        raise ConfigurationError(f"LOGIN_CHECK_SECONDS must be at most {MAX_CHECK_SECONDS:g}, not {seconds:g}")
+    return seconds
 
 
 def session_serializer(secret_key: str) -> URLSafeTimedSerializer:
@@ -85,18 +91,29 @@ class SiteLoginReader:
         self._serializer = session_serializer(settings.secret_key)
 
     def visitor(self, cookie_value: str | None) -> Visitor | None:
-        """The visitor the cookie proves, or None (no cookie, bad signature, logged out, or older than
-        ``recheck_seconds``: the site has not confirmed the account since)."""
+        """The visitor the cookie names, or None (no cookie, bad signature, logged out, older than the
+        login's lifetime). What the site wrote when it last answered: not proof that the login is
+        still open (``login_token`` and ``bkruntime.login_records`` are)."""
+        session = self._session(cookie_value)
+        return None if session is None else Visitor.from_payload(session.get(SITE_VISITOR_KEY))
+
+    def login_token(self, cookie_value: str | None) -> str | None:
+        """The token of the login the cookie names (Flask-Login's id, a login session's token), or None."""
+        session = self._session(cookie_value)
+        token = None if session is None else session.get(LOGIN_MARKER_KEY)
+        return token if isinstance(token, str) and token else None
+
+    def _session(self, cookie_value: str | None) -> dict | None:
+        """The cookie's session if it is signed with the site's key, within the lifetime, and logged in."""
         if not cookie_value:
             return None
-        max_age = min(self.settings.lifetime_seconds, self.settings.recheck_seconds)
         try:
-            session = self._serializer.loads(cookie_value, max_age=max_age)
+            session = self._serializer.loads(cookie_value, max_age=self.settings.lifetime_seconds)
         except (BadData, ValueError, TypeError):
             return None
         if not isinstance(session, dict) or LOGIN_MARKER_KEY not in session:
             return None
-        return Visitor.from_payload(session.get(SITE_VISITOR_KEY))
+        return session
 
     def login_url(self, app_name: str, query: str = "") -> str:
         """The site's login page, coming back to app ``app_name`` standalone afterwards."""

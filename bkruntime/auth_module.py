@@ -8,14 +8,19 @@ before every request of an app's page, ``autoload.js``, metadata or websocket (i
 every app of a server, so the decision is per app, from the request's application context:
 
 * public apps (and the index, static files): everyone passes, signed in or not;
-* a private app: a visitor whose site cookie (``aperture.site_login``) may open it; or a request
-  carrying a session token signed with the Bokeh key and bound to this very app (pages of the
-  site and share links embed those; tokens of other apps, freely had from public pages, fail);
-  a shared view's token must also name a viewer who may open the app (its session id is the
-  view's, the same for every viewer, so the token's viewer is what is checked);
+* a private app: a visitor whose site cookie (``aperture.site_login``) names a login that is open
+  now, in the site's database (``bkruntime.login_records``), and whose account may open it; or a
+  request carrying a session token signed with the Bokeh key and bound to this very app (pages
+  of the site and share links embed those; tokens of other apps, freely had from public pages,
+  fail); a token the site minted for a login (``login`` in its payload: every page but a share
+  link's) passes only while that login is open and its account may open the app, and a shared
+  view's token must name a viewer who may open the app (its session id is the view's, the same
+  for every viewer, so the token's viewer is what is checked);
 * signed in, but without the app's role: 403.
 
-A refused websocket is recorded in the site's audit trail (``bkruntime.audit_writer``).
+A websocket let in by a login keeps that login's id (``LOGIN_ATTRIBUTE``) for
+``bkruntime.login_sweep``, which closes it when the login ends or loses the app. A refused
+websocket is recorded in the site's audit trail (``bkruntime.audit_writer``).
 
 ``StandaloneIdentity`` is the other half: a handler added to every app that puts the cookie's
 visitor and the app's name into the token of a standalone page, so the app can greet them.
@@ -35,22 +40,28 @@ from tornado.websocket import WebSocketHandler
 from aperture.access import Visitor, may_open
 from aperture.catalog import CATALOG, AppSpec
 from aperture.database_url import database_url
-from aperture.session_token import APP_KEY, SHARED_KEY, USER_KEY
+from aperture.session_token import APP_KEY, LOGIN_KEY, SHARED_KEY, USER_KEY
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginReader, SiteLoginSettings
 from bkruntime.audit_writer import AuditWriter
+from bkruntime.login_records import LoginRecords, OpenLogin, process_login_records
 
 # What Bokeh's handlers see as the user of a request that needs no login.
 ANONYMOUS = "anonymous"
 _TOKEN_ARGUMENT = "bokeh-token"  # noqa: S105 (the argument's name, not a secret)
 _WEBSOCKET_PROTOCOL = "Sec-WebSocket-Protocol"
+# Set on a websocket handler let in by a login: that login's record id and the app (for the sweep).
+LOGIN_ATTRIBUTE = "aperture_login"
 
 
 class SiteLoginGate:
     """The per-app decision behind ``get_user``; see the module docstring."""
 
-    def __init__(self, reader: SiteLoginReader, bokeh_secret: str, audit: AuditWriter | None = None) -> None:
+    def __init__(
+        self, reader: SiteLoginReader, bokeh_secret: str, records: LoginRecords, audit: AuditWriter | None = None
+    ) -> None:
         self.reader = reader
+        self.records = records
         self._bokeh_secret = bokeh_secret.encode()
         # Where refused websockets go into the audit trail (None: nowhere).
         self._audit = audit
@@ -60,12 +71,22 @@ class SiteLoginGate:
         spec = CATALOG.get(name) if name else None
         if spec is None or spec.public:
             return ANONYMOUS
-        visitor = self.reader.visitor(handler.get_cookie(self.reader.settings.cookie_name))
-        if may_open(spec, visitor):
-            return visitor.as_payload()
-        if self._has_bound_token(handler, spec):
+        token = self._bound_payload(handler, spec)
+        if token is not None and LOGIN_KEY not in token and self._link_opens(token, spec):
+            # A share link's: open to whoever holds it, whatever their login (never closed with one).
             return ANONYMOUS
         websocket = isinstance(handler, WebSocketHandler)
+        login = self.records.by_token(self.reader.login_token(handler.get_cookie(self.reader.settings.cookie_name)))
+        visitor = login.visitor if login else None
+        if may_open(spec, visitor):
+            _remember_login(handler, login, spec)
+            return visitor.as_payload()
+        if token is not None and LOGIN_KEY in token:
+            # Minted for a login: good while that login is open and its account may open the app.
+            page_login = self.records.by_id(token[LOGIN_KEY])
+            if page_login is not None and may_open(spec, page_login.visitor):
+                _remember_login(handler, page_login, spec)
+                return ANONYMOUS
         if visitor is not None:
             if websocket:
                 self._record_refusal(handler, spec, visitor.name, "the account may not open it")
@@ -83,19 +104,32 @@ class SiteLoginGate:
     def login_url(self, handler: Any) -> str:
         return self.reader.login_url(app_name(handler) or "", handler.request.query)
 
-    def _has_bound_token(self, handler: Any, spec: AppSpec) -> bool:
-        token = request_token(handler)
+    def _bound_payload(self, handler: Any, spec: AppSpec) -> dict | None:
+        """The payload of the request's session token if it is signed and bound to ``spec``."""
+        payload = self._signed_payload(request_token(handler))
+        return payload if payload is not None and payload.get(APP_KEY) == spec.name else None
+
+    @staticmethod
+    def _link_opens(payload: dict, spec: AppSpec) -> bool:
+        """Whether a token minted for no login opens ``spec``: a shared view's only for a viewer
+        who may open it (its session id is the view's, so its viewer is what is checked)."""
+        return not payload.get(SHARED_KEY) or may_open(spec, Visitor.from_payload(payload.get(USER_KEY)))
+
+    def _signed_payload(self, token: str | None) -> dict | None:
         if not token:
-            return False
+            return None
         try:
             if not check_token_signature(token, secret_key=self._bokeh_secret, signed=True):
-                return False
-            payload = get_token_payload(token)
+                return None
+            return get_token_payload(token)
         except Exception:  # a malformed token is simply not a credential
-            return False
-        if payload.get(APP_KEY) != spec.name:
-            return False
-        return not payload.get(SHARED_KEY) or may_open(spec, Visitor.from_payload(payload.get(USER_KEY)))
+            return None
+
+
+def _remember_login(handler: Any, login: OpenLogin, spec: AppSpec) -> None:
+    """Keep on a websocket the login that let it in, for ``bkruntime.login_sweep``."""
+    if isinstance(handler, WebSocketHandler):
+        setattr(handler, LOGIN_ATTRIBUTE, (login.id, spec.name))
 
 
 def app_name(handler: Any) -> str | None:
@@ -115,27 +149,36 @@ def request_token(handler: Any) -> str | None:
 
 
 class StandaloneIdentity(Handler):
-    """Adds the visitor (from the site cookie) and the app's name to a standalone page's token."""
+    """Adds the visitor (of the site cookie's open login) and the app's name to a standalone page's token."""
 
-    def __init__(self, app: str, reader: SiteLoginReader) -> None:
+    def __init__(self, app: str, reader: SiteLoginReader, records: LoginRecords) -> None:
         super().__init__()
         self._app = app
         self._reader = reader
+        self._records = records
 
     def modify_document(self, doc) -> None:
         """Nothing: the app's own handler builds the document."""
 
     def process_request(self, request) -> dict[str, Any]:
         morsel = request.cookies.get(self._reader.settings.cookie_name)
-        visitor: Visitor | None = self._reader.visitor(morsel.value if morsel else None)
-        identity = {USER_KEY: visitor.as_payload()} if visitor else {}
+        token = self._reader.login_token(morsel.value if morsel else None)
+        login = self._records.by_token(token)
+        identity = {USER_KEY: login.visitor.as_payload(), LOGIN_KEY: login.id} if login else {}
         return {APP_KEY: self._app, **identity}
+
+
+def login_records_for(settings: SiteLoginSettings, environ) -> LoginRecords:
+    """This process's reader of the site's logins in the database both sides name (``DATABASE_URL``)."""
+    return process_login_records(database_url(environ), settings.lifetime_seconds, settings.check_seconds)
 
 
 @cache
 def _gate() -> SiteLoginGate:
-    reader = SiteLoginReader(SiteLoginSettings.from_environ(os.environ))
-    return SiteLoginGate(reader, resolve_bokeh_secret(os.environ), AuditWriter(database_url(os.environ)))
+    settings = SiteLoginSettings.from_environ(os.environ)
+    records = login_records_for(settings, os.environ)
+    audit = AuditWriter(database_url(os.environ))
+    return SiteLoginGate(SiteLoginReader(settings), resolve_bokeh_secret(os.environ), records, audit)
 
 
 async def get_user_async(request_handler):

@@ -15,6 +15,7 @@ provides) with the command line ``bkruntime.launcher.build_command`` makes, and:
 * builds every app's document once it runs and answers ``/readyz`` from that (``bkruntime.readiness``);
 * drains on SIGTERM: stops accepting, closes websockets with "going away", finishes requests in
   flight (``bkruntime.graceful_shutdown``);
+* closes open websockets of private apps whose login ended or lost the app (``bkruntime.login_sweep``);
 * serves ``/metrics`` (Prometheus: sessions, document builds, websocket messages, GC pauses;
   ``bkruntime.metrics``) and logs each refused websocket in one line (``bkruntime.server_logging``);
 * makes the discarding of expired sessions cheap (``bkruntime.session_cleanup``);
@@ -40,7 +41,7 @@ import sys
 from aperture.catalog import CATALOG, AppCatalog
 from aperture.endpoints import HEALTH_PATH, METRICS_PATH, READY_PATH, STATS_PATH
 from aperture.environment import ConfigurationError
-from bkruntime import gc_tuning, graceful_shutdown, metrics, server_logging
+from bkruntime import gc_tuning, graceful_shutdown, login_sweep, metrics, server_logging
 from bkruntime.kit.process_identity import process_index
 from bkruntime.launcher import build_command, load_settings
 from bkruntime.process_stats import ProcessStats, stats_handler
@@ -105,7 +106,7 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
     return ProcessHealth
 
 
-def around_every_app(name: str, application, stats: ProcessStats, reader) -> None:
+def around_every_app(name: str, application, stats: ProcessStats, reader, records) -> None:
     """What the runtime adds to every app, whether it uses the kit or not: its session counts, the
     site login's visitor in a standalone page's token, a site page's session settings and a shared
     view's viewer count (handlers that run after the app's own), and the timing of its builds."""
@@ -113,7 +114,7 @@ def around_every_app(name: str, application, stats: ProcessStats, reader) -> Non
     from bkruntime.site_page_session import SitePageSession
 
     application.add(stats.counter_for(name))
-    application.add(StandaloneIdentity(name, reader))
+    application.add(StandaloneIdentity(name, reader, records))
     application.add(SitePageSession())
     metrics.measure_builds(name, application)
 
@@ -123,15 +124,17 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
     from bokeh.command.subcommands.serve import Serve
 
     from aperture.site_login import SiteLoginReader
+    from bkruntime.auth_module import login_records_for
 
     reader = SiteLoginReader(settings.site_login)
+    records = login_records_for(settings.site_login, os.environ)
     self_check = SelfCheck(settings.secret_key)
 
     class ApertureServe(Serve):
         def customize_applications(self, args, applications):
             applications = super().customize_applications(args, applications)
             for route, application in applications.items():
-                around_every_app(route.strip("/"), application, stats, reader)
+                around_every_app(route.strip("/"), application, stats, reader, records)
             return applications
 
         def customize_kwargs(self, args, server_kwargs):
@@ -148,6 +151,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
         def customize_server(self, server):
             gc_tuning.watch(server, ended_sessions=lambda: sum(stats.destroyed.values()))
             graceful_shutdown.install(server)
+            login_sweep.install(server, records, settings.site_login.check_seconds)
             # Once the server runs: can every app build its document? (``/readyz``)
             server.io_loop.add_callback(self_check.run, server._tornado)
             return super().customize_server(server)

@@ -17,6 +17,11 @@
  * number of viewers in a model of that document (bkruntime/shared_views.py), shown above the app as
  * "Shared view · N watching".
  *
+ * A private app's websocket closed by the server because the visitor's login ended (close code
+ * 4001) or the account may no longer open the app (4003: a role removed; bkruntime/login_sweep.py)
+ * does not reconnect: the notice says so, and for a removed role lists the apps the visitor may
+ * still open (from the site's /api/apps).
+ *
  * A page meant to stay open for days (the wall, `data-live-renew="reload"` on its body) does not
  * wait for a visitor: once an app cannot come back (its token expired, or the retries ran out), it
  * asks the site's health route until the site answers and sees the Bokeh server, then reloads
@@ -42,10 +47,14 @@
   if (sessions.length === 0) {
     return;
   }
-  restoreWithBuffers();
-  leaveChangesToTheNextPull();
+  const LOGIN_ENDED = 4001;
+  const ACCESS_ENDED = 4003;
   const watchedDocuments = new WeakSet();
   const watchedElements = new Set();
+  const elementsByDocument = new WeakMap();
+  restoreWithBuffers();
+  leaveChangesToTheNextPull();
+  sayWhenTheLoginEnds();
 
   // One of BokehJS's internal modules' exports, or undefined if an upgrade moved it.
   function bokehExport(module, name) {
@@ -120,6 +129,57 @@
     };
     sendWhenOpen.apertureWaitsForOpen = true;
     ClientConnection.prototype.send = sendWhenOpen;
+  }
+
+  /* A websocket the server closed because the login ended or lost the app stays closed, said.
+   *
+   * BokehJS would reconnect, be refused at the handshake, and end with "could not be restored".
+   * The close code is only seen in `ClientConnection._on_close`; if a BokehJS upgrade moves it,
+   * nothing is changed and the page says the app could not be restored, as before.
+   */
+  function sayWhenTheLoginEnds() {
+    const ClientConnection = bokehExport("client/connection", "ClientConnection");
+    const onClose = ClientConnection && ClientConnection.prototype._on_close;
+    if (typeof onClose !== "function" || onClose.apertureSaysLoginEnded) {
+      return;
+    }
+    const onCloseSayingWhy = function (event, ...rest) {
+      if (event && (event.code === LOGIN_ENDED || event.code === ACCESS_ENDED)) {
+        this.closed_permanently = true;
+        const doc = this.session == null ? null : this.session.document;
+        const element = doc == null ? null : elementsByDocument.get(doc) || elementOf(doc);
+        if (element != null) {
+          loginEnded(element, event.code);
+        }
+      }
+      return onClose.call(this, event, ...rest);
+    };
+    onCloseSayingWhy.apertureSaysLoginEnded = true;
+    ClientConnection.prototype._on_close = onCloseSayingWhy;
+  }
+
+  async function appsStillOpen() {
+    try {
+      const response = await fetch("/api/apps", { cache: "no-store", credentials: "same-origin" });
+      const listing = await response.json();
+      const apps = Array.isArray(listing) ? listing : listing.apps || [];
+      return apps.filter((app) => app.access === "open").map((app) => app.title || app.name);
+    } catch {
+      return null;
+    }
+  }
+
+  async function loginEnded(element, code) {
+    if (code === LOGIN_ENDED) {
+      say(element, "ended", "Your login has ended, so this app is closed. Log in again to use it.", true);
+      return;
+    }
+    say(element, "ended", "Your account may no longer open this app, so it is closed.", false);
+    const still = await appsStillOpen();
+    if (still !== null) {
+      const list = still.length > 0 ? `You may still open: ${still.join(", ")}.` : "No other app is open to you.";
+      say(element, "ended", `Your account may no longer open this app, so it is closed. ${list}`, false);
+    }
   }
 
   function noticeFor(element) {
@@ -319,6 +379,7 @@
       if (element !== null && !watchedElements.has(element)) {
         watchedDocuments.add(doc);
         watchedElements.add(element);
+        elementsByDocument.set(doc, element);
         watchConnection(doc, element);
         if (element.dataset.shared === "true") {
           watchViewers(doc, element);

@@ -20,6 +20,7 @@ from web.accounts import (
     account,
     audit,
     auth,
+    backchannel_logout,
     login_second_step,
     password_resets,
     second_factor_views,
@@ -64,6 +65,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     auth.init_app(app)
     single_sign_on.init_app(app)
     second_factor_views.init_app(app)
+    backchannel_logout.init_app(app)
     users_cli.init_app(app)
     bokeh_embed.init_app(app)
     content_security.init_app(app)
@@ -83,6 +85,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         bokehjs.bp,
         auth.bp,
         single_sign_on.bp,
+        backchannel_logout.bp,
         share_links.bp,
         admin.bp,
         audit_view.bp,

@@ -48,6 +48,8 @@ class User(db.Model):
     is_anonymous = False
     # The token of the login session this account came with (``web.accounts.login_sessions``); not stored.
     login_token = None
+    # The id of that login session's record, which the site's session tokens carry; not stored.
+    login_id = None
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -146,7 +148,22 @@ class LoginSession(db.Model):
     user_agent: Mapped[str] = mapped_column(String(255), default="")
     address: Mapped[str] = mapped_column(String(64), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A single-sign-on login: the provider's session id (named by its back-channel logout tokens)
+    # and the ID token (the hint of the logout the site sends the provider).
+    oidc_sid: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    oidc_id_token: Mapped[str | None] = mapped_column(Text, nullable=True)
     user: Mapped[User] = relationship(back_populates="login_sessions")
+
+
+class OidcLogoutToken(db.Model):
+    """The ``jti`` of a back-channel logout token the site took, kept until the token expires: a
+    replayed one is refused."""
+
+    __tablename__ = "oidc_logout_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PasswordReset(db.Model):

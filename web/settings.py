@@ -206,8 +206,8 @@ def load_settings(environ: Environ = os.environ) -> dict[str, object]:
         "PASSWORD_RESET_TTL_SECONDS": env_int(environ, "PASSWORD_RESET_TTL_SECONDS", 24 * 3600, minimum=1),
         # Where browsers reach the site: the address of the reset links the CLI prints.
         "SITE_PUBLIC_URL": site_login.site_public_url,
-        # The Bokeh server's own setting, read here to tell visitors how soon a logout reaches it.
-        "STANDALONE_LOGIN_RECHECK_SECONDS": site_login.recheck_seconds,
+        # The Bokeh server's own setting, read here to tell visitors how soon a logout reaches the apps.
+        "LOGIN_CHECK_SECONDS": site_login.check_seconds,
         # Failed logins: counted in each worker's memory by default, in Redis for every worker
         # and replica at once (``redis://...``; see ``web.accounts.login_limits``).
         "LOGIN_RATE_LIMIT": rate_limit(environ, "LOGIN_RATE_LIMIT", "5 per minute"),

@@ -2,9 +2,8 @@
 site and on the standalone apps of the Bokeh server; password change and reset; ending sessions.
 
 A second browser holding a copy of a cookie is a second Chromium context given the first one's
-cookies. The Bokeh server trusts a cookie for ``STANDALONE_LOGIN_RECHECK_SECONDS`` after the site
-last refreshed it; a copy "that long later" is the same cookie signed that long ago
-(``aged_cookie``), which is all the Bokeh server can see of time passing.
+cookies. The Bokeh server asks the site's database whether a cookie's login is open, whatever its
+age: a copy tried minutes later is the same cookie signed that long ago (``aged_cookie``).
 """
 
 import re
@@ -16,7 +15,7 @@ from tests.support.bokeh_page import model_value, wait_for_canvas
 from tests.support.site_accounts import PASSWORD, add_user, aged_cookie, users_command
 
 COOKIE = "aperture_session"
-# Past the default recheck (300 s), well within the login's lifetime (12 h).
+# Minutes later, well within the login's lifetime (12 h).
 PAST_THE_RECHECK = 600
 NEW_PASSWORD = "a much newer passphrase"
 

@@ -71,3 +71,21 @@ def test_the_dashboards_private_tile_asks_anonymous_visitors_to_log_in(stack, pa
     assert "log in to see it" in tile.inner_text()
     tile.get_by_role("link", name="log in to see it").click()
     page.wait_for_url(f"{stack.web_url}/login?next=/dashboard")
+
+
+def test_an_open_private_app_closes_with_a_notice_when_its_login_ends_in_another_tab(stack, accounts, page):
+    page.goto(f"{stack.web_url}/login?next=/apps/portfolio")
+    fill_login(page, "ada")
+    page.wait_for_url(f"{stack.web_url}/apps/portfolio")
+    wait_for_model(page, "admin_shock")
+
+    other_tab = page.context.new_page()
+    other_tab.goto(stack.web_url)
+    other_tab.get_by_role("button", name="Log out").click()
+    other_tab.wait_for_selector(".login-link")
+
+    # The Bokeh process closes the app's websocket (its login ended) and the page says so; BokehJS
+    # does not reconnect, so nothing the visitor does here reaches the app's Python any more.
+    notice = page.locator('.live-session-notice[data-state="ended"]')
+    notice.wait_for()
+    assert "Your login has ended" in notice.inner_text()

@@ -9,7 +9,7 @@ from bokeh.util.token import generate_jwt_token, get_session_id, get_token_paylo
 
 from aperture.session_token import APP_KEY, USER_KEY
 from tests.support.bokeh_client import EmbeddedSession, browser_session, embedded_session, refused_reason
-from tests.support.site_accounts import add_user, aged_cookie, csrf_token, log_in, post_login, users_command
+from tests.support.site_accounts import aged_cookie, csrf_token, log_in, post_login
 
 STANDALONE_TOKEN = re.compile(r'"token":\s*"([A-Za-z0-9_.=-]+)"')
 
@@ -75,35 +75,14 @@ def test_anonymous_visitor_of_a_private_standalone_app_logs_in_on_the_site_and_c
         assert "Hello, alice." in doc.select_one({"name": "greeting"}).text
 
 
-def age_login(session: requests.Session, seconds: int) -> None:
-    login = next(cookie for cookie in session.cookies if cookie.name == "aperture_session")
-    login.value = aged_cookie(login.value, seconds)
-
-
-def test_a_login_cookie_the_bokeh_server_no_longer_trusts_is_confirmed_by_the_site(stack, accounts):
-    # Ten minutes since the site last saw this visitor: past the recheck (5 min), within the login.
+def test_a_login_cookie_the_site_signed_long_ago_still_opens_while_its_login_is_open(stack, accounts):
+    # The Bokeh server asks the site's database about the login, not the cookie's age.
     session = log_in(stack.web_url, "alice")
-    age_login(session, 600)
-    first = session.get(f"{stack.bokeh_url}/portfolio?days=120", allow_redirects=False, timeout=30)
-    assert first.status_code == 302
-    assert first.headers["Location"] == f"{stack.web_url}/login?next=%2Fstandalone%2Fportfolio%3Fdays%3D120"
-    # Still logged in: the site sends the visitor straight back, with a cookie signed just now.
-    landed = session.get(first.headers["Location"], timeout=30)
+    login = next(cookie for cookie in session.cookies if cookie.name == "aperture_session")
+    login.value = aged_cookie(login.value, 600)
+    landed = session.get(f"{stack.bokeh_url}/portfolio?days=120", allow_redirects=False, timeout=30)
     assert landed.status_code == 200
-    assert landed.url == f"{stack.bokeh_url}/portfolio?days=120"
     assert get_token_payload(standalone_token(landed.text))[USER_KEY]["name"] == "alice"
-
-
-def test_a_deleted_account_loses_standalone_private_apps_at_the_recheck(stack, accounts):
-    add_user(stack, "carol")
-    session = log_in(stack.web_url, "carol")
-    assert session.get(f"{stack.bokeh_url}/portfolio", allow_redirects=False, timeout=30).status_code == 200
-    users_command(stack, "delete", "carol", "--yes")
-    age_login(session, 600)
-    landed = session.get(f"{stack.bokeh_url}/portfolio", timeout=30)
-    # Through the site, which ended the login: the login form, not the app.
-    assert landed.url.startswith(f"{stack.web_url}/login")
-    assert 'name="password"' in landed.text
 
 
 def test_public_standalone_apps_stay_open_to_anonymous_visitors(stack):

@@ -1,6 +1,8 @@
 // A real OpenID Connect provider for the single sign-on tests: oidc-provider with one client and
 // the test users of users.json, its built-in development login page, plain HTTP on loopback.
-// Started by tests/support/oidc_provider.py: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI.
+// Started by tests/support/oidc_provider.py: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, and for
+// single logout POST_LOGOUT_REDIRECT_URI (RP-initiated logout returns there) and
+// BACKCHANNEL_LOGOUT_URI (where a logout at the provider is posted as a logout token).
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
@@ -16,6 +18,10 @@ const provider = new Provider(issuer, {
     redirect_uris: [process.env.REDIRECT_URI],
     grant_types: ['authorization_code'],
     response_types: ['code'],
+    post_logout_redirect_uris: [process.env.POST_LOGOUT_REDIRECT_URI],
+    backchannel_logout_uri: process.env.BACKCHANNEL_LOGOUT_URI,
+    // ID tokens and logout tokens carry the provider's session id (sid).
+    backchannel_logout_session_required: true,
   }],
   claims: {
     openid: ['sub'],
@@ -24,6 +30,8 @@ const provider = new Provider(issuer, {
     groups: ['groups'],
   },
   // The development login page takes any password: the login name picks the test user.
+  // The development login page makes the login name the account id, which is also the sub of
+  // logout tokens; ID tokens carry the user's own sub (a logout token names the session by sid).
   async findAccount(ctx, id) {
     const user = users[id];
     if (!user) return undefined;
@@ -39,7 +47,15 @@ const provider = new Provider(issuer, {
     return grant;
   },
   cookies: { keys: ['aperture-test-provider-cookie-key'] },
-  features: { devInteractions: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+  },
 });
+
+// Said in the provider's log, which a failing test shows.
+provider.on('backchannel.success', (ctx, client, accountId, sid) => console.log(`back-channel logout sent: ${accountId} ${sid}`));
+provider.on('backchannel.error', (ctx, error) => console.log(`back-channel logout failed: ${error.message}`));
 
 provider.listen(port, '127.0.0.1', () => console.log(`oidc-provider ready at ${issuer}`));

@@ -34,6 +34,7 @@ from aperture.session_token import mint_session
 from aperture.site_login import DEFAULT_COOKIE_NAME, SiteLoginReader, SiteLoginSettings
 from bkruntime.process_stats import ProcessStats
 from bkruntime.server_process import around_every_app
+from tests.support.login_records import OpenLogins
 from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
 
 TEST_SITE_LOGIN = SiteLoginSettings(TEST_FLASK_SECRET, DEFAULT_COOKIE_NAME, 3600, "http://localhost:8000")
@@ -98,7 +99,7 @@ class ServedApp:
         self.application = Application(handler)
         # What the Bokeh process adds around every app (the site login's visitor and the app's name
         # in a standalone page's token, a shared view's viewer count...).
-        around_every_app(spec.name, self.application, ProcessStats(), SiteLoginReader(TEST_SITE_LOGIN))
+        around_every_app(spec.name, self.application, ProcessStats(), SiteLoginReader(TEST_SITE_LOGIN), OpenLogins())
         self.server_context = FakeServerContext()
         self.server_context.loop.run_sync(lambda: self.application.on_server_loaded(self.server_context))
 

@@ -52,7 +52,9 @@ class OidcProvider:
 
 @contextmanager
 def running_oidc_provider(port: int, redirect_uri: str) -> Iterator[OidcProvider]:
-    """The provider at ``http://127.0.0.1:<port>``, accepting ``redirect_uri``; always stopped."""
+    """The provider at ``http://127.0.0.1:<port>``, accepting ``redirect_uri`` (the site's callback);
+    its logouts return to the site's gallery and reach the site's back-channel logout; always stopped."""
+    site = redirect_uri.split("/login/sso/callback")[0]
     node = require_provider()
     issuer = f"http://127.0.0.1:{port}"
     env = {
@@ -61,6 +63,8 @@ def running_oidc_provider(port: int, redirect_uri: str) -> Iterator[OidcProvider
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
         "REDIRECT_URI": redirect_uri,
+        "POST_LOGOUT_REDIRECT_URI": f"{site}/",
+        "BACKCHANNEL_LOGOUT_URI": f"{site}/login/sso/backchannel-logout",
     }
     argv = [node, str(PROVIDER_DIR / "provider.js")]
     process = ServerProcess("oidc-provider", argv, env, f"{issuer}/.well-known/openid-configuration")
@@ -82,6 +86,14 @@ def sso_settings(issuer: str, **overrides: str) -> dict[str, str]:
         "OIDC_ROLES_CLAIM": "groups",
         **overrides,
     }
+
+
+def confirm_logout_at_provider(session: requests.Session, page: requests.Response) -> requests.Response:
+    """Answer the provider's "Do you want to sign-out?" page with yes, following every redirect."""
+    assert page.status_code == 200 and 'id="op.logoutForm"' in page.text, page.text[:2000]
+    action = urljoin(page.url, re.search(r'<form[^>]*id="op.logoutForm"[^>]*action="([^"]+)"', page.text).group(1))
+    xsrf = re.search(r'name="xsrf" value="([^"]+)"', page.text).group(1)
+    return session.post(action, data={"xsrf": xsrf, "logout": "yes"}, timeout=30)
 
 
 def sign_in(session: requests.Session, web_url: str, login: str, next_path: str = "") -> requests.Response:

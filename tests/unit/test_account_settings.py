@@ -52,9 +52,12 @@ def test_the_login_cookie_settings_are_shared_with_the_bokeh_side(tmp_path):
     values = {"SESSION_COOKIE_NAME": "site_login", "SESSION_LIFETIME_HOURS": "2"}
     site = settings(tmp_path, **values)
     bokeh = SiteLoginSettings.from_environ({"FLASK_SECRET_KEY": TEST_FLASK_SECRET, **values})
-    assert bokeh.recheck_seconds == 300
-    recheck = SiteLoginSettings.from_environ({"FLASK_SECRET_KEY": "f" * 40, "STANDALONE_LOGIN_RECHECK_SECONDS": "60"})
-    assert recheck.recheck_seconds == 60
+    assert bokeh.check_seconds == site["LOGIN_CHECK_SECONDS"] == 1.0
+    quicker = SiteLoginSettings.from_environ({"FLASK_SECRET_KEY": "f" * 40, "LOGIN_CHECK_SECONDS": "0.5"})
+    assert quicker.check_seconds == 0.5
+    # Longer would let an ended login through for more than two seconds.
+    with pytest.raises(ConfigurationError, match="LOGIN_CHECK_SECONDS must be at most 1"):
+        SiteLoginSettings.from_environ({"FLASK_SECRET_KEY": "f" * 40, "LOGIN_CHECK_SECONDS": "5"})
     assert site["SESSION_COOKIE_NAME"] == bokeh.cookie_name == "site_login"
     assert site["PERMANENT_SESSION_LIFETIME"] == bokeh.lifetime_seconds == 7200
     assert site["SECRET_KEY"] == bokeh.secret_key

@@ -8,11 +8,13 @@ from tornado.websocket import WebSocketHandler
 from aperture.access import Visitor
 from aperture.session_token import mint_session, token_payload
 from aperture.site_login import SITE_VISITOR_KEY, SiteLoginReader, SiteLoginSettings, session_serializer
-from bkruntime.auth_module import ANONYMOUS, SiteLoginGate, StandaloneIdentity, app_name
+from bkruntime.auth_module import ANONYMOUS, LOGIN_ATTRIBUTE, SiteLoginGate, StandaloneIdentity, app_name
+from tests.support.login_records import OpenLogins
 from tests.support.servers import TEST_BOKEH_SECRET, TEST_FLASK_SECRET
 
 SETTINGS = SiteLoginSettings(TEST_FLASK_SECRET, "aperture_session", 3600, "http://site.example")
-GATE = SiteLoginGate(SiteLoginReader(SETTINGS), TEST_BOKEH_SECRET)
+LOGINS = OpenLogins()
+GATE = SiteLoginGate(SiteLoginReader(SETTINGS), TEST_BOKEH_SECRET, LOGINS)
 
 
 class Context:
@@ -49,9 +51,12 @@ def request(uri, headers):
 
 
 def site_cookie(name, *roles, logged_in=True):
+    """A cookie of the site naming an open login of ``name`` (what the database says of it)."""
     session = {"csrf_token": "x"}
     if logged_in:
-        session |= {"_user_id": "1", SITE_VISITOR_KEY: Visitor(name, roles).as_payload()}
+        token = f"login-of-{name}-{'-'.join(roles)}"
+        LOGINS.open(token, name, *roles)
+        session |= {"_user_id": token, SITE_VISITOR_KEY: Visitor(name, roles).as_payload()}
     return session_serializer(TEST_FLASK_SECRET).dumps(session)
 
 
@@ -127,9 +132,14 @@ def test_app_name_comes_from_bokehs_application_context():
 
 
 def test_a_standalone_pages_token_gets_the_visitor_and_the_app():
-    identity = StandaloneIdentity("portfolio", SiteLoginReader(SETTINGS))
+    identity = StandaloneIdentity("portfolio", SiteLoginReader(SETTINGS), LOGINS)
     signed_in = request("/portfolio", {"Cookie": f"aperture_session={site_cookie('ada', 'admin')}"})
-    assert identity.process_request(signed_in) == {"app": "portfolio", "user": {"name": "ada", "roles": ["admin"]}}
+    login = LOGINS.by_token("login-of-ada-admin")
+    assert identity.process_request(signed_in) == {
+        "app": "portfolio",
+        "user": {"name": "ada", "roles": ["admin"]},
+        "login": login.id,
+    }
     anonymous = request("/portfolio", {})
     assert identity.process_request(anonymous) == {"app": "portfolio"}
 
@@ -145,6 +155,38 @@ def test_the_launcher_runs_bokeh_with_this_module_and_keeps_the_cookie_out_of_to
     assert command[command.index("--exclude-headers") + 1] == "Cookie"
 
 
+def test_a_token_minted_for_a_login_opens_the_app_only_while_that_login_is_open():
+    login = LOGINS.open("page-login", "gil")
+    token = mint_session(TEST_BOKEH_SECRET, 60, token_payload({}, app="portfolio", login=login.id)).token
+    websocket = WebSocket("portfolio", headers={"Sec-WebSocket-Protocol": f"bokeh, {token}"})
+    assert GATE.user(websocket) == ANONYMOUS
+    # Kept for the sweep that closes it when the login ends.
+    assert getattr(websocket, LOGIN_ATTRIBUTE) == (login.id, "portfolio")
+    LOGINS.end("page-login")
+    with pytest.raises(HTTPError):
+        GATE.user(WebSocket("portfolio", headers={"Sec-WebSocket-Protocol": f"bokeh, {token}"}))
+    assert GATE.user(Handler("portfolio", arguments={"bokeh-token": token})) is None
+
+
+def test_a_cookie_whose_login_ended_opens_nothing_whatever_it_says():
+    cookie = site_cookie("hal", "admin")
+    websocket = WebSocket("portfolio", cookie=cookie)
+    assert GATE.user(websocket) == {"name": "hal", "roles": ["admin"]}
+    assert getattr(websocket, LOGIN_ATTRIBUTE)[1] == "portfolio"
+    LOGINS.end("login-of-hal-admin")
+    assert GATE.user(Handler("portfolio", cookie=cookie)) is None
+
+
+def test_a_share_links_websocket_is_never_tied_to_the_viewers_login():
+    # A share link's token names no login: the view stays open to its holder after they log out.
+    link_token = mint_session(TEST_BOKEH_SECRET, 60, token_payload({}, app="portfolio")).token
+    websocket = WebSocket(
+        "portfolio", cookie=site_cookie("ivy"), headers={"Sec-WebSocket-Protocol": f"bokeh, {link_token}"}
+    )
+    assert GATE.user(websocket) == ANONYMOUS
+    assert getattr(websocket, LOGIN_ATTRIBUTE, None) is None
+
+
 def test_refused_websockets_go_into_the_sites_audit_trail(app, monkeypatch, caplog, tmp_path):
     """The Bokeh process writes the entry itself, into the database the site reads, and its log."""
     import json
@@ -157,7 +199,7 @@ def test_refused_websockets_go_into_the_sites_audit_trail(app, monkeypatch, capl
     restricted = AppSpec(name="ledger", title="Ledger", description="", source="x", public=False, roles=("finance",))
     monkeypatch.setattr(auth_module, "CATALOG", {"ledger": restricted, "sliders": auth_module.CATALOG["sliders"]})
     recorder = AuditWriter(app.config["SQLALCHEMY_DATABASE_URI"])
-    gate = SiteLoginGate(SiteLoginReader(SETTINGS), TEST_BOKEH_SECRET, recorder)
+    gate = SiteLoginGate(SiteLoginReader(SETTINGS), TEST_BOKEH_SECRET, LOGINS, recorder)
     headers = {"User-Agent": "attacker/1.0"}
     with caplog.at_level(logging.INFO, logger="bkruntime.audit"):
         for handler in (

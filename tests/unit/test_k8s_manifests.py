@@ -61,7 +61,8 @@ def test_bokeh_pods_get_the_database_of_the_secret_for_the_audit_trail():
 
 
 def test_every_site_pod_and_the_migrations_use_the_one_database_of_the_secret():
-    for kind, name in (("Deployment", "web"), ("Job", "aperture-migrate")):
+    # The Bokeh pods too: they check there whether a private app's login is still open.
+    for kind, name in (("Deployment", "web"), ("Job", "aperture-migrate"), ("StatefulSet", "bokeh")):
         env = {variable["name"]: variable for variable in container(kind, name)["env"]}
         reference = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
         assert reference["name"] == "aperture-secrets" and reference["key"] == "DATABASE_URL"

@@ -68,16 +68,14 @@ def test_a_cookie_older_than_the_session_lifetime_is_refused(app, reader, monkey
     assert reader.visitor(cookie) is None
 
 
-def test_a_cookie_the_site_has_not_confirmed_lately_names_nobody(app, reader, monkeypatch):
-    """Only the site can tell that the account still exists and has these roles; the Bokeh side
-    takes a cookie the site refreshed within ``recheck_seconds`` as proof of it."""
+def test_the_cookie_gives_the_login_token_the_bokeh_side_looks_up(app, reader):
+    """The cookie's visitor is what the site last wrote; the login's token is what the Bokeh side
+    checks in the database (``bkruntime.login_records``)."""
     cookie = login_cookie(app, "alice")
-    now = int(time.time())
-    assert reader.settings.recheck_seconds == 300 < reader.settings.lifetime_seconds
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now + 290)
-    assert reader.visitor(cookie) == Visitor("alice")
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: now + 310)
-    assert reader.visitor(cookie) is None
+    token = reader.login_token(cookie)
+    assert token and len(token) >= 40
+    assert reader.login_token("garbage") is None
+    assert reader.login_token("") is None
 
 
 def test_the_login_url_comes_back_through_the_sites_standalone_route(reader):

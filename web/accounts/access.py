@@ -15,7 +15,16 @@ from aperture.access import FORBIDDEN, LOGIN, OPEN, Visitor, may_open
 from aperture.access import access_to as _access_to
 from aperture.catalog import AppSpec
 
-__all__ = ["FORBIDDEN", "LOGIN", "OPEN", "access_to", "current_visitor", "login_redirect", "require_app_access"]
+__all__ = [
+    "FORBIDDEN",
+    "LOGIN",
+    "OPEN",
+    "access_to",
+    "current_login_id",
+    "current_visitor",
+    "login_redirect",
+    "require_app_access",
+]
 
 
 def current_visitor() -> Visitor | None:
@@ -29,6 +38,12 @@ def visitor_payload() -> dict | None:
     """What a session token carries about the visitor (``user`` in its payload)."""
     visitor = current_visitor()
     return visitor.as_payload() if visitor else None
+
+
+def current_login_id() -> int | None:
+    """The id of the visitor's login record, which the site's tokens carry (``login``): the Bokeh
+    server keeps such a session only while that login is open. None when anonymous."""
+    return current_user.login_id if current_user.is_authenticated else None
 
 
 def access_to(spec: AppSpec) -> str:

@@ -2,7 +2,7 @@
 
 ``/admin`` shows ``account_rows()``; its "End logins" button (``EndSessionsForm``, a POST with
 the CSRF token, handled by ``web.operations.admin``) calls ``end_sessions_of``: the account's cookies then open
-nothing, on the site at once and on the standalone apps within ``STANDALONE_LOGIN_RECHECK_SECONDS``.
+nothing, on the site at once and on every app within about twice ``LOGIN_CHECK_SECONDS``.
 """
 
 from __future__ import annotations

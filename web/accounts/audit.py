@@ -38,6 +38,8 @@ KINDS = {
     "single_sign_on_login": "logged in through the single-sign-on provider",
     "logout": "logged out",
     "logins_ended": "login sessions ended: log out everywhere, an admin, a command",
+    "backchannel_logout": "the provider ended logins by back-channel logout",
+    "backchannel_logout_refused": "a back-channel logout token refused, and why",
     "password_changed": "a new password, from the account page",
     "password_reset_issued": "a one-time reset link printed",
     "password_reset_used": "a reset link set a new password",

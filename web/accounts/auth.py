@@ -4,9 +4,9 @@ Every login goes through ``log_in`` and every logout through ``log_out``. A logi
 kept by the server (``web.accounts.login_sessions``): Flask's signed session cookie (``aperture_session``:
 HttpOnly, SameSite=Lax, Secure under HTTPS) holds its random token as Flask-Login's user id, and
 the visitor's name and roles (``SITE_VISITOR_KEY``), which is what the Bokeh server reads
-(``aperture.site_login``). A cookie whose session has ended, expired or lost its account loses
-the login in the answer to its next request, whatever that answer is (a refused form, a 404), so
-the site never refreshes it for the Bokeh server again. No
+(``aperture.site_login``: it takes the login's token from it and checks the login in the database).
+A cookie whose session has ended, expired or lost its account loses the login in the answer to its
+next request, whatever that answer is (a refused form, a 404). No
 "remember me" cookie is ever set. Every form of the site carries a CSRF token (Flask-WTF,
 app-wide). Failed logins are rate-limited per client address and account name, and per address
 (``web.accounts.login_limits``). An account with a second factor is logged in only once its code
@@ -30,7 +30,7 @@ from wtforms.validators import InputRequired, Length
 from aperture.site_login import LOGIN_MARKER_KEY, SITE_VISITOR_KEY
 from web.accounts import login_limits
 from web.accounts.audit import record
-from web.accounts.login_sessions import end_login_session, open_login_session, user_of
+from web.accounts.login_sessions import ProviderSession, end_login_session, id_token_of, open_login_session, user_of
 from web.accounts.second_factor import enrolment_required
 from web.accounts.users import authenticate, login_refusal_reason
 from web.models import User
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 _LOCAL_LOGIN_OFF = "Logging in with a name and password is switched off on this site: log in with {provider}."
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# ``app.extensions`` key of a function (set by ``web.accounts.single_sign_on``) that gives, for the
+# ID token of a single-sign-on login just ended, the provider's logout page to send the visitor to.
+PROVIDER_LOGOUT = "provider_logout_url"
 
 
 class LoginForm(FlaskForm):
@@ -66,13 +69,13 @@ def load_user(token: str) -> User | None:
 
 
 def _keep_visitor_in_step(response):
-    """Keep the cookie's visitor (read by the Bokeh server) in step with the login and its account."""
+    """Keep the cookie's visitor in step with the login and its account."""
     if LOGIN_MARKER_KEY not in session:
         return response
     if not current_user.is_authenticated:
         # The login ended (logout, elsewhere, an admin) or its account is gone: take it out of the
-        # cookie, so that it is never refreshed for the Bokeh server again (``aperture.site_login``).
-        # The rest stays: a login form rendered just now needs its CSRF token.
+        # cookie, so that the answer names no login (the Bokeh server would refuse it anyway: it
+        # checks the database). The rest stays: a login form rendered just now needs its CSRF token.
         logout_user()
         session.pop(SITE_VISITOR_KEY, None)
         return response
@@ -105,10 +108,9 @@ def login():
     if request.method == "POST" and not current_app.config["LOCAL_LOGIN"]:
         abort(403, description=_LOCAL_LOGIN_OFF.format(provider=current_app.config["OIDC_PROVIDER_NAME"]))
     if request.method == "GET" and current_user.is_authenticated and request.args.get("next"):
-        # Already logged in (the session checked just now): on to ``next`` at once. The Bokeh
-        # server sends visitors here when their cookie is too old for it to trust
-        # (``aperture.site_login``); this answer refreshes the cookie. Without ``next`` the page
-        # says who is logged in and offers to switch accounts.
+        # Already logged in (the session checked just now): on to ``next`` at once, as the Bokeh
+        # server's login redirect expects of a visitor who logged in meanwhile in another tab.
+        # Without ``next`` the page says who is logged in and offers to switch accounts.
         return redirect(safe_next(request.args.get("next")) or url_for("gallery.index"))
     form = LoginForm()
     if request.method == "GET":
@@ -140,11 +142,12 @@ def login_page(status: int = 200, **context):
     return render_template("auth/login.html", form=form, failed=False, **context), status
 
 
-def log_in(user: User) -> None:
+def log_in(user: User, provider_session: ProviderSession | None = None) -> None:
     """Log ``user`` in, whatever proved who they are: a new login session, and a fresh cookie
-    naming it and holding the visitor for Bokeh. A login this browser had before ends."""
+    naming it and holding the visitor for Bokeh. A login this browser had before ends.
+    ``provider_session``: the single-sign-on provider's session this login comes from."""
     end_login_session(session.get(LOGIN_MARKER_KEY))
-    open_login_session(user, request.user_agent.string, request.remote_addr or "")
+    open_login_session(user, request.user_agent.string, request.remote_addr or "", provider_session)
     session.clear()
     login_user(user)
     session[SITE_VISITOR_KEY] = user.visitor().as_payload()
@@ -161,9 +164,13 @@ def log_out() -> None:
 
 @bp.post("/logout")
 def logout():
-    """Log out (POST with the CSRF token, so another site cannot log a visitor out)."""
+    """Log out (POST with the CSRF token, so another site cannot log a visitor out); a
+    single-sign-on login is then logged out at its provider too, which sends the visitor back."""
     name = current_user.name if current_user.is_authenticated else None
+    id_token = id_token_of(session.get(LOGIN_MARKER_KEY))
     log_out()
     if name:
         record("logout", actor=name, subject=name)
-    return redirect(url_for("gallery.index"))
+    provider_logout = current_app.extensions.get(PROVIDER_LOGOUT)
+    at_provider = provider_logout(id_token) if provider_logout and id_token else None
+    return redirect(at_provider or url_for("gallery.index"))

@@ -3,15 +3,17 @@
 A login gets a random token; the cookie carries it (as Flask-Login's user id) and the database
 only its SHA-256 hash. A request's account is found through an open session: not ended, and seen
 within ``PERMANENT_SESSION_LIFETIME`` (the cookie's own idle lifetime). Logging out, logging out
-everywhere, a password change, an admin or a deleted account end sessions here, and the next
-request with any copy of their cookie is anonymous (``web.accounts.auth``), on the site and, within
-``STANDALONE_LOGIN_RECHECK_SECONDS``, on the Bokeh server (``aperture.site_login``).
+everywhere, a password change or reset, an admin or a deleted account end sessions here, and the
+next request with any copy of their cookie is anonymous (``web.accounts.auth``); the Bokeh
+processes read the same records (``bkruntime.login_records``), refuse the login within
+``LOGIN_CHECK_SECONDS`` and close its open websockets of private apps (``bkruntime.login_sweep``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -26,6 +28,14 @@ TOKEN_BYTES = 32
 LAST_SEEN_STEP = timedelta(seconds=60)
 USER_AGENT_LENGTH = 255
 ADDRESS_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class ProviderSession:
+    """Where a single-sign-on login came from: the provider's session id and the ID token."""
+
+    sid: str | None
+    id_token: str | None
 
 
 def token_hash(token: str) -> str:
@@ -43,8 +53,11 @@ def _open_sessions():
     return (LoginSession.revoked_at.is_(None), LoginSession.last_seen_at > utcnow() - _idle_limit())
 
 
-def open_login_session(user: User, user_agent: str = "", address: str = "") -> str:
-    """A new login session of ``user``; its token, which only the visitor's cookie will hold."""
+def open_login_session(
+    user: User, user_agent: str = "", address: str = "", provider_session: ProviderSession | None = None
+) -> str:
+    """A new login session of ``user``; its token, which only the visitor's cookie will hold.
+    ``provider_session``: the single-sign-on provider's session it came from."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = utcnow()
     _forget_closed(user)
@@ -56,6 +69,8 @@ def open_login_session(user: User, user_agent: str = "", address: str = "") -> s
             last_seen_at=now,
             user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
             address=(address or "")[:ADDRESS_LENGTH],
+            oidc_sid=provider_session.sid if provider_session else None,
+            oidc_id_token=provider_session.id_token if provider_session else None,
         )
     )
     user.last_login_at = now
@@ -79,6 +94,7 @@ def user_of(token: str) -> User | None:
         db.session.commit()
     user = login.user
     user.login_token = token
+    user.login_id = login.id
     return user
 
 
@@ -86,6 +102,28 @@ def end_login_session(token: str | None) -> None:
     """End the session ``token`` names (logging out): every copy of its cookie stops working."""
     if token:
         _end(LoginSession.token_hash == token_hash(token))
+
+
+def id_token_of(token: str | None) -> str | None:
+    """The provider's ID token of the open login ``token`` names (a single-sign-on login), or None."""
+    if not token:
+        return None
+    query = select(LoginSession.oidc_id_token).where(LoginSession.token_hash == token_hash(token), *_open_sessions())
+    return db.session.scalar(query)
+
+
+def end_provider_logins(issuer: str, sid: str | None, subject: str | None) -> int:
+    """End the logins a provider's back-channel logout names: those of its session ``sid`` (the more
+    precise, when the token has one), else every login of the person ``subject``; how many ended."""
+    if sid:
+        accounts = select(User.id).where(User.oidc_issuer == issuer)
+        condition = LoginSession.user_id.in_(accounts) & (LoginSession.oidc_sid == sid)
+    elif subject:
+        accounts = select(User.id).where(User.oidc_issuer == issuer, User.oidc_subject == subject)
+        condition = LoginSession.user_id.in_(accounts)
+    else:
+        return 0
+    return _end(condition)
 
 
 def end_all_login_sessions(user: User, keep_token: str | None = None) -> int:

@@ -8,11 +8,18 @@ nonce), reads the claims (ID token and userinfo), finds or creates the account b
 ``sub`` (``web.accounts.sso_accounts``) and logs it in through the site's own login step, which the
 standalone apps honour too. Every request to the provider has ``OIDC_TIMEOUT``; whatever goes
 wrong there gives the login page back with a message saying so, never a 500.
+
+Logging out of such a login logs out at the provider too (RP-initiated logout): the site ends its
+login, then sends the visitor to the provider's ``end_session_endpoint`` with the login's ID
+token as ``id_token_hint`` and the site's gallery as ``post_logout_redirect_uri``. A provider
+that does not advertise one, or cannot be reached, leaves the visitor logged out of the site only.
+The provider's own logouts reach the site by back-channel (``web.accounts.backchannel_logout``).
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -21,6 +28,7 @@ from flask import Blueprint, Flask, abort, current_app, redirect, request, sessi
 
 from web.accounts import auth
 from web.accounts.audit import record
+from web.accounts.login_sessions import ProviderSession
 from web.accounts.sso_accounts import account_for, roles_from_claim
 
 bp = Blueprint("sso", __name__)
@@ -37,6 +45,7 @@ class ProviderUnavailable(Exception):
 def init_app(app: Flask) -> None:
     """Register the provider's client when ``OIDC_ISSUER`` is set; tell templates about it."""
     app.extensions[EXTENSION] = _register_client(app) if app.config["OIDC_ISSUER"] else None
+    app.extensions[auth.PROVIDER_LOGOUT] = provider_logout_url
     app.context_processor(_login_choices)
 
 
@@ -97,6 +106,27 @@ def _provider_error(reason: str, status: int = 503):
     return auth.login_page(status=status, sso_error=message + ".")
 
 
+def provider_logout_url(id_token: str) -> str | None:
+    """The provider's logout page for the login of ``id_token``, coming back to the site's gallery;
+    None when the provider has none or cannot be reached (the site's logout stands alone)."""
+    client = current_app.extensions.get(EXTENSION)
+    if client is None:
+        return None
+    try:
+        endpoint = client.load_server_metadata().get("end_session_endpoint")
+    except (requests.RequestException, ValueError) as error:
+        log.warning("single logout: the provider could not be reached (%s); logged out of the site only", error)
+        return None
+    if not endpoint:
+        return None
+    base = current_app.config.get("OIDC_REDIRECT_BASE_URL")
+    back = base + url_for("gallery.index") if base else url_for("gallery.index", _external=True)
+    query = urlencode(
+        {"id_token_hint": id_token, "post_logout_redirect_uri": back, "client_id": current_app.config["OIDC_CLIENT_ID"]}
+    )
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
+
 def redirect_uri() -> str:
     """The callback's address for the provider: on ``SITE_PUBLIC_URL`` when that is set, else on
     the host and scheme the visitor used (behind a proxy, as ``TRUSTED_PROXY_HOPS`` lets the site
@@ -122,7 +152,7 @@ def callback():
     """Back from the provider: check its answer, find or create the account, log it in."""
     client = _client()
     try:
-        claims = _checked_claims(client)
+        claims, provider_session = _checked_claims(client)
     except OAuthError as error:
         if error.error == "mismatching_state":
             # Not this browser's login: forged, stale, or started on another address of the site,
@@ -140,20 +170,23 @@ def callback():
     roles = roles_from_claim(claims, roles_claim) if roles_claim else None
     user = account_for(current_app.config["OIDC_ISSUER"], claims["sub"], claims, roles)
     next_path = session.pop(NEXT_KEY, "")
-    auth.log_in(user)
+    auth.log_in(user, provider_session)
     log.info("login: %s by single sign-on from %s", user.name, request.remote_addr)
     issuer = current_app.config["OIDC_ISSUER"]
     record("single_sign_on_login", actor=user.name, subject=user.name, detail=f"{claims['sub']} at {issuer}")
     return redirect(auth.safe_next(next_path) or url_for("gallery.index"))
 
 
-def _checked_claims(client) -> dict:
-    """The person's claims: the checked ID token's, completed by the userinfo endpoint's."""
+def _checked_claims(client) -> tuple[dict, ProviderSession]:
+    """The person's claims: the checked ID token's, completed by the userinfo endpoint's; and the
+    provider's session (its ``sid`` and the ID token, for single logout)."""
     try:
         token = client.authorize_access_token()
         claims = dict(token.get("userinfo") or {})
         if not claims.get("sub"):
             raise ProviderUnavailable("its answer held no ID token")
+        sid = claims.get("sid")
+        provider_session = ProviderSession(sid if isinstance(sid, str) else None, token.get("id_token"))
         if client.load_server_metadata().get("userinfo_endpoint"):
             extra = dict(client.userinfo(token=token))
             if extra.get("sub") != claims["sub"]:
@@ -168,4 +201,4 @@ def _checked_claims(client) -> dict:
         # that is not what the protocol says: refuse the login, keep the site up.
         log.exception("single sign-on: the provider's answer was refused")
         raise ProviderUnavailable(f"its answer could not be checked ({error.__class__.__name__})") from error
-    return claims
+    return claims, provider_session

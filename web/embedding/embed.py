@@ -124,12 +124,14 @@ class BokehEmbed:
         options: Mapping[str, object] | None = None,
         user: Mapping[str, Any] | None = None,
         shared: bool | None = None,
+        login: int | None = None,
     ) -> LiveEmbed:
         """A session of ``spec`` that any Bokeh process builds from its token; no Bokeh request.
 
         ``shared`` (default: the catalog's ``sharing``) gives a shared view: a session id derived
         from the view, which every viewer's token names. A page may share a ``per_visitor`` app's
-        view, never the other way round (``ValueError``).
+        view, never the other way round (``ValueError``). ``login`` (the visitor's login record id)
+        makes the Bokeh server keep the session only while that login is open.
         """
         config = self._config
         if shared is None:
@@ -137,7 +139,7 @@ class BokehEmbed:
         elif spec.shared and not shared:
             raise ValueError(f"{spec.name} is shared: its views cannot be embedded per visitor")
         self._require_bokeh(spec)
-        payload = self._payload(spec, arguments, options, user, shared)
+        payload = self._payload(spec, arguments, options, user, shared, login)
         if shared:
             session_id = shared_session_id(config.secret_key, spec.name, *self._view(spec, arguments, options))
         else:
@@ -153,12 +155,13 @@ class BokehEmbed:
         change: Change,
         options: Mapping[str, object] | None = None,
         user: Mapping[str, Any] | None = None,
+        login: int | None = None,
     ) -> LiveEmbed:
         """A session of ``spec`` built on one Bokeh process and changed by ``change`` before the page
         is sent; raises ``BokehUnavailable`` if no process provides it within the timeout."""
         config = self._config
         self._require_bokeh(spec)
-        payload = self._payload(spec, arguments, options, user)
+        payload = self._payload(spec, arguments, options, user, login=login)
         session_id = new_session_id(config.secret_key)
         pull_token = mint_token(session_id, config.secret_key, config.token_lifetime, payload)
         process = self._pull_on_some_process(spec, SessionGrant(session_id, pull_token), change)
@@ -207,6 +210,7 @@ class BokehEmbed:
         options: Mapping[str, object] | None,
         user: Mapping[str, Any] | None,
         shared: bool = False,
+        login: int | None = None,
     ) -> dict[str, Any]:
         # Both were validated against the catalog by the caller; checking again costs microseconds
         # and keeps a view from putting anything undeclared into a token.
@@ -217,7 +221,9 @@ class BokehEmbed:
             visit = visit_record(request.base_url, request.remote_addr, request.headers.get("User-Agent", ""))
         # Bound to the app: a private app accepts no token minted for another one. A shared view's
         # token still names its viewer, whom the Bokeh server checks at the websocket.
-        return token_payload(arguments, options=options, visit=visit, user=user, app=spec.name, shared=shared)
+        return token_payload(
+            arguments, options=options, visit=visit, user=user, app=spec.name, shared=shared, login=login
+        )
 
     @staticmethod
     def _view(

@@ -19,7 +19,14 @@ from markupsafe import Markup
 
 from aperture.catalog import CATALOG
 from aperture.params import InvalidArgument
-from web.accounts.access import FORBIDDEN, LOGIN, access_to, login_url_back_here, visitor_payload
+from web.accounts.access import (
+    FORBIDDEN,
+    LOGIN,
+    access_to,
+    current_login_id,
+    login_url_back_here,
+    visitor_payload,
+)
 from web.embedding.embed import BokehUnavailable, bokeh_embed
 from web.pages.share_links import share_query
 
@@ -44,7 +51,9 @@ def live_app(
         return _unavailable(name, spec.title, "it is not open to your account")
     try:
         values = spec.parse_arguments({key: [str(value)] for key, value in arguments.items()})
-        live = bokeh_embed.token_embed(spec, values, options=options, user=visitor_payload(), shared=shared)
+        live = bokeh_embed.token_embed(
+            spec, values, options=options, user=visitor_payload(), shared=shared, login=current_login_id()
+        )
     except InvalidArgument as error:
         log.warning("template call of live app %r: %s", name, error)
         return _unavailable(name, spec.title, f"invalid argument {error}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from aperture.catalog import CATALOG, AppSpec
-from web.accounts.access import require_app_access, visitor_payload
+from web.accounts.access import current_login_id, require_app_access, visitor_payload
 from web.embedding.embed import bokeh_embed
 
 bp = Blueprint("live_apps", __name__, url_prefix="/apps")
@@ -30,6 +30,10 @@ def show(name: str):
     arguments = spec.parse_arguments(request.args.to_dict(flat=False))
     require_app_access(spec)
     live = bokeh_embed.token_embed(
-        spec, arguments, options={"title": f"{spec.title} — served by Flask"}, user=visitor_payload()
+        spec,
+        arguments,
+        options={"title": f"{spec.title} — served by Flask"},
+        user=visitor_payload(),
+        login=current_login_id(),
     )
     return render_template("live_app.html", live=live, arguments=arguments)

@@ -20,7 +20,7 @@ from flask import Blueprint, render_template, request
 
 from aperture.catalog import MAIN_PLOT_NAME
 from showcase.waves import sine_wave
-from web.accounts.access import visitor_payload
+from web.accounts.access import current_login_id, visitor_payload
 from web.embedding.embed import bokeh_embed
 from web.pages.live_apps import app_or_404
 
@@ -67,6 +67,11 @@ def match():
     arguments = spec.parse_arguments(request.args.to_dict(flat=False))
     target = TargetWave.pick(random.Random())  # noqa: S311 (a puzzle, not a secret)
     live = bokeh_embed.pulled_embed(
-        spec, arguments, draw_target(target), options={"title": "Match the dashed wave"}, user=visitor_payload()
+        spec,
+        arguments,
+        draw_target(target),
+        options={"title": "Match the dashed wave"},
+        user=visitor_payload(),
+        login=current_login_id(),
     )
     return render_template("wave_match.html", live=live, arguments=arguments)
