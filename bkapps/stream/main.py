@@ -8,7 +8,9 @@ Every way a Bokeh server app can push data, in one page:
   ``add_next_tick_callback``, at the session's rate;
 * an unlocked periodic callback (``without_document_lock``) waits for the process scan on the
   server's thread pool; the result lands through a locked next-tick callback;
-* Pause stops all three; the rate slider retimes the sampling and the thread's deliveries.
+* Pause stops all three; the rate slider retimes the sampling and the thread's deliveries;
+* the activity table is refreshed by a periodic callback of its own, which Pause leaves running,
+  so that its counts stay true while the page is paused and when other sessions come and go.
 
 The numbers are real (psutil, on the machine running the Bokeh server), and read once per server
 for all sessions (``app_hooks.py``); the activity table is this server's own count of sessions,
@@ -29,6 +31,7 @@ from .views import cores_plot, host_plot, table
 
 RATE = CATALOG["stream"].param("rate")
 PROCESS_SCAN_MS = 2000
+ACTIVITY_REFRESH_MS = 1000
 ABOUT = (
     "<p><b>Live, real data</b> from the machine running the Bokeh server (psutil), read once for all "
     "sessions: CPU and memory are streamed into the plot by a periodic callback, which keeps the last "
@@ -68,6 +71,8 @@ def build(doc, rate, window):
 
     def show_processes(columns):
         processes.data = columns
+
+    def show_activity():
         counts = activity_columns(state.activity())
         # Unchanged counts would still be sent to the browser.
         if counts["value"] != activity.data["value"]:
@@ -117,6 +122,9 @@ def build(doc, rate, window):
 
     core_feed = session.subscribe(feeds.machine, doc, show_core_loads, period=rate / 1000)
     start()
+    session.add_periodic_callback(doc, show_activity, ACTIVITY_REFRESH_MS)
+    # The counts the table was made with predate this session's own subscription and callbacks.
+    show_activity()
     doc.add_root(layout)
     doc.title = "Stream"
 
