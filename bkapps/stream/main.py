@@ -19,11 +19,12 @@ http://localhost:5006/stream?rate=250&window=240.
 """
 
 from bokeh.document import without_document_lock
-from bokeh.layouts import column, row
+from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, Slider, Toggle
 from bokeh.plotting import curdoc
 
 from bkruntime.kit.app_session import CATALOG, build_app
+from bkruntime.kit.fit_width import fit_width, wrapping_row
 from bkruntime.kit.lifecycle import app_lifecycle
 
 from .data import CoreLoadMeter, HostMeter, activity_columns
@@ -36,7 +37,8 @@ ABOUT = (
     "<p><b>Live, real data</b> from the machine running the Bokeh server (psutil), read once for all "
     "sessions: CPU and memory are streamed into the plot by a periodic callback, which keeps the last "
     "{window} samples; the per-core load comes from a background thread; the process list from a thread "
-    "pool. The table on the right is this Bokeh server's own count of sessions, threads and callbacks.</p>"
+    "pool. The table headed “This Bokeh server” is this Bokeh server's own count of sessions, threads "
+    "and callbacks.</p>"
 )
 
 
@@ -48,7 +50,7 @@ def build(doc, rate, window):
 
     pause = Toggle(label="Pause", name="pause", active=False, width=120)
     rate_slider = Slider(
-        title="Sample every (ms)", name="rate", value=rate, start=RATE.minimum, end=RATE.maximum, step=100, width=320
+        title="Sample every (ms)", name="rate", value=rate, start=RATE.minimum, end=RATE.maximum, step=100
     )
 
     host = ColumnDataSource(data=dict(time=[], cpu=[], memory=[]), name="host")
@@ -113,11 +115,12 @@ def build(doc, rate, window):
     rate_slider.on_change("value", retime)
 
     layout = column(
-        Div(text=ABOUT.format(window=window), width=940),
-        row(pause, rate_slider),
-        row(plot, core_bars),
-        row(process_table, activity_table),
+        fit_width(Div(text=ABOUT.format(window=window)), 940),
+        wrapping_row(pause, fit_width(rate_slider, 320, min_width=200)),
+        wrapping_row(plot, core_bars),
+        wrapping_row(process_table, activity_table),
         name="layout",
+        sizing_mode="stretch_width",
     )
 
     core_feed = session.subscribe(feeds.machine, doc, show_core_loads, period=rate / 1000)

@@ -78,7 +78,10 @@ def stream_figure(source: AjaxDataSource, title: str, name: str):
         name=name,
         title=title,
         height=300,
-        width=600,
+        # As wide as the page allows (a phone's width too), at most 600 px.
+        sizing_mode="stretch_width",
+        min_width=260,
+        max_width=600,
         x_axis_type="datetime",
         tools="pan,wheel_zoom,reset,save",
         y_axis_label="Signal",
