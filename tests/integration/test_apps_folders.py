@@ -50,6 +50,29 @@ def test_the_site_refuses_a_bad_catalog_with_one_line(bad_catalog_env):
     assert output.strip() == f"web: {bad_catalog_env['APERTURE_APPS']}/{BAD_NAME_MESSAGE}"
 
 
+BAD_VIEW = PLAIN_ENTRY + '\n[[wall]]\napp = "plain"\narguments = { N = 5 }\n'
+BAD_VIEW_MESSAGE = (
+    "catalog.toml: wall view 1 (plain): invalid argument N: is not an argument of this app (it takes: none)"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("bkapps", [sys.executable, "-m", "bkapps"]),
+        ("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]),
+    ],
+)
+def test_both_servers_refuse_a_bad_page_view_with_one_line(tmp_path, name, argv):
+    env = stack_env(free_port(), free_port(), 1, APERTURE_APPS=str(write_apps_folder(tmp_path / "apps", BAD_VIEW)))
+    try:
+        status, output = start_and_wait(argv, env)
+    finally:
+        shutil.rmtree(env["APERTURE_INSTANCE_DIR"], ignore_errors=True)
+    assert status != 0
+    assert output.strip() == f"{name}: {env['APERTURE_APPS']}/{BAD_VIEW_MESSAGE}"
+
+
 @pytest.fixture(scope="module")
 def outside_stack(tmp_path_factory):
     """Both servers over one apps folder outside the project, holding a plain Bokeh app."""
