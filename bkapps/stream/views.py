@@ -24,6 +24,8 @@ def host_plot(host: ColumnDataSource):
     plot.line("time", "cpu", source=host, line_width=2, color=CPU_COLOUR, legend_label="CPU")
     plot.line("time", "memory", source=host, line_width=2, color=MEMORY_COLOUR, legend_label="Memory")
     plot.legend.location = "top_left"
+    # Few enough time labels not to overlap on a phone's width.
+    plot.xaxis.ticker.desired_num_ticks = 4
     return fit_width(plot, 620)
 
 

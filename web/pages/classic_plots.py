@@ -88,4 +88,6 @@ def stream_figure(source: AjaxDataSource, title: str, name: str):
     )
     plot.line(x="time", y="value", source=source, line_width=2)
     plot.scatter(x="time", y="value", source=source, size=4)
+    # Few enough time labels not to overlap on a phone's width.
+    plot.xaxis.ticker.desired_num_ticks = 4
     return plot
