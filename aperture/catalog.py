@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aperture.environment import Environ
@@ -113,18 +113,58 @@ def _named(params: Sequence[Param], name: str) -> Param:
     raise KeyError(name)
 
 
-class AppCatalog:
-    """An ordered, name-indexed set of ``AppSpec``."""
+# The site pages a catalog file may fill with views of its apps ([[dashboard]], [[wall]] tables).
+CATALOG_PAGES = ("dashboard", "wall")
 
-    def __init__(self, specs: Sequence[AppSpec]) -> None:
+
+@dataclass(frozen=True)
+class PageView:
+    """One app on a page a catalog file declares (the dashboard, the wall): which app, with which
+    arguments (checked against the app's params), under which caption (empty: the app's title)."""
+
+    app: str
+    arguments: Mapping[str, object] = field(default_factory=dict)
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class AppNeed:
+    """An app a site page is built on, as its code knows it: a name in one apps folder's catalog.
+
+    A page that reaches into an app's document or reads its declarations (Match the wave draws
+    into ``sliders``' plot) needs that very app; a team's app that happens to share the name is
+    another app, and the page is then not served.
+    """
+
+    name: str
+    folder: Path = APPS_DIR
+
+    def find(self, catalog: AppCatalog) -> AppSpec | None:
+        """The needed app's entry in ``catalog``, or None when the catalog does not serve it."""
+        spec = catalog.get(self.name)
+        return spec if spec is not None and spec.folder == self.folder else None
+
+
+class AppCatalog:
+    """An ordered, name-indexed set of ``AppSpec``, and the views its files declare for site pages."""
+
+    def __init__(self, specs: Sequence[AppSpec], pages: Mapping[str, Sequence[PageView]] | None = None) -> None:
         self._specs: dict[str, AppSpec] = {}
         for spec in specs:
             if spec.name in self._specs:
                 raise ValueError(f"app {spec.name!r} is declared twice")
             self._specs[spec.name] = spec
+        self._pages = {page: tuple((pages or {}).get(page, ())) for page in CATALOG_PAGES}
 
     def _by_name(self) -> dict[str, AppSpec]:
         return self._specs
+
+    def _page_views(self) -> dict[str, tuple[PageView, ...]]:
+        return self._pages
+
+    def page_views(self, page: str) -> tuple[PageView, ...]:
+        """The views the catalog files declare for ``page`` (one of ``CATALOG_PAGES``), in order."""
+        return self._page_views()[page]
 
     def __iter__(self) -> Iterator[AppSpec]:
         return iter(self._by_name().values())
@@ -176,6 +216,9 @@ class ConfiguredCatalog(AppCatalog):
 
     def _by_name(self) -> dict[str, AppSpec]:
         return self.load()._by_name()
+
+    def _page_views(self) -> dict[str, tuple[PageView, ...]]:
+        return self.load()._page_views()
 
 
 CATALOG = ConfiguredCatalog(os.environ)

@@ -1,9 +1,11 @@
 """Reading and checking the apps folders' catalog files (``catalog.toml``) into the catalog.
 
 Each folder of ``APERTURE_APPS`` holds a ``catalog.toml`` with one ``[[apps]]`` table per app and
-the apps' files or folders beside it. Both sides read the same files at startup; anything wrong
-(an unknown key, a wrong type, a name Bokeh would not serve the app under, one name twice, a
-missing source) is one ``CatalogError`` naming the file and the entry, and the process stops.
+the apps' files or folders beside it, and optionally the views it puts on the site's dashboard
+and wall (``[[dashboard]]``, ``[[wall]]``: ``aperture.catalog_pages``). Both sides read the same
+files at startup; anything wrong (an unknown key, a wrong type, a name Bokeh would not serve the
+app under, one name twice, a missing source, a view of an app nobody serves) is one
+``CatalogError`` naming the file and the entry, and the process stops.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aperture.catalog import CATALOG_FILE, PAGE_OPTIONS, AppCatalog, AppSpec
+from aperture.catalog import CATALOG_FILE, CATALOG_PAGES, PAGE_OPTIONS, AppCatalog, AppSpec, PageView
+from aperture.catalog_pages import PageViewError, check_page_views, read_page_views
 from aperture.environment import ConfigurationError
 from aperture.params import ChoiceParam, FloatParam, IntParam, InvalidArgument, Param, TextParam
 
@@ -67,8 +70,11 @@ def read_catalogs(folders: Sequence[Path]) -> AppCatalog:
     """Every app of every folder's catalog file, in order; raises ``CatalogError``."""
     specs: list[AppSpec] = []
     declared_in: dict[str, Path] = {}
+    views: list[tuple[Path, dict[str, tuple[PageView, ...]]]] = []
     for folder in folders:
-        for spec in read_catalog_file(folder / CATALOG_FILE):
+        file_specs, file_views = read_catalog_file(folder / CATALOG_FILE)
+        views.append((folder / CATALOG_FILE, file_views))
+        for spec in file_specs:
             if spec.name in declared_in:
                 raise _Entry(spec.folder / CATALOG_FILE, name=spec.name).error(
                     f"the name is declared twice (also in {declared_in[spec.name]})"
@@ -77,11 +83,20 @@ def read_catalogs(folders: Sequence[Path]) -> AppCatalog:
             specs.append(spec)
     if not specs:
         raise CatalogError(f"no app declared in {', '.join(str(folder / CATALOG_FILE) for folder in folders)}")
-    return AppCatalog(specs)
+    catalog = AppCatalog(specs)
+    for file, file_views in views:
+        for page, page_views in file_views.items():
+            try:
+                check_page_views(page, page_views, catalog)
+            except PageViewError as error:
+                raise _Entry(file).error(str(error)) from None
+    pages = {page: [view for _, file_views in views for view in file_views[page]] for page in CATALOG_PAGES}
+    return AppCatalog(specs, pages)
 
 
-def read_catalog_file(file: Path) -> list[AppSpec]:
-    """The apps one catalog file declares, checked; raises ``CatalogError``."""
+def read_catalog_file(file: Path) -> tuple[list[AppSpec], dict[str, tuple[PageView, ...]]]:
+    """The apps one catalog file declares and the views it puts on site pages, checked (the views'
+    apps and arguments only once every file is read); raises ``CatalogError``."""
     where = _Entry(file)
     if not file.parent.is_dir():
         raise where.error("no such apps folder (APERTURE_APPS)")
@@ -93,9 +108,10 @@ def read_catalog_file(file: Path) -> list[AppSpec]:
         raise where.error(f"cannot read it: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise where.error(f"not valid TOML: {error}") from None
-    unknown = sorted(set(document) - {"apps"})
+    unknown = sorted(set(document) - {"apps", *CATALOG_PAGES})
     if unknown:
-        raise where.error(f"unknown key {unknown[0]!r} (a catalog file holds [[apps]] tables only)")
+        tables = ", ".join(f"[[{key}]]" for key in ("apps", *CATALOG_PAGES))
+        raise where.error(f"unknown key {unknown[0]!r} (a catalog file holds {tables} tables only)")
     apps = document.get("apps", [])
     if not isinstance(apps, list) or not all(isinstance(app, dict) for app in apps):
         raise where.error("apps must be [[apps]] tables")
@@ -105,7 +121,10 @@ def read_catalog_file(file: Path) -> list[AppSpec]:
         if spec.name in seen:
             raise _Entry(file, index, spec.name).error("the name is declared twice (earlier in this file)")
         seen.add(spec.name)
-    return specs
+    try:
+        return specs, read_page_views(document)
+    except PageViewError as error:
+        raise where.error(str(error)) from None
 
 
 def _spec(entry: _Entry, table: Mapping[str, Any]) -> AppSpec:

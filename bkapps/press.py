@@ -18,6 +18,7 @@ from bokeh.palettes import Dark2_3
 from bokeh.plotting import curdoc, figure
 
 from bkruntime.kit.app_session import MAIN_PLOT_NAME, build_app, use_site_theme
+from bkruntime.kit.fit_width import fit_width
 
 
 def with_new_number(data, number, place):
@@ -41,7 +42,6 @@ def build(doc):
         title="Press Me",
         x_range=(0, 100),
         y_range=(0, 100),
-        width=500,
         height=500,
         toolbar_location=None,
     )
@@ -67,7 +67,7 @@ def build(doc):
 
     button.on_event("button_click", add_number)
 
-    doc.add_root(column(button, plot, name="layout"))
+    doc.add_root(column(button, fit_width(plot, 500), name="layout", sizing_mode="stretch_width"))
     doc.title = "Press Me"
 
 

@@ -20,7 +20,10 @@ def histogram_figure(source: ColumnDataSource, **figure_options):
     plot = figure(
         name=MAIN_PLOT_NAME,
         height=400,
-        width=600,
+        # As wide as the page allows (a phone's width too), at most 600 px.
+        sizing_mode="stretch_width",
+        min_width=260,
+        max_width=600,
         tools="pan,wheel_zoom,reset,save",
         y_axis_label="Count",
         **figure_options,

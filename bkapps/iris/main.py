@@ -12,11 +12,12 @@ panel. Standalone, ``templates/index.html`` lays the page out (styled by ``stati
 
 import time
 
-from bokeh.layouts import column, row
+from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, Select, Slider
 from bokeh.plotting import curdoc
 
 from bkruntime.kit.app_session import CATALOG, add_roots, build_app, session_summary, standalone_page_variables
+from bkruntime.kit.fit_width import fit_width, wrapping_row
 from bkruntime.kit.lifecycle import app_lifecycle
 from showcase.iris import FEATURES, histogram
 from showcase.iris_figure import histogram_columns, histogram_figure
@@ -47,10 +48,11 @@ def build(doc, feature, bins):
     feature_select.on_change("value", update)
     bins_slider.on_change("value_throttled", update)
 
-    session_info = Div(text=session_summary(doc, state), name="session_info", width=440)
+    session_info = fit_width(Div(text=session_summary(doc, state), name="session_info"), 440)
 
     update(None, None, None)
-    add_roots(doc, row(column(feature_select, bins_slider, width=250), plot, name="layout"), session_info)
+    controls = column(feature_select, bins_slider, width=250)
+    add_roots(doc, wrapping_row(controls, plot, name="layout"), session_info)
     doc.title = "Iris"
     standalone_page_variables(
         doc,

@@ -9,11 +9,12 @@ Query argument ``days`` (see the catalog); standalone: http://localhost:5006/por
 
 import html
 
-from bokeh.layouts import column, row
+from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, Slider
 from bokeh.plotting import curdoc, figure
 
 from bkruntime.kit.app_session import MAIN_PLOT_NAME, add_roots, build_app, session_visitor
+from bkruntime.kit.fit_width import fit_width, wrapping_row
 
 from .data import ASSETS, simulate
 
@@ -31,7 +32,7 @@ def build(doc, days):
     visitor = session_visitor(doc)
     source = ColumnDataSource(data=simulate(days), name="portfolio")
 
-    plot = figure(name=MAIN_PLOT_NAME, title="Portfolio value", height=400, width=620, x_axis_label="trading day")
+    plot = figure(name=MAIN_PLOT_NAME, title="Portfolio value", height=400, x_axis_label="trading day")
     plot.line("day", "total", source=source, line_width=3, color="#102a43", legend_label="Portfolio")
     for name, colour in zip(ASSETS, COLOURS, strict=True):
         plot.line("day", name, source=source, line_width=1.5, alpha=0.7, color=colour, legend_label=name)
@@ -47,7 +48,7 @@ def build(doc, days):
         shock.on_change("value_throttled", stress)
         controls.append(shock)
 
-    add_roots(doc, row(column(*controls, width=300), plot, name="layout"))
+    add_roots(doc, wrapping_row(column(*controls, width=300), fit_width(plot, 620), name="layout"))
     doc.title = "Portfolio"
 
 

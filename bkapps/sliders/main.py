@@ -9,11 +9,12 @@ standalone, ``templates/index.html`` lays the page out, styled by ``static/slide
 """
 
 import numpy as np
-from bokeh.layouts import column, row
+from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, Slider, TextInput
 from bokeh.plotting import curdoc, figure
 
 from bkruntime.kit.app_session import MAIN_PLOT_NAME, add_roots, build_app, session_summary, standalone_page_variables
+from bkruntime.kit.fit_width import fit_width, wrapping_row
 from bkruntime.kit.lifecycle import app_lifecycle
 from showcase.waves import X_MAX, sample_x, sine_wave
 
@@ -39,7 +40,6 @@ def build(doc, N):
         name=MAIN_PLOT_NAME,
         title=title.value,
         height=400,
-        width=500,
         x_range=[0, X_MAX],
         y_range=[-10, 10],
         tools="crosshair,pan,reset,save,wheel_zoom",
@@ -59,8 +59,8 @@ def build(doc, N):
     for widget in (title, offset, amplitude, phase, frequency):
         widget.width = 280
     controls = column(title, offset, amplitude, phase, frequency, width=300)
-    session_info = Div(text=session_summary(doc, state), name="session_info", width=440)
-    add_roots(doc, row(controls, plot, name="layout"), session_info)
+    session_info = fit_width(Div(text=session_summary(doc, state), name="session_info"), 440)
+    add_roots(doc, wrapping_row(controls, fit_width(plot, 500), name="layout"), session_info)
     doc.title = "Sliders"
     standalone_page_variables(doc, "sliders", points=N)
 

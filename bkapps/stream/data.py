@@ -24,7 +24,7 @@ ACTIVITY_LABELS = {
     "sessions_created": "Sessions created",
     "sessions_destroyed": "Sessions ended (hook ran)",
     "threads": "Sampler threads running",
-    "subscriptions": "Sessions fed by the sampler",
+    "subscriptions": "Sessions subscribed to the sampler",
     "periodic_callbacks": "Periodic callbacks",
     "pending_jobs": "Process scans running",
 }

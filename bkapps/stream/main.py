@@ -8,7 +8,9 @@ Every way a Bokeh server app can push data, in one page:
   ``add_next_tick_callback``, at the session's rate;
 * an unlocked periodic callback (``without_document_lock``) waits for the process scan on the
   server's thread pool; the result lands through a locked next-tick callback;
-* Pause stops all three; the rate slider retimes the sampling and the thread's deliveries.
+* Pause stops all three; the rate slider retimes the sampling and the thread's deliveries;
+* the activity table is refreshed by a periodic callback of its own, which Pause leaves running,
+  so that its counts stay true while the page is paused and when other sessions come and go.
 
 The numbers are real (psutil, on the machine running the Bokeh server), and read once per server
 for all sessions (``app_hooks.py``); the activity table is this server's own count of sessions,
@@ -17,11 +19,12 @@ http://localhost:5006/stream?rate=250&window=240.
 """
 
 from bokeh.document import without_document_lock
-from bokeh.layouts import column, row
+from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, Slider, Toggle
 from bokeh.plotting import curdoc
 
 from bkruntime.kit.app_session import CATALOG, build_app
+from bkruntime.kit.fit_width import fit_width, wrapping_row
 from bkruntime.kit.lifecycle import app_lifecycle
 
 from .data import CoreLoadMeter, HostMeter, activity_columns
@@ -29,11 +32,13 @@ from .views import cores_plot, host_plot, table
 
 RATE = CATALOG["stream"].param("rate")
 PROCESS_SCAN_MS = 2000
+ACTIVITY_REFRESH_MS = 1000
 ABOUT = (
     "<p><b>Live, real data</b> from the machine running the Bokeh server (psutil), read once for all "
     "sessions: CPU and memory are streamed into the plot by a periodic callback, which keeps the last "
     "{window} samples; the per-core load comes from a background thread; the process list from a thread "
-    "pool. The table on the right is this Bokeh server's own count of sessions, threads and callbacks.</p>"
+    "pool. The table headed “This Bokeh server” is this Bokeh server's own count of sessions, threads "
+    "and callbacks.</p>"
 )
 
 
@@ -45,7 +50,7 @@ def build(doc, rate, window):
 
     pause = Toggle(label="Pause", name="pause", active=False, width=120)
     rate_slider = Slider(
-        title="Sample every (ms)", name="rate", value=rate, start=RATE.minimum, end=RATE.maximum, step=100, width=320
+        title="Sample every (ms)", name="rate", value=rate, start=RATE.minimum, end=RATE.maximum, step=100
     )
 
     host = ColumnDataSource(data=dict(time=[], cpu=[], memory=[]), name="host")
@@ -68,6 +73,8 @@ def build(doc, rate, window):
 
     def show_processes(columns):
         processes.data = columns
+
+    def show_activity():
         counts = activity_columns(state.activity())
         # Unchanged counts would still be sent to the browser.
         if counts["value"] != activity.data["value"]:
@@ -108,15 +115,19 @@ def build(doc, rate, window):
     rate_slider.on_change("value", retime)
 
     layout = column(
-        Div(text=ABOUT.format(window=window), width=940),
-        row(pause, rate_slider),
-        row(plot, core_bars),
-        row(process_table, activity_table),
+        fit_width(Div(text=ABOUT.format(window=window)), 940),
+        wrapping_row(pause, fit_width(rate_slider, 320, min_width=200)),
+        wrapping_row(plot, core_bars),
+        wrapping_row(process_table, activity_table),
         name="layout",
+        sizing_mode="stretch_width",
     )
 
     core_feed = session.subscribe(feeds.machine, doc, show_core_loads, period=rate / 1000)
     start()
+    session.add_periodic_callback(doc, show_activity, ACTIVITY_REFRESH_MS)
+    # The counts the table was made with predate this session's own subscription and callbacks.
+    show_activity()
     doc.add_root(layout)
     doc.title = "Stream"
 

@@ -110,7 +110,7 @@ def test_a_password_change_logs_the_other_browser_out(stack, contexts):
     laptop, phone = contexts(), contexts()
     log_in(laptop, stack.web_url, "hank")
     log_in(phone, stack.web_url, "hank")
-    laptop.get_by_role("link", name="Account").click()
+    laptop.locator(".account-link").click()
     laptop.get_by_role("link", name="Change your password").click()
     laptop.fill('input[name="current"]', PASSWORD)
     laptop.fill('input[name="password"]', NEW_PASSWORD)
@@ -151,7 +151,7 @@ def test_log_out_everywhere_ends_the_other_browsers_login(stack, contexts):
     laptop, phone = contexts(), contexts()
     log_in(laptop, stack.web_url, "jack")
     log_in(phone, stack.web_url, "jack")
-    laptop.get_by_role("link", name="Account").click()
+    laptop.locator(".account-link").click()
     assert laptop.locator("tr.login-session").count() == 2
     laptop.get_by_role("button", name="Log out everywhere").click()
     laptop.wait_for_selector("text=Logged out everywhere: 2 login session(s) of jack ended.")

@@ -4,7 +4,6 @@ import pytest
 
 from aperture.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_page import WAIT_MS, column, model_value, wait_for_canvas, wait_until
-from web.pages.dashboard import DASHBOARD_APPS
 
 # True once BokehJS has drawn a plot (canvases live in shadow DOM) in every one of the tiles.
 EVERY_TILE_DRAWN = """(apps) => apps.every((app) => {
@@ -18,6 +17,7 @@ EVERY_TILE_DRAWN = """(apps) => apps.every((app) => {
 # Open to anonymous visitors (the private ones: test_private_apps_in_browser.py), and built
 # through the project's kit, which applies the site's title option.
 PUBLIC_APPS = [spec.name for spec in CATALOG if spec.public and spec.kit]
+DASHBOARD_APPS = [view.app for view in CATALOG.page_views("dashboard")]
 PUBLIC_TILES = [name for name in DASHBOARD_APPS if CATALOG[name].public]
 
 

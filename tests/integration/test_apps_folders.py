@@ -1,16 +1,19 @@
 """Apps folders outside the project: served from their own catalog file, refused when it is wrong."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 import requests
+from bokeh.models import Plot
 
 from aperture.catalog import APPS_DIR
 from tests.support.apps_folder import PLAIN_APP, PLAIN_ENTRY, write_apps_folder
 from tests.support.bokeh_client import browser_session, embedded_session
+from tests.support.bokeh_examples import examples_folder
 from tests.support.servers import PROJECT_ROOT, free_port, running_stack, stack_env
 
 BAD_NAME = PLAIN_ENTRY.replace('name = "plain"', 'name = "bk-plain"')
@@ -47,6 +50,29 @@ def test_the_site_refuses_a_bad_catalog_with_one_line(bad_catalog_env):
     assert output.strip() == f"web: {bad_catalog_env['APERTURE_APPS']}/{BAD_NAME_MESSAGE}"
 
 
+BAD_VIEW = PLAIN_ENTRY + '\n[[wall]]\napp = "plain"\narguments = { N = 5 }\n'
+BAD_VIEW_MESSAGE = (
+    "catalog.toml: wall view 1 (plain): invalid argument N: is not an argument of this app (it takes: none)"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("bkapps", [sys.executable, "-m", "bkapps"]),
+        ("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]),
+    ],
+)
+def test_both_servers_refuse_a_bad_page_view_with_one_line(tmp_path, name, argv):
+    env = stack_env(free_port(), free_port(), 1, APERTURE_APPS=str(write_apps_folder(tmp_path / "apps", BAD_VIEW)))
+    try:
+        status, output = start_and_wait(argv, env)
+    finally:
+        shutil.rmtree(env["APERTURE_INSTANCE_DIR"], ignore_errors=True)
+    assert status != 0
+    assert output.strip() == f"{name}: {env['APERTURE_APPS']}/{BAD_VIEW_MESSAGE}"
+
+
 @pytest.fixture(scope="module")
 def outside_stack(tmp_path_factory):
     """Both servers over one apps folder outside the project, holding a plain Bokeh app."""
@@ -72,11 +98,57 @@ def test_an_outside_app_opens_standalone(outside_stack):
 
 
 def test_the_sites_pages_built_on_its_own_apps_say_they_are_absent(outside_stack):
-    for path in ("/apps/sliders/match", "/classic/iris", "/api/iris/histogram"):
+    for path in ("/apps/sliders/match", "/classic/iris", "/api/iris/histogram", "/dashboard", "/wall"):
         assert requests.get(outside_stack.web_url + path, timeout=30).status_code == 404, path
-    dashboard = requests.get(f"{outside_stack.web_url}/dashboard", timeout=30)
+    assert navigation(requests.get(f"{outside_stack.web_url}/", timeout=30).text) == ["Gallery", "Classic stream"]
+
+
+def navigation(page: str) -> list[str]:
+    return re.findall(r">([^<]+)</a>", page.split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0])
+
+
+EXAMPLES_DIR, WHY_NO_EXAMPLES = examples_folder()
+# A team's own app named like one of the project's, on a dashboard its catalog file declares.
+TEAM_SLIDERS_CATALOG = """
+    [[apps]]
+    name = "sliders"
+    title = "Our sliders"
+    source = "sliders.py"
+    bokehjs = ["widgets"]
+
+    [[dashboard]]
+    app = "sliders"
+    caption = "Our own sliders"
+"""
+
+
+@pytest.fixture(scope="module")
+def team_sliders_stack(tmp_path_factory):
+    """Both servers over a team's folder holding Bokeh's sliders example (a copy) as its ``sliders``."""
+    if EXAMPLES_DIR is None:
+        pytest.skip(WHY_NO_EXAMPLES)
+    folder = write_apps_folder(tmp_path_factory.mktemp("team-sliders"), TEAM_SLIDERS_CATALOG, {})
+    shutil.copy(EXAMPLES_DIR / "sliders.py", folder / "sliders.py")
+    with running_stack(processes=1, APERTURE_APPS=str(folder)) as live:
+        yield live
+
+
+def test_a_teams_sliders_is_not_the_one_the_sites_pages_need(team_sliders_stack):
+    for path in ("/apps/sliders/match", "/wall", "/classic/iris"):
+        response = requests.get(team_sliders_stack.web_url + path, timeout=30)
+        assert response.status_code == 404, path
+        assert "404 · Not found" in response.text
+    gallery = requests.get(f"{team_sliders_stack.web_url}/", timeout=30).text
+    assert navigation(gallery) == ["Gallery", "Dashboard", "Classic stream"]
+
+
+def test_a_teams_catalog_file_gives_it_its_own_dashboard(team_sliders_stack):
+    dashboard = requests.get(f"{team_sliders_stack.web_url}/dashboard", timeout=30)
     assert dashboard.status_code == 200
-    assert "tile-sliders" not in dashboard.text
+    assert dashboard.text.count('class="tile"') == 1 and "Our own sliders" in dashboard.text
+    with browser_session(embedded_session(dashboard.text)) as doc:
+        [plot] = doc.select({"type": Plot})
+        assert plot.title.text == "my sine wave", "the team's own sliders example, drawing"
 
 
 # A plain single-module app keeping numpy arrays, as most Bokeh apps do: it has no main plot named
@@ -111,6 +183,7 @@ CATALOG_TESTS = (
     "test_api",
     "test_dashboard",
     "test_access",
+    "test_site_pages",
 )
 
 

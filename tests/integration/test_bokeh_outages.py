@@ -10,7 +10,6 @@ from aperture.catalog import CATALOG
 from aperture.session_token import mint_session, token_payload
 from tests.support.servers import TEST_BOKEH_SECRET
 from web.embedding.bokeh_pull import BokehUnavailable, pull_and_change
-from web.pages.dashboard import DASHBOARD_APPS
 
 # The pull deadline the fragile stack runs with (BOKEH_PULL_TIMEOUT in conftest).
 TIMEOUT = 2
@@ -57,7 +56,7 @@ def test_bokeh_stopped_gives_a_503_and_recovers(fragile_stack):
     assert response.headers["Retry-After"]
     assert_rest_of_site_works(fragile_stack)
     # An anonymous visitor's private tiles say to log in instead.
-    public_tiles = [name for name in DASHBOARD_APPS if CATALOG[name].public]
+    public_tiles = [view.app for view in CATALOG.page_views("dashboard") if CATALOG[view.app].public]
     # Within the bound: the worker that answers may not have probed since the stop.
     deadline = time.monotonic() + NOTICE_SECONDS
     while True:

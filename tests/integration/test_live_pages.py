@@ -6,10 +6,10 @@ from bokeh.util.token import check_session_id_signature
 from aperture.catalog import CATALOG, MAIN_PLOT_NAME
 from tests.support.bokeh_client import browser_session, embedded_session, embedded_sessions
 from tests.support.servers import TEST_BOKEH_SECRET
-from web.pages.dashboard import DASHBOARD_APPS
 
 # Open to anonymous visitors; the private ones have their own tests (test_private_apps.py).
 PUBLIC_APPS = [spec for spec in CATALOG if spec.public]
+DASHBOARD_APPS = [view.app for view in CATALOG.page_views("dashboard")]
 PUBLIC_TILES = [name for name in DASHBOARD_APPS if CATALOG[name].public]
 
 

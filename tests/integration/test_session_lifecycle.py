@@ -55,9 +55,29 @@ def test_ended_sessions_leave_the_sampler_and_stop_their_callbacks(quick_expiry_
                 "sessions_destroyed": start["sessions_destroyed"] + STREAM_SESSIONS,
                 "threads": 1,
                 "subscriptions": 1,
-                "periodic_callbacks": 2,
+                # The watcher's sampling, its process scan and its activity table's refresh.
+                "periodic_callbacks": 3,
                 "pending_jobs": 0,
             }
 
         watcher.wait_until(only_the_watcher_left)
     assert start["live_sessions"] == 1, "the stack served no other stream session before"
+
+
+def test_a_shared_views_table_is_true_from_its_first_frame(quick_expiry_stack):
+    """The site's stream page is a shared view: its table counts the view's own session, its
+    sampler subscription and its callbacks as soon as a browser sees it, and again after a
+    second viewer joins the same document."""
+    stack = quick_expiry_stack
+    page = requests.get(f"{stack.web_url}/apps/stream?rate=700&window=70", timeout=30)
+    assert page.status_code == 200
+    [embed] = embedded_sessions(page.text)
+    with browser_session(embed) as first:
+        shown = activity(first)
+        # No session of this stack is paused: each holds one subscription and three callbacks.
+        assert shown["live_sessions"] >= 1
+        assert shown["subscriptions"] == shown["live_sessions"], shown
+        assert shown["periodic_callbacks"] == 3 * shown["live_sessions"], shown
+        assert shown["threads"] == 1
+        with browser_session(embed) as second:
+            assert activity(second)["live_sessions"] == shown["live_sessions"], "one document for both viewers"

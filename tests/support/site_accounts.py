@@ -94,7 +94,7 @@ def logged_in_client(app, name: str, password: str = PASSWORD):
 def signed_in_name(client) -> str | None:
     """The account the site's header names for ``client``, or None when it shows no login."""
     page = client.get("/").get_data(as_text=True)
-    marker = 'Logged in as <b class="account-name">'
+    marker = '<b class="account-name">'
     return page.split(marker, 1)[1].split("<", 1)[0] if marker in page else None
 
 

@@ -67,7 +67,7 @@ def test_the_projects_own_apps_come_from_its_catalog_file():
 
 
 def test_an_entry_with_every_key(tmp_path):
-    [spec] = read_catalog_file(write_apps_folder(tmp_path, FULL_ENTRY) / "catalog.toml")
+    [spec], _views = read_catalog_file(write_apps_folder(tmp_path, FULL_ENTRY) / "catalog.toml")
     assert spec.path == tmp_path / "plain"
     assert (spec.public, spec.roles, spec.sharing, spec.kit) == (False, ("analyst",), "shared", True)
     assert spec.bokehjs == ("widgets", "tables")
@@ -81,7 +81,7 @@ def test_an_entry_with_every_key(tmp_path):
 
 
 def test_defaults_of_a_minimal_entry(tmp_path):
-    [spec] = read_catalog_file(write_apps_folder(tmp_path, PLAIN_ENTRY) / "catalog.toml")
+    [spec], _views = read_catalog_file(write_apps_folder(tmp_path, PLAIN_ENTRY) / "catalog.toml")
     assert (spec.public, spec.roles, spec.sharing, spec.params) == (True, (), "per_visitor", ())
     assert spec.options == PAGE_OPTIONS
     assert spec.kit is False, "a plain Bokeh app does not import the kit"

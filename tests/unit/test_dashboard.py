@@ -1,10 +1,10 @@
 """``/dashboard`` with the Flask test client: tiles, and tiles whose app is unavailable."""
 
 from aperture.catalog import CATALOG
-from web.pages import dashboard
 
 # What an anonymous visitor's dashboard embeds; a private app's tile says to log in instead.
-PUBLIC_TILES = [name for name in dashboard.DASHBOARD_APPS if CATALOG[name].public]
+DASHBOARD_APPS = [view.app for view in CATALOG.page_views("dashboard")]
+PUBLIC_TILES = [name for name in DASHBOARD_APPS if CATALOG[name].public]
 
 
 def test_dashboard_is_in_the_navigation(client):
@@ -15,7 +15,7 @@ def test_bokeh_down_still_renders_every_tile_saying_why(client):
     response = client.get("/dashboard")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    for name in dashboard.DASHBOARD_APPS:
+    for name in DASHBOARD_APPS:
         assert f'id="tile-{name}"' in page
     assert page.count("is unavailable: the Bokeh server cannot be reached") == len(PUBLIC_TILES)
     assert 'class="site-header"' in page

@@ -24,6 +24,7 @@ from tests.support.app_documents import (
 )
 
 SCAN_MS = 2000
+ACTIVITY_MS = 1000
 
 
 @pytest.fixture
@@ -114,47 +115,87 @@ def test_pause_resume_and_rate_control_the_callbacks_and_the_thread(stream_app):
     session = stream_app.open("rate=400")
     doc = session.document
     (feed,) = state_of(stream_app).resources(session.id).subscriptions
-    assert sorted(callback.period for callback in periodic_callbacks(doc)) == [400, SCAN_MS]
+    assert sorted(callback.period for callback in periodic_callbacks(doc)) == [400, ACTIVITY_MS, SCAN_MS]
     assert feed.period == 0.4
 
     session.select("rate").value = 1500
-    assert sorted(callback.period for callback in periodic_callbacks(doc)) == [1500, SCAN_MS]
+    assert sorted(callback.period for callback in periodic_callbacks(doc)) == [ACTIVITY_MS, 1500, SCAN_MS]
     assert feed.period == 1.5
 
     session.select("pause").active = True
-    assert periodic_callbacks(doc) == [] and feed.paused
+    # Only the activity table's refresh goes on, so that its counts stay true while paused.
+    assert [callback.period for callback in periodic_callbacks(doc)] == [ACTIVITY_MS] and feed.paused
     assert session.select("pause").label == "Resume"
-    assert state_of(stream_app).activity()["periodic_callbacks"] == 0
+    assert state_of(stream_app).activity()["periodic_callbacks"] == 1
 
     session.select("pause").active = False
-    assert sorted(callback.period for callback in periodic_callbacks(doc)) == [1500, SCAN_MS]
+    assert sorted(callback.period for callback in periodic_callbacks(doc)) == [ACTIVITY_MS, 1500, SCAN_MS]
     assert not feed.paused
+
+
+def true_counts(app) -> dict[str, int]:
+    """What the server's sessions really hold, counted from the sessions themselves."""
+    sessions = app.server_context.sessions
+    state = state_of(app)
+    return {
+        "live_sessions": len(sessions),
+        "subscriptions": sum(len(state.resources(session.id).subscriptions) for session in sessions),
+        "periodic_callbacks": sum(len(periodic_callbacks(session.document)) for session in sessions),
+    }
+
+
+def shown(session, keys) -> dict[str, int]:
+    return {key: activity(session)[key] for key in keys}
+
+
+def refresh_table(session) -> None:
+    run_callback(callback_with_period(session.document, ACTIVITY_MS))
+
+
+def test_a_new_sessions_table_counts_its_own_callbacks_and_subscription(stream_app):
+    # The only session: before any callback ran, its table already counts what it holds itself.
+    session = stream_app.open()
+    assert shown(session, ("live_sessions", "subscriptions", "periodic_callbacks")) == true_counts(stream_app)
+    assert true_counts(stream_app) == {"live_sessions": 1, "subscriptions": 1, "periodic_callbacks": 3}
+    assert activity(session)["threads"] == 1
 
 
 def test_the_activity_table_shows_this_servers_counts(stream_app):
     first = stream_app.open()
     second = stream_app.open()
-    refresh = callback_with_period(second.document, SCAN_MS)
-    run_callback(refresh)
-    run_next_ticks(second.document)
-    assert activity(second) == {
+    refresh_table(first)
+    assert activity(first) == {
         "live_sessions": 2,
         "sessions_created": 2,
         "sessions_destroyed": 0,
         "threads": 1,
         "subscriptions": 2,
-        "periodic_callbacks": 4,
+        "periodic_callbacks": 6,
         "pending_jobs": 0,
     }
-    live_callbacks = sum(len(periodic_callbacks(session.document)) for session in stream_app.server_context.sessions)
-    assert activity(second)["periodic_callbacks"] == live_callbacks
+    assert shown(first, true_counts(stream_app)) == true_counts(stream_app)
+
+    # Paused, a session keeps only its table's refresh, and every table says so.
+    second.select("pause").active = True
+    for session in (first, second):
+        refresh_table(session)
+        assert shown(session, true_counts(stream_app)) == true_counts(stream_app)
+    assert activity(second)["periodic_callbacks"] == 4
 
     stream_app.close(first)
-    run_callback(refresh)
-    run_next_ticks(second.document)
+    refresh_table(second)
     assert activity(second)["live_sessions"] == 1 and activity(second)["sessions_destroyed"] == 1
     assert activity(second)["subscriptions"] == activity(second)["threads"] == 1
-    assert activity(second)["periodic_callbacks"] == len(periodic_callbacks(second.document)) == 2
+    assert shown(second, true_counts(stream_app)) == true_counts(stream_app)
+    assert activity(second)["periodic_callbacks"] == len(periodic_callbacks(second.document)) == 1
+
+
+def test_an_unchanged_activity_table_is_not_sent_again(stream_app):
+    session = stream_app.open()
+    events = len(session.events)
+    # An unchanged table is not sent again: its refresh sends nothing while the counts hold.
+    refresh_table(session)
+    assert len(session.events) == events
 
 
 def test_one_thread_serves_every_session_and_ended_sessions_leave_it(stream_app):

@@ -17,7 +17,7 @@ from aperture.params import IntParam, describe, parse_arguments
 from showcase.iris import FEATURES, SPECIES, histogram, shared_iris
 from web.accounts.access import access_to
 from web.page_context import standalone_url
-from web.pages.live_apps import app_or_404
+from web.pages.site_pages import CLASSIC_IRIS_NEEDS, needed_app_or_404
 from web.pages.stream_signal import MAX_BATCH_TICKS, samples, tick_at
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -60,7 +60,7 @@ def apps():
 @bp.get("/iris/histogram")
 def iris_histogram():
     """The numbers behind the Iris histogram, for the live app's ``feature`` and ``bins`` rules."""
-    arguments = app_or_404("iris").parse_arguments(request.args.to_dict(flat=False))
+    arguments = needed_app_or_404(CLASSIC_IRIS_NEEDS).parse_arguments(request.args.to_dict(flat=False))
     counts = histogram(shared_iris(), arguments["feature"], arguments["bins"])
     return jsonify(
         feature=counts.feature,

@@ -29,7 +29,7 @@ from web.pages.classic_plots import (
     replacing_source,
     stream_figure,
 )
-from web.pages.live_apps import app_or_404
+from web.pages.site_pages import CLASSIC_IRIS_NEEDS, needed_app_or_404
 from web.pages.stream_signal import MAX_BATCH_TICKS, TICK_SECONDS, tick_at
 
 bp = Blueprint("classic", __name__, url_prefix="/classic")
@@ -60,8 +60,8 @@ def render_plots(template: str, plots: list, **context: object) -> str:
 @bp.get("/iris")
 def iris():
     """The Iris histogram for the form's ``feature`` and ``bins``, embedded with ``components()``."""
-    # The live iris app's argument rules: without the app in the catalog, no page.
-    spec = app_or_404("iris")
+    # The project's live iris app's argument rules: without that app served, no page.
+    spec = needed_app_or_404(CLASSIC_IRIS_NEEDS)
     arguments = spec.parse_arguments(request.args.to_dict(flat=False))
     counts = histogram(shared_iris(), arguments["feature"], arguments["bins"])
     return render_plots(

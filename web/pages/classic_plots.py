@@ -78,11 +78,16 @@ def stream_figure(source: AjaxDataSource, title: str, name: str):
         name=name,
         title=title,
         height=300,
-        width=600,
+        # As wide as the page allows (a phone's width too), at most 600 px.
+        sizing_mode="stretch_width",
+        min_width=260,
+        max_width=600,
         x_axis_type="datetime",
         tools="pan,wheel_zoom,reset,save",
         y_axis_label="Signal",
     )
     plot.line(x="time", y="value", source=source, line_width=2)
     plot.scatter(x="time", y="value", source=source, size=4)
+    # Few enough time labels not to overlap on a phone's width.
+    plot.xaxis.ticker.desired_num_ticks = 4
     return plot

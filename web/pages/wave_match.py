@@ -6,6 +6,7 @@ pulls a ``sliders`` session (``bokeh_embed.pulled_embed``), adds the target as a
 app's main plot, and the visitor moves the sliders until their wave lies on it. The session lives
 in the one Bokeh process that built it; the page sends the browser there, and a browser that
 comes after the session was discarded gets the app's "view expired" notice with a reload link.
+Without the project's ``sliders`` (a team's app of that name is another app) the page is a 404.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aperture.catalog import MAIN_PLOT_NAME
 from showcase.waves import sine_wave
 from web.accounts.access import current_login_id, visitor_payload
 from web.embedding.embed import bokeh_embed
-from web.pages.live_apps import app_or_404
+from web.pages.site_pages import WAVE_MATCH_NEEDS, needed_app_or_404
 
 bp = Blueprint("wave_match", __name__, url_prefix="/apps/sliders")
 
@@ -63,7 +64,8 @@ def draw_target(target: TargetWave):
 @bp.get("/match")
 def match():
     """A live sliders session with a target wave only this site knows; match it with the sliders."""
-    spec = app_or_404("sliders")
+    # The project's own sliders: its document is what draw_target changes.
+    spec = needed_app_or_404(WAVE_MATCH_NEEDS)
     arguments = spec.parse_arguments(request.args.to_dict(flat=False))
     target = TargetWave.pick(random.Random())  # noqa: S311 (a puzzle, not a secret)
     live = bokeh_embed.pulled_embed(
