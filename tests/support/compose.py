@@ -113,7 +113,9 @@ class ComposeProject:
         return result
 
     def build(self) -> None:
-        subprocess.run([str(BASE_IMAGE_SCRIPT)], check=True, timeout=BUILD_SECONDS, capture_output=True)
+        base = subprocess.run([str(BASE_IMAGE_SCRIPT)], timeout=BUILD_SECONDS, capture_output=True, text=True)
+        if base.returncode != 0:
+            raise RuntimeError(f"{BASE_IMAGE_SCRIPT.name} failed:\n{base.stdout}\n{base.stderr}")
         self.compose("build", timeout=BUILD_SECONDS)
 
     def container(self, service: str) -> str:
