@@ -13,6 +13,7 @@ provides) with the command line ``bkruntime.launcher.build_command`` makes, and:
   standalone pages' tokens (``bkruntime.auth_module``, which ``--auth-module`` also names), and the
   one that leaves connection notices to site pages (``bkruntime.site_page_session``);
 * builds every app's document once it runs and answers ``/readyz`` from that (``bkruntime.readiness``);
+* under ``make dev``, rebuilds an app whose file was saved, that app alone (``bkruntime.app_reload``);
 * drains on SIGTERM: stops accepting, closes websockets with "going away", finishes requests in
   flight (``bkruntime.graceful_shutdown``);
 * serves ``/metrics`` (Prometheus: sessions, document builds, websocket messages, GC pauses;
@@ -40,7 +41,7 @@ import sys
 from aperture.catalog import CATALOG, AppCatalog
 from aperture.endpoints import HEALTH_PATH, METRICS_PATH, READY_PATH, STATS_PATH
 from aperture.environment import ConfigurationError
-from bkruntime import gc_tuning, graceful_shutdown, metrics, server_logging
+from bkruntime import app_reload, gc_tuning, graceful_shutdown, metrics, server_logging
 from bkruntime.kit.process_identity import process_index
 from bkruntime.launcher import build_command, load_settings
 from bkruntime.process_stats import ProcessStats, stats_handler
@@ -118,7 +119,7 @@ def around_every_app(name: str, application, stats: ProcessStats, reader) -> Non
     metrics.measure_builds(name, application)
 
 
-def serve_command(settings: BokehServerSettings, stats: ProcessStats):
+def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: AppCatalog = CATALOG):
     """Bokeh's ``serve`` subcommand with this product's additions."""
     from bokeh.command.subcommands.serve import Serve
 
@@ -150,6 +151,12 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             graceful_shutdown.install(server)
             # Once the server runs: can every app build its document? (``/readyz``)
             server.io_loop.add_callback(self_check.run, server._tornado)
+            if os.environ.get(app_reload.RELOAD_APPS_ENV):
+                # `make dev`: a saved app file rebuilds that app in this process.
+                reloader = app_reload.AppReloader(
+                    app_reload.apps_of(catalog), lambda name, app: around_every_app(name, app, stats, reader)
+                )
+                server.io_loop.add_callback(reloader.install, server._tornado)
             return super().customize_server(server)
 
     return ApertureServe
@@ -202,7 +209,7 @@ def main(catalog: AppCatalog = CATALOG) -> None:
     metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()
     parser = argparse.ArgumentParser(prog="bokeh serve")
-    command = serve_command(settings, stats)(parser=parser)
+    command = serve_command(settings, stats, catalog)(parser=parser)
     args = parser.parse_args(build_command(settings, catalog)[2:])
     command.invoke(args)
 
