@@ -23,6 +23,7 @@ from pathlib import Path
 
 from aperture.catalog import CATALOG_FILE, AppCatalog, apps_folders
 from aperture.catalog_file import CatalogError, read_catalogs
+from aperture.environment import env_bool
 from bkruntime.settings import BokehServerSettings
 from bkruntime.supervisor import STOP_SECONDS, Supervisor
 
@@ -35,6 +36,8 @@ RUNTIME_FOLDERS = (RUNTIME_DIR, RUNTIME_DIR / "kit", RUNTIME_DIR.parent / "apert
 # What an app's folder holds that Bokeh reads: code, templates, styles, themes, data.
 WATCHED_SUFFIXES = frozenset({".py", ".html", ".css", ".js", ".yaml", ".yml", ".toml", ".json", ".csv"})
 POLL_SECONDS = 0.5
+# true: a saved app file restarts every Bokeh process, as before apps were rebuilt in place.
+RESTART_ON_SAVE_ENV = "APERTURE_DEV_RESTART_ON_SAVE"
 
 
 def app_files(path: Path) -> set[Path]:
@@ -80,10 +83,15 @@ class AppFiles:
 
 
 def reload_in_place(environ: dict[str, str] = os.environ) -> bool:
-    """Whether the processes can rebuild a changed app themselves; if so, tells them to (in
-    ``environ``, which they inherit)."""
+    """Whether the processes rebuild a changed app themselves (they can, and
+    ``APERTURE_DEV_RESTART_ON_SAVE`` does not ask for restarts); if so, tells them to (in
+    ``environ``, which they inherit). Raises ``ConfigurationError`` on a bad setting."""
     from bkruntime.app_reload import RELOAD_APPS_ENV, supported
 
+    if env_bool(environ, RESTART_ON_SAVE_ENV, False):
+        log.info("%s: every saved app file restarts the Bokeh processes", RESTART_ON_SAVE_ENV)
+        environ.pop(RELOAD_APPS_ENV, None)
+        return False
     if not supported():
         log.warning("this Bokeh version does not allow rebuilding one app in place: every save restarts the processes")
         environ.pop(RELOAD_APPS_ENV, None)

@@ -74,7 +74,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         # The development supervisor reads the catalog itself, and waits for a bad one to be fixed.
         from bkruntime.dev_reload import DevSupervisor
 
-        sys.exit(DevSupervisor(load_settings(catalog=False)).run())
+        settings = load_settings(catalog=False)
+        try:
+            supervisor = DevSupervisor(settings)
+        except ConfigurationError as error:
+            sys.exit(f"bkapps: {error}")
+        sys.exit(supervisor.run())
     settings = load_settings()
     if "--print-command" in argv:
         print(" ".join(build_command(settings)))

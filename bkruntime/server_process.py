@@ -151,7 +151,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: A
             graceful_shutdown.install(server)
             # Once the server runs: can every app build its document? (``/readyz``)
             server.io_loop.add_callback(self_check.run, server._tornado)
-            if os.environ.get(app_reload.RELOAD_APPS_ENV):
+            if os.environ.get(app_reload.RELOAD_APPS_ENV) == "1":
                 # `make dev`: a saved app file rebuilds that app in this process.
                 reloader = app_reload.AppReloader(
                     app_reload.apps_of(catalog), lambda name, app: around_every_app(name, app, stats, reader)
