@@ -12,9 +12,11 @@ an app's files changed, rebuilds that app alone, in about the time its document 
    is built again, from the new code), their websockets closed with 1001 "going away", and
    destroyed once those have closed (their callbacks stop).
 
-BokehJS reconnects at once with the same session id: a standalone page pulls the rebuilt document
-and shows it in place; a site page reloads itself once reconnected (``static/live_session.js``).
-The other apps and their sessions are not touched. This is what ``bokeh serve --dev`` gives for
+Then the process checks the rebuilt app as at its start (``/readyz`` names it if it no longer
+builds, and the site learns the BokehJS bundles it now needs). BokehJS reconnects at once with the
+same session id: a standalone page pulls the rebuilt document and shows it in place; a site page
+reloads itself once reconnected (``static/live_session.js``). The other apps and their sessions
+are not touched. This is what ``bokeh serve --dev`` gives for
 its one app by restarting the whole server (Tornado's autoreload), without the restart.
 
 The swap relies on Bokeh internals (``ApplicationContext._application``, ``_sessions``,
@@ -119,12 +121,18 @@ class AppReloader:
     """Watches each app's files in this process and rebuilds an app whose files changed.
 
     ``apps`` maps each app's name to its path; ``prepare(name, application)`` adds what the runtime
-    adds to every app.
+    adds to every app; ``rebuilt(name)`` runs after each rebuild (the process checks the app again).
     """
 
-    def __init__(self, apps: dict[str, Path], prepare: Callable[[str, Any], None]) -> None:
+    def __init__(
+        self,
+        apps: dict[str, Path],
+        prepare: Callable[[str, Any], None],
+        rebuilt: Callable[[str], None] = lambda name: None,
+    ) -> None:
         self.apps = apps
         self.prepare = prepare
+        self.rebuilt = rebuilt
         self.files = {name: AppFiles(lambda path=path: app_files(path)) for name, path in apps.items()}
 
     def install(self, tornado: Any) -> None:
@@ -166,6 +174,7 @@ class AppReloader:
             (time.perf_counter() - started) * 1000,
             retired,
         )
+        self.rebuilt(name)
 
 
 def apps_of(catalog: Iterable[Any]) -> dict[str, Path]:

@@ -154,7 +154,9 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: A
             if os.environ.get(app_reload.RELOAD_APPS_ENV) == "1":
                 # `make dev`: a saved app file rebuilds that app in this process.
                 reloader = app_reload.AppReloader(
-                    app_reload.apps_of(catalog), lambda name, app: around_every_app(name, app, stats, reader)
+                    app_reload.apps_of(catalog),
+                    prepare=lambda name, app: around_every_app(name, app, stats, reader),
+                    rebuilt=lambda name: server.io_loop.add_callback(self_check.run, server._tornado, [name]),
                 )
                 server.io_loop.add_callback(reloader.install, server._tornado)
             return super().customize_server(server)
