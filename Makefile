@@ -34,8 +34,9 @@ PROCFILE ?= Procfile
 run: install
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile $(PROCFILE)
 
-# Both servers, reloading: saving an app's file restarts the Bokeh processes (and the open pages
-# reload), saving the site's code or a catalog file reloads the site; templates are read afresh.
+# Both servers, reloading: saving an app's file rebuilds that app in the running Bokeh processes
+# (its open pages follow), saving a catalog file restarts them, saving the site's code or a catalog
+# file reloads the site; templates are read afresh.
 dev: install
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start --procfile deploy/Procfile.dev
 
@@ -90,6 +91,7 @@ bench: install
 	$(BIN)/python bench/stream_capacity.py
 	$(BIN)/python bench/recycling_rss.py
 	$(BIN)/python bench/shared_views.py
+	$(BIN)/python bench/dev_loop.py
 
 # Refreshes the screenshot of the README and the documentation site from the browser tests.
 screenshot: install

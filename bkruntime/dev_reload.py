@@ -1,11 +1,16 @@
-"""``python -m bkapps --dev``: restart the Bokeh processes when an app's file or a catalog changes.
+"""``python -m bkapps --dev``: serve the new code as soon as an app's file or a catalog changes.
 
-``DevSupervisor`` looks at the catalog files, the apps' files and the runtime's modules twice a
-second; on a change it reads the catalog files again and, if they read, restarts its processes,
-which then serve the new code. A catalog that does not read is logged in one line and the
-processes keep serving the last good one (none yet: nothing starts) until the next save. Pages
-follow by themselves: BokehJS reconnects to the restarted process and pulls the rebuilt document,
-as with ``bokeh serve --dev``, and the site's pages reload in development (``static/live_session.js``).
+A saved app file is rebuilt inside the running Bokeh processes, that app alone
+(``bkruntime.app_reload``: each process watches its apps' files and swaps in the rebuilt app; its
+open pages reconnect to the new code in a second or two). ``DevSupervisor`` looks at the catalog
+files and the runtime's modules twice a second; on a change it reads the catalog files again and,
+if they read, restarts its processes, which then serve the new catalog and code. A catalog that
+does not read is logged in one line and the processes keep serving the last good one (none yet:
+nothing starts) until the next save. Where this Bokeh does not allow the swap
+(``app_reload.supported()``), a warning says so and an app's file is watched here too: every save
+restarts the processes. Pages follow by themselves: BokehJS reconnects and pulls the rebuilt
+document, as with ``bokeh serve --dev``, and the site's pages reload in development
+(``static/live_session.js``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 
 from aperture.catalog import CATALOG_FILE, AppCatalog, apps_folders
 from aperture.catalog_file import CatalogError, read_catalogs
+from aperture.environment import env_bool
 from bkruntime.settings import BokehServerSettings
 from bkruntime.supervisor import STOP_SECONDS, Supervisor
 
@@ -30,6 +36,15 @@ RUNTIME_FOLDERS = (RUNTIME_DIR, RUNTIME_DIR / "kit", RUNTIME_DIR.parent / "apert
 # What an app's folder holds that Bokeh reads: code, templates, styles, themes, data.
 WATCHED_SUFFIXES = frozenset({".py", ".html", ".css", ".js", ".yaml", ".yml", ".toml", ".json", ".csv"})
 POLL_SECONDS = 0.5
+# true: a saved app file restarts every Bokeh process, as before apps were rebuilt in place.
+RESTART_ON_SAVE_ENV = "APERTURE_DEV_RESTART_ON_SAVE"
+
+
+def app_files(path: Path) -> set[Path]:
+    """The files of the app at ``path`` (a folder, or a single module) that Bokeh reads."""
+    if not path.is_dir():
+        return {path}
+    return {found for found in path.rglob("*") if found.suffix in WATCHED_SUFFIXES and "__pycache__" not in found.parts}
 
 
 def watched_files(folders: Iterable[Path], catalog: AppCatalog | None) -> set[Path]:
@@ -38,14 +53,7 @@ def watched_files(folders: Iterable[Path], catalog: AppCatalog | None) -> set[Pa
         path for folder in RUNTIME_FOLDERS for path in folder.glob("*.py")
     }
     for spec in catalog or ():
-        if spec.path.is_dir():
-            files |= {
-                path
-                for path in spec.path.rglob("*")
-                if path.suffix in WATCHED_SUFFIXES and "__pycache__" not in path.parts
-            }
-        else:
-            files.add(spec.path)
+        files |= app_files(spec.path)
     return files
 
 
@@ -74,14 +82,35 @@ class AppFiles:
         return moved
 
 
+def reload_in_place(environ: dict[str, str] = os.environ) -> bool:
+    """Whether the processes rebuild a changed app themselves (they can, and
+    ``APERTURE_DEV_RESTART_ON_SAVE`` does not ask for restarts); if so, tells them to (in
+    ``environ``, which they inherit). Raises ``ConfigurationError`` on a bad setting."""
+    from bkruntime.app_reload import RELOAD_APPS_ENV, supported
+
+    if env_bool(environ, RESTART_ON_SAVE_ENV, False):
+        log.info("%s: every saved app file restarts the Bokeh processes", RESTART_ON_SAVE_ENV)
+        environ.pop(RELOAD_APPS_ENV, None)
+        return False
+    if not supported():
+        log.warning("this Bokeh version does not allow rebuilding one app in place: every save restarts the processes")
+        environ.pop(RELOAD_APPS_ENV, None)
+        return False
+    environ[RELOAD_APPS_ENV] = "1"
+    return True
+
+
 class DevSupervisor(Supervisor):
-    """The supervisor of ``--dev``: also restarts every process when the watched files change."""
+    """The supervisor of ``--dev``: also restarts every process when the watched files change
+    (the catalog files and the runtime's modules; the apps' files too where they cannot be rebuilt
+    in place)."""
 
     def __init__(self, settings: BokehServerSettings) -> None:
         super().__init__(settings)
         self.folders = apps_folders(os.environ)
         self.catalog: AppCatalog | None = None
-        self.files = AppFiles(lambda: watched_files(self.folders, self.catalog))
+        self.apps_reload_in_place = reload_in_place()
+        self.files = AppFiles(lambda: watched_files(self.folders, None if self.apps_reload_in_place else self.catalog))
 
     def _start_all(self) -> None:
         if self._catalog_reads():

@@ -6,7 +6,8 @@ with one line naming the variable, or the file and the entry), then hands over
 to the supervisor (``bkruntime.supervisor``), which listens on ``BOKEH_PORT`` and starts one
 ``bokeh serve`` process per core (``bkruntime.server_process``) sharing that socket.
 ``--print-command`` prints the ``bokeh serve`` command each process runs, and exits; ``--dev``
-restarts the processes when an app's file or a catalog file changes (``bkruntime.dev_reload``).
+rebuilds an app in place when one of its files is saved, and restarts the processes when a catalog
+file changes (``bkruntime.dev_reload``).
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         # The development supervisor reads the catalog itself, and waits for a bad one to be fixed.
         from bkruntime.dev_reload import DevSupervisor
 
-        sys.exit(DevSupervisor(load_settings(catalog=False)).run())
+        settings = load_settings(catalog=False)
+        try:
+            supervisor = DevSupervisor(settings)
+        except ConfigurationError as error:
+            sys.exit(f"bkapps: {error}")
+        sys.exit(supervisor.run())
     settings = load_settings()
     if "--print-command" in argv:
         print(" ".join(build_command(settings)))

@@ -13,6 +13,7 @@ provides) with the command line ``bkruntime.launcher.build_command`` makes, and:
   standalone pages' tokens (``bkruntime.auth_module``, which ``--auth-module`` also names), and the
   one that leaves connection notices to site pages (``bkruntime.site_page_session``);
 * builds every app's document once it runs and answers ``/readyz`` from that (``bkruntime.readiness``);
+* under ``make dev``, rebuilds an app whose file was saved, that app alone (``bkruntime.app_reload``);
 * drains on SIGTERM: stops accepting, closes websockets with "going away", finishes requests in
   flight (``bkruntime.graceful_shutdown``);
 * closes open websockets of private apps whose login ended or lost the app (``bkruntime.login_sweep``);
@@ -41,7 +42,7 @@ import sys
 from aperture.catalog import CATALOG, AppCatalog
 from aperture.endpoints import HEALTH_PATH, METRICS_PATH, READY_PATH, STATS_PATH
 from aperture.environment import ConfigurationError
-from bkruntime import gc_tuning, graceful_shutdown, login_sweep, metrics, server_logging
+from bkruntime import app_reload, gc_tuning, graceful_shutdown, login_sweep, metrics, server_logging
 from bkruntime.kit.process_identity import process_index
 from bkruntime.launcher import build_command, load_settings
 from bkruntime.process_stats import ProcessStats, stats_handler
@@ -119,7 +120,7 @@ def around_every_app(name: str, application, stats: ProcessStats, reader, record
     metrics.measure_builds(name, application)
 
 
-def serve_command(settings: BokehServerSettings, stats: ProcessStats):
+def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: AppCatalog = CATALOG):
     """Bokeh's ``serve`` subcommand with this product's additions."""
     from bokeh.command.subcommands.serve import Serve
 
@@ -154,6 +155,14 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             login_sweep.install(server, records, settings.site_login.check_seconds)
             # Once the server runs: can every app build its document? (``/readyz``)
             server.io_loop.add_callback(self_check.run, server._tornado)
+            if os.environ.get(app_reload.RELOAD_APPS_ENV) == "1":
+                # `make dev`: a saved app file rebuilds that app in this process.
+                reloader = app_reload.AppReloader(
+                    app_reload.apps_of(catalog),
+                    prepare=lambda name, app: around_every_app(name, app, stats, reader, records),
+                    rebuilt=lambda name: server.io_loop.add_callback(self_check.run, server._tornado, [name]),
+                )
+                server.io_loop.add_callback(reloader.install, server._tornado)
             return super().customize_server(server)
 
     return ApertureServe
@@ -206,7 +215,7 @@ def main(catalog: AppCatalog = CATALOG) -> None:
     metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()
     parser = argparse.ArgumentParser(prog="bokeh serve")
-    command = serve_command(settings, stats)(parser=parser)
+    command = serve_command(settings, stats, catalog)(parser=parser)
     args = parser.parse_args(build_command(settings, catalog)[2:])
     command.invoke(args)
 

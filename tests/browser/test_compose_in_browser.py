@@ -1,22 +1,29 @@
 """``docker-compose up`` really run (podman's Docker API), used through its front door in Chromium.
 
 The images are built (on a base image made by ``deploy/base-image/build``), the project comes up
-on free ports, its healthchecks are run by hand until every service passes; then a live page and
-a standalone app are used in Chromium, a Bokeh replica is killed, and ``docker-compose down -v``
-must leave no container, network or volume of the project. The tests run in this order.
+on free ports with a team's apps folder mounted by ``deploy/compose/team-apps.yml`` (one of
+Bokeh's own examples, unchanged, copied into a temporary folder), its healthchecks are run by
+hand until every service passes; then a live page and a standalone app are used in Chromium, the
+team's app too, an image with the team's apps baked in is built FROM the project's, a Bokeh
+replica is killed, and ``docker-compose down -v`` must leave no container, network or volume of
+the project. The tests run in this order.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
 import requests
 
+from tests.browser.test_bokeh_examples_in_browser import run_python, wait_for_drawn
 from tests.support.bokeh_client import embedded_session
+from tests.support.bokeh_examples import EXAMPLES, examples_folder
 from tests.support.bokeh_page import column, model_value, move_first_slider_and_see_python_answer, wait_for_canvas
 from tests.support.compose import ComposeProject, container_engine, tool
 from tests.support.page_errors import csp_violations, watch_csp
+from tests.support.servers import PROJECT_ROOT
 from tests.support.site_accounts import post_login
 
 # A hang guard only: building the images on a fresh machine takes minutes, in the first test's setup.
@@ -24,12 +31,41 @@ pytestmark = pytest.mark.timeout(1800)
 
 SERVICES = ["bokeh-0", "bokeh-1", "bokeh-2", "web", "front", "redis"]
 REPLICAS = 3
+# The team's app: a plain Bokeh example whose name the project's apps do not use.
+TEAM_APP = "selection_histogram"
+TEAM_OVERRIDE = "deploy/compose/team-apps.yml"
+EXAMPLES_DIR, NO_EXAMPLES = examples_folder()
+
+
+def team_apps_folder(parent) -> str:
+    """A team's apps folder: the example copied (a link would not resolve in a container) beside
+    a catalog file, readable by the containers' unprivileged user."""
+    folder = parent / "team-apps"
+    folder.mkdir()
+    source, title = EXAMPLES[TEAM_APP]
+    shutil.copy(EXAMPLES_DIR / source, folder / source)
+    (folder / "catalog.toml").write_text(
+        f'[[apps]]\nname = "{TEAM_APP}"\ntitle = "{title}"\n'
+        f'description = "A team\'s app: Bokeh\'s example, unchanged."\nsource = "{source}"\n'
+    )
+    for path in (folder, *folder.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return str(folder)
 
 
 @pytest.fixture(scope="module")
-def project():
+def team_apps(tmp_path_factory):
+    """The team's folder, or None where Bokeh's examples are not found (their tests skip)."""
+    return team_apps_folder(tmp_path_factory.mktemp("compose")) if EXAMPLES_DIR else None
+
+
+@pytest.fixture(scope="module")
+def project(team_apps):
     with container_engine() as docker_host:
-        compose = ComposeProject(docker_host)
+        if team_apps:
+            compose = ComposeProject(docker_host, overrides=(TEAM_OVERRIDE,), variables={"TEAM_APPS": team_apps})
+        else:
+            compose = ComposeProject(docker_host)
         try:
             compose.build()
             compose.compose("up", "-d", timeout=600)
@@ -66,6 +102,37 @@ def test_a_standalone_app_opens_on_the_standalone_port(project, page):
     page.goto(f"{project.standalone_url}/sliders")
     wait_for_canvas(page)
     assert model_value(page, "main_plot", "model.title.text") == "my sine wave"
+
+
+def test_a_team_app_from_the_mounted_folder_runs_through_the_front(project, team_apps, page):
+    if not team_apps:
+        pytest.skip(NO_EXAMPLES)
+    watch_csp(page)
+    page.goto(f"{project.site_url}/apps/{TEAM_APP}")
+    wait_for_drawn(page)
+    run_python(page, TEAM_APP)
+    assert csp_violations(page) == []
+    page.goto(f"{project.standalone_url}/{TEAM_APP}")
+    wait_for_drawn(page)
+    run_python(page, TEAM_APP)
+
+
+def test_the_team_apps_baked_into_an_image_built_from_the_projects(project, team_apps):
+    if not team_apps:
+        pytest.skip(NO_EXAMPLES)
+    image = f"localhost/{project.name}-team:latest"
+    podman = tool("podman")
+    build = [podman, "build", "-q", "-f", "deploy/team-apps/Dockerfile", "-t", image, team_apps]
+    built = subprocess.run(build, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert built.returncode == 0, built.stderr
+    try:
+        names = "from aperture.catalog import CATALOG; print(' '.join(CATALOG.names))"
+        run = [podman, "run", "--rm", "--network", "none", image, "python", "-c", names]
+        listed = subprocess.run(run, capture_output=True, text=True, timeout=120, check=False)
+        assert listed.returncode == 0, listed.stderr
+        assert TEAM_APP in listed.stdout.split() and "sliders" in listed.stdout.split()
+    finally:
+        subprocess.run([podman, "rmi", "-f", image], capture_output=True, timeout=120, check=False)
 
 
 def test_failed_logins_through_the_front_are_counted_in_the_redis_service(project):

@@ -1,4 +1,9 @@
-"""``make dev`` in Chromium: an app from an apps folder of its own, edited while its page is open."""
+"""``make dev`` in Chromium: an app from an apps folder of its own, edited while its page is open.
+
+A saved file of an app rebuilds that app alone inside the running Bokeh process: its open pages,
+embedded (which reloads) and standalone (which pulls the new document in place), show the edit;
+another app's open page keeps its session, and no process restarts.
+"""
 
 import pytest
 
@@ -50,3 +55,36 @@ def test_saving_an_apps_file_rebuilds_it_and_the_open_page_reloads(dev_stack, pa
     page.wait_for_function("() => window.openedBeforeTheEdit === undefined", timeout=WAIT_MS * 2)
     wait_until(page, "plain_plot", "model.title.text === 'Edited while open'")
     assert model_value(page, "add_point", "model.label") == "Add a point", "a fresh session of the new code"
+
+
+def edit_title(folder, title: str) -> None:
+    main = folder / "plain" / "main.py"
+    main.write_text(main.read_text().replace('title="A plain Bokeh app"', f'title="{title}"'))
+
+
+def test_a_saved_app_file_rebuilds_that_app_alone_in_the_running_process(dev_stack, browser):
+    stack, folder = dev_stack
+    context = browser.new_context()
+    try:
+        standalone = context.new_page()
+        standalone.goto(f"{stack.bokeh_url}/plain")
+        wait_for_canvas(standalone)
+        assert model_value(standalone, "plain_plot", "model.title.text") == "A plain Bokeh app"
+        other = context.new_page()
+        other.goto(f"{stack.web_url}/apps/extra0")
+        wait_for_canvas(other)
+        other.evaluate("() => { window.openedBeforeTheEdit = true; }")
+        pids = [child.pid for child in stack.bokeh.children()]
+
+        edit_title(folder, "Edited standalone")
+
+        # The standalone page pulls the rebuilt document in place, with the new title.
+        wait_until(standalone, "plain_plot", "model.title.text === 'Edited standalone'")
+        assert "rebuilt app plain" in stack.bokeh.output()
+        # Only that app: the other page did not reconnect (it would reload), the processes kept running.
+        assert other.evaluate("() => window.openedBeforeTheEdit") is True
+        assert "rebuilt app extra" not in stack.bokeh.output()
+        assert "restarting" not in stack.bokeh.output()
+        assert [child.pid for child in stack.bokeh.children()] == pids
+    finally:
+        context.close()

@@ -18,8 +18,11 @@ from tests.support.servers import PROJECT_ROOT
 REPLICAS = ["bokeh-0", "bokeh-1", "bokeh-2"]
 
 
-def compose_config(**env: str) -> dict:
-    """The services as ``docker-compose config`` resolves them with ``env`` and nothing else set."""
+TEAM_APPS_OVERRIDE = "deploy/compose/team-apps.yml"
+
+
+def compose_result(*files: str, **env: str) -> subprocess.CompletedProcess:
+    """``docker-compose config`` of ``files`` (the main file alone by default) with ``env`` only."""
     compose = shutil.which("docker-compose")
     if not compose:
         message = "docker-compose not found: install Debian's docker-compose package"
@@ -27,14 +30,20 @@ def compose_config(**env: str) -> dict:
             pytest.fail(message)
         pytest.skip(message)
     # A bare environment, so that compose's own defaults apply rather than this shell's.
-    result = subprocess.run(
-        [compose, "config"],
+    chosen = [argument for file in files for argument in ("-f", file)]
+    return subprocess.run(
+        [compose, *chosen, "config"],
         cwd=PROJECT_ROOT,
         env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def compose_config(*files: str, **env: str) -> dict:
+    """The services as ``docker-compose config`` resolves them with ``env`` and nothing else set."""
+    result = compose_result(*files, **env)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
 
@@ -128,3 +137,21 @@ def test_the_site_counts_failed_logins_in_the_compose_redis(compose_services):
     assert compose_services["web"]["environment"]["RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
     assert "redis" in compose_services["web"]["depends_on"]
     assert "ports" not in compose_services["redis"], "reached by the site only"
+
+
+def test_the_team_apps_override_mounts_one_folder_into_the_site_and_every_replica(tmp_path):
+    services = compose_config("docker-compose.yml", TEAM_APPS_OVERRIDE, TEAM_APPS=str(tmp_path))
+    for name in ("web", *REPLICAS):
+        assert services[name]["environment"]["APERTURE_APPS"] == "bkapps:/srv/team-apps"
+        assert sorted(services[name]["volumes"]) == sorted(
+            ["instance:/app/instance:rw", f"{tmp_path}:/srv/team-apps:ro"]
+        ), services[name]["volumes"]
+    assert "volumes" not in services["front"]
+    team_only = compose_config("docker-compose.yml", TEAM_APPS_OVERRIDE, TEAM_APPS="/x", APERTURE_APPS="/srv/team-apps")
+    assert {team_only[name]["environment"]["APERTURE_APPS"] for name in ("web", *REPLICAS)} == {"/srv/team-apps"}
+
+
+def test_the_team_apps_override_without_a_folder_says_what_to_set():
+    result = compose_result("docker-compose.yml", TEAM_APPS_OVERRIDE)
+    assert result.returncode != 0
+    assert "set TEAM_APPS to the team's apps folder" in result.stderr

@@ -73,6 +73,9 @@ class ComposeProject:
     """One project of docker-compose.yml on free ports: ``site_url`` and ``standalone_url``."""
 
     docker_host: str
+    # Override files on top of docker-compose.yml, and the variables they read.
+    overrides: tuple[str, ...] = ()
+    variables: dict[str, str] = field(default_factory=dict)
     name: str = field(default_factory=lambda: f"aperturetest{os.getpid()}")
     site_port: int = field(default_factory=free_port)
     standalone_port: int = field(default_factory=free_port)
@@ -96,11 +99,17 @@ class ComposeProject:
             "FRONT_STANDALONE_PORT": str(self.standalone_port),
             # The standalone origin and the allowed websocket origins follow (aperture.front_urls).
             "APERTURE_PUBLIC_ORIGIN": self.site_url,
+            **self.variables,
         }
+
+    def files(self) -> list[str]:
+        if not self.overrides:
+            return []
+        return [argument for file in ("docker-compose.yml", *self.overrides) for argument in ("-f", file)]
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [tool("docker-compose"), "-p", self.name, *args],
+            [tool("docker-compose"), "-p", self.name, *self.files(), *args],
             cwd=PROJECT_ROOT,
             env=self.env(),
             capture_output=True,
@@ -113,7 +122,9 @@ class ComposeProject:
         return result
 
     def build(self) -> None:
-        subprocess.run([str(BASE_IMAGE_SCRIPT)], check=True, timeout=BUILD_SECONDS, capture_output=True)
+        base = subprocess.run([str(BASE_IMAGE_SCRIPT)], timeout=BUILD_SECONDS, capture_output=True, text=True)
+        if base.returncode != 0:
+            raise RuntimeError(f"{BASE_IMAGE_SCRIPT.name} failed:\n{base.stdout}\n{base.stderr}")
         self.compose("build", timeout=BUILD_SECONDS)
 
     def container(self, service: str) -> str:

@@ -80,6 +80,8 @@ def test_a_bad_catalog_at_the_start_waits_for_its_fix(tmp_path, monkeypatch, cap
 
     folder = write_apps_folder(tmp_path / "apps", PLAIN_ENTRY.replace('source = "plain"', 'source = "gone"'), PLAIN_APP)
     monkeypatch.setenv("APERTURE_APPS", str(folder))
+    # The supervisor tells its processes through its environment; restored after the test.
+    monkeypatch.setenv("APERTURE_RELOAD_APPS", "0")
     supervisor = DevSupervisor(BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path)}))
     started = []
     monkeypatch.setattr(supervisor, "_start", lambda slot: started.append(slot.index))
@@ -94,3 +96,51 @@ def test_a_bad_catalog_at_the_start_waits_for_its_fix(tmp_path, monkeypatch, cap
     supervisor._on_wakeup()
     assert started == list(range(len(supervisor.slots)))
     assert supervisor.catalog.names == ["plain"]
+
+
+def test_this_bokeh_allows_rebuilding_one_app_in_place():
+    """If a Bokeh upgrade moves what the swap uses, this fails (and `make dev` restarts instead)."""
+    from bkruntime.app_reload import supported
+
+    assert supported()
+
+
+def test_the_supervisor_leaves_app_files_to_the_processes_when_they_rebuild_in_place(folder, monkeypatch):
+    from bkruntime import app_reload
+    from bkruntime.dev_reload import reload_in_place
+
+    environ = {}
+    assert reload_in_place(environ) is True and environ == {app_reload.RELOAD_APPS_ENV: "1"}
+    monkeypatch.setattr(app_reload, "supported", lambda: False)
+    assert reload_in_place(environ) is False and environ == {}
+
+
+def test_restarts_on_every_save_can_be_asked_for_and_a_bad_value_is_named(monkeypatch, tmp_path):
+    from aperture.environment import ConfigurationError
+    from bkruntime import launcher
+    from bkruntime.app_reload import RELOAD_APPS_ENV
+    from bkruntime.dev_reload import reload_in_place
+
+    environ = {"APERTURE_DEV_RESTART_ON_SAVE": "true", RELOAD_APPS_ENV: "1"}
+    assert reload_in_place(environ) is False and RELOAD_APPS_ENV not in environ
+    with pytest.raises(ConfigurationError, match="APERTURE_DEV_RESTART_ON_SAVE"):
+        reload_in_place({"APERTURE_DEV_RESTART_ON_SAVE": "sometimes"})
+    monkeypatch.setenv("APERTURE_DEV_RESTART_ON_SAVE", "sometimes")
+    monkeypatch.setenv("APERTURE_INSTANCE_DIR", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"bkapps: .*APERTURE_DEV_RESTART_ON_SAVE"):
+        launcher.main(["--dev"])
+
+
+def test_a_rebuild_reads_the_apps_own_modules_afresh(folder, monkeypatch):
+    import importlib
+    import sys
+
+    from bkruntime.app_reload import forget_modules
+
+    monkeypatch.syspath_prepend(str(folder))
+    data = importlib.import_module("plain.data")
+    assert data.POINTS[0] == (1, 1)
+    (folder / "plain" / "data.py").write_text("POINTS = [(0, 0)]\n")
+    assert sorted(forget_modules((folder / "plain").resolve())) == ["plain", "plain.data"]
+    assert "plain.data" not in sys.modules
+    assert importlib.import_module("plain.data").POINTS == [(0, 0)]

@@ -31,6 +31,8 @@ def machine(tmp_path):
         )
         stub("id", f"echo {uid}")
         stub("apt-get", f'echo "apt-get $*" >> {calls}')
+        # Its runtime starts containers (tests/unit/test_container_runtime.py has the other cases).
+        stub("podman", '[ "$1" = info ] && echo runc; exit 0')
         if sudo:
             stub("sudo", f'[ "$1" = -n ] && shift; [ "$1" = true ] && exit 0; echo "sudo $*" >> {calls}; "$@"')
         env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "CONTAINERS_CONF": str(conf)}
@@ -47,6 +49,8 @@ def test_nothing_to_do_when_every_package_is_there(machine):
     assert machine.calls() == []
     # podman's containers start only with empty default ulimits here.
     assert machine.conf.read_text() == "[containers]\ndefault_ulimits = []\n"
+    # And a trial container started with podman's runtime.
+    assert "podman's container runtime runc starts containers here" in result.stdout
     assert machine(installed=PACKAGES, uid=0).returncode == 0
     assert machine.conf.read_text().count("default_ulimits") == 1
 
