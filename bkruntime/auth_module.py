@@ -12,7 +12,9 @@ every app of a server, so the decision is per app, from the request's applicatio
   carrying a session token signed with the Bokeh key and bound to this very app (pages of the
   site and share links embed those; tokens of other apps, freely had from public pages, fail);
   a shared view's token must also name a viewer who may open the app (its session id is the
-  view's, the same for every viewer, so the token's viewer is what is checked);
+  view's, the same for every viewer, so the token's viewer is what is checked), unless it is the
+  token of another Bokeh process's link to the view's owner (``relay``, minted with the same key
+  by a process that checked each of its viewers itself; ``bkruntime.view_relay``);
 * signed in, but without the app's role: 403.
 
 ``StandaloneIdentity`` is the other half: a handler added to every app that puts the cookie's
@@ -32,7 +34,7 @@ from tornado.websocket import WebSocketHandler
 
 from aperture.access import Visitor, may_open
 from aperture.catalog import CATALOG, AppSpec
-from aperture.session_token import APP_KEY, SHARED_KEY, USER_KEY
+from aperture.session_token import APP_KEY, RELAY_KEY, SHARED_KEY, USER_KEY
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginReader, SiteLoginSettings
 
@@ -81,6 +83,8 @@ class SiteLoginGate:
             return False
         if payload.get(APP_KEY) != spec.name:
             return False
+        if payload.get(SHARED_KEY) and isinstance(payload.get(RELAY_KEY), int):
+            return True
         return not payload.get(SHARED_KEY) or may_open(spec, Visitor.from_payload(payload.get(USER_KEY)))
 
 

@@ -24,7 +24,9 @@ provides) with the command line ``bkruntime.launcher.build_command`` makes, and:
   them after a restart (``bkruntime.standalone_restore``);
 * keeps each shared view's count of viewers in its document (``bkruntime.shared_views``),
   serialises each update once for all of a session's viewers (``bkruntime.patch_broadcast``) and a
-  shared view's document once per change for every viewer who joins (``bkruntime.shared_pull_reply``).
+  shared view's document once per change for every viewer who joins (``bkruntime.shared_pull_reply``);
+* gives each shared view one document across the processes: its owner runs the app, the other
+  processes relay it (``bkruntime.view_owners``, ``bkruntime.view_relay``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
 the process stops with a message instead of listening on one port only.
@@ -108,7 +110,9 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
 def around_every_app(name: str, application, stats: ProcessStats, reader) -> None:
     """What the runtime adds to every app, whether it uses the kit or not: its session counts, the
     site login's visitor in a standalone page's token, a site page's session settings and a shared
-    view's viewer count (handlers that run after the app's own), and the timing of its builds."""
+    view's viewer count (handlers that run after the app's own), the timing of its builds, and a
+    relay's mirror of a shared view in place of a build."""
+    from bkruntime import view_relay
     from bkruntime.auth_module import StandaloneIdentity
     from bkruntime.site_page_session import SitePageSession
 
@@ -116,9 +120,40 @@ def around_every_app(name: str, application, stats: ProcessStats, reader) -> Non
     application.add(StandaloneIdentity(name, reader))
     application.add(SitePageSession())
     metrics.measure_builds(name, application)
+    view_relay.relay_aware(application)
 
 
-def serve_command(settings: BokehServerSettings, stats: ProcessStats):
+def shared_view_relays(settings: BokehServerSettings, index: int):
+    """The owners and relays of shared views across this supervisor's processes (None when alone,
+    turned off, or when Bokeh moved what relays rely on)."""
+    from bkruntime import view_relay
+    from bkruntime.kit.process_identity import process_count
+    from bkruntime.view_owners import Peers
+
+    count = process_count() or 1
+    if not settings.shared_view_owners or count < 2:
+        return None
+    host = "127.0.0.1" if settings.address in ("", "0.0.0.0", "::") else settings.address  # noqa: S104
+    ports = [settings.process_port(other) for other in range(count)]
+    peers = Peers(host, ports, index, settings.peer_check_seconds)
+    relays = view_relay.Relays(peers, settings.secret_key, settings.prefix)
+    return relays if view_relay.install(relays) else None
+
+
+def watch_owners(server, relays) -> None:
+    """Check the other processes from now on, and hand views over when the owners change."""
+    if relays is None:
+        return
+    contexts = server._tornado.applications
+
+    def changed() -> None:
+        server.io_loop.add_callback(relays.owners_changed, list(contexts.values()))
+
+    relays.peers.on_change(changed)
+    server.io_loop.add_callback(relays.peers.start)
+
+
+def serve_command(settings: BokehServerSettings, stats: ProcessStats, relays=None):
     """Bokeh's ``serve`` subcommand with this product's additions."""
     from bokeh.command.subcommands.serve import Serve
 
@@ -150,6 +185,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats):
             graceful_shutdown.install(server)
             # Once the server runs: can every app build its document? (``/readyz``)
             server.io_loop.add_callback(self_check.run, server._tornado)
+            watch_owners(server, relays)
             return super().customize_server(server)
 
     return ApertureServe
@@ -194,6 +230,7 @@ def main(catalog: AppCatalog = CATALOG) -> None:
     websocket_nodelay.install()
     standalone_restore.install()
     shared_views.install()
+    relays = shared_view_relays(settings, index)
     shared_pull_reply.install(counted=metrics.count_shared_view_reply)
     patch_broadcast.install(
         settings.slow_viewer_buffer_kb * 1024, sent=metrics.count_sent_many, slow=metrics.count_slow_viewer
@@ -202,7 +239,7 @@ def main(catalog: AppCatalog = CATALOG) -> None:
     metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()
     parser = argparse.ArgumentParser(prog="bokeh serve")
-    command = serve_command(settings, stats)(parser=parser)
+    command = serve_command(settings, stats, relays)(parser=parser)
     args = parser.parse_args(build_command(settings, catalog)[2:])
     command.invoke(args)
 
