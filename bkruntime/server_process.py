@@ -80,6 +80,7 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
     """
     from tornado.web import RequestHandler
 
+    from bkruntime import view_relay
     from bkruntime.kit.process_identity import describe_process
 
     class ProcessHealth(RequestHandler):
@@ -101,6 +102,8 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
                     "needs": self_check.published_needs(),
                     # Apps whose self-check build failed: the site's pages of them say so.
                     "broken": self_check.broken,
+                    # Shared views' owners and relays (None: one process, or turned off).
+                    "shared_views": view_relay.health(),
                 }
             )
 

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 LINK_TOKEN_SECONDS = 60
 LINK_TIMEOUT_SECONDS = 10.0
+# Tornado aborts a websocket whose peer does not answer its close within 5 s.
+CLOSE_WAIT_SECONDS = 6.0
 MIRROR = "_aperture_mirror_of"
 _INSTALLED = "_aperture_relayed"
 
@@ -338,6 +340,11 @@ async def retire(context: Any, session: Any, why: str) -> None:
         handler = getattr(connection, "_socket", None)
         if handler is not None:
             handler.close(1001, why[:120])
+    # Bokeh tells the session of each closed connection (which needs its document): destroy it
+    # once they are gone, or once Tornado has given up waiting for them (5 s).
+    deadline = time.monotonic() + CLOSE_WAIT_SECONDS
+    while session.connection_count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     if not session.destroyed:
         await session.with_document_locked(session.destroy)
     if session_context is not None:
@@ -348,6 +355,18 @@ async def retire(context: Any, session: Any, why: str) -> None:
 
 
 RELAYS: Relays | None = None
+
+
+def health() -> dict[str, Any] | None:
+    """What ``/healthz`` says of shared views' owners: the processes this one sees up, its links."""
+    if RELAYS is None:
+        return None
+    return {
+        "peers_up": sorted(RELAYS.peers.up),
+        "relayed_views": len(RELAYS.links),
+        "links_lost": RELAYS.links_lost,
+        "views_handed_over": RELAYS.handed_over,
+    }
 
 
 def relay_aware(application: Any) -> None:
