@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 LINK_TOKEN_SECONDS = 60
 LINK_TIMEOUT_SECONDS = 10.0
+# How often a relay times its link to the owner (the relay lag of /metrics).
+LAG_PROBE_SECONDS = 2.0
 # Tornado aborts a websocket whose peer does not answer its close within 5 s.
 CLOSE_WAIT_SECONDS = 6.0
 MIRROR = "_aperture_mirror_of"
@@ -70,7 +72,8 @@ def _relay_link_class():
             self.owner = owner
             self.reply: Any = None
             self.server_session: Any = None
-            self.last_patch_lag: float | None = None
+            self.round_trip: float | None = None
+            self._probe: tuple[str, float] | None = None
             self._closing = False
 
         @property
@@ -119,25 +122,46 @@ def _relay_link_class():
 
             self._connection._send_patch_document(self.id, MessageSentEvent(self.document, "bokeh_event", event))
 
+        @property
+        def lag(self) -> float | None:
+            """How far behind the owner this mirror is: the last probe's round trip over the link
+            (behind the owner's updates still queued for it), or the wait of one still unanswered."""
+            waiting = time.monotonic() - self._probe[1] if self._probe is not None else 0.0
+            return None if self.round_trip is None and self._probe is None else max(self.round_trip or 0.0, waiting)
+
+        async def probe_forever(self) -> None:
+            """Ask the owner for its server info every ``LAG_PROBE_SECONDS``; the reply times the link."""
+            connection = self._connection
+            while not self._closing:
+                if self._probe is None:
+                    request = connection._protocol.create("SERVER-INFO-REQ")
+                    self._probe = (request.header["msgid"], time.monotonic())
+                    await connection.send_message(request)
+                await asyncio.sleep(LAG_PROBE_SECONDS)
+
         async def follow(self, relays: Relays, context: Any) -> None:
             """Apply the owner's changes to the mirror until the link ends; then give up the mirror."""
             connection = self._connection
+            probing = asyncio.get_running_loop().create_task(self.probe_forever())
             try:
                 while True:
                     message = await connection._pop_message()
                     if message is None:
                         break
+                    if message.msgtype == "SERVER-INFO-REPLY" and self._probe is not None:
+                        if message.header.get("reqid") == self._probe[0]:
+                            self.round_trip, self._probe = time.monotonic() - self._probe[1], None
+                        continue
                     if message.msgtype != "PATCH-DOC":
                         continue
                     session = self.server_session
                     if session is None or session.destroyed:
                         break
-                    received = time.monotonic()
                     await session.with_document_locked(message.apply_to_document, session.document, self)
-                    self.last_patch_lag = time.monotonic() - received
             except Exception:
                 log.exception("relaying a shared view's change failed")
             finally:
+                probing.cancel()
                 await relays.link_ended(self, context)
 
         def close(self, why: str = "closed") -> None:
@@ -300,25 +324,6 @@ class Relays:
                         link.close("the view moved")
                     await retire(context, session, "the shared view moved to another process")
 
-    def views(self, contexts: Iterable[tuple[str, Any]]) -> list[tuple[str, str, int, float | None]]:
-        """``(app, view, owner, lag)`` of every shared view open here (lag: the last relayed change's)."""
-        rows = []
-        for route, context in contexts:
-            for session in list(context.sessions):
-                if session.destroyed or not is_shared(session):
-                    continue
-                link = self.links.get(session.id)
-                owner = getattr(session, MIRROR, None)
-                rows.append(
-                    (
-                        route.strip("/"),
-                        session.id[:12],
-                        self.peers.own_index if owner is None else owner,
-                        None if link is None else link.last_patch_lag,
-                    )
-                )
-        return rows
-
 
 def is_shared(session: Any) -> bool:
     from bkruntime.shared_views import viewer_count_model
@@ -355,6 +360,34 @@ async def retire(context: Any, session: Any, why: str) -> None:
 
 
 RELAYS: Relays | None = None
+
+
+def shared_view_roles(contexts: Iterable[tuple[str, Any]]) -> list[tuple[str, str, str, int, int, float | None]]:
+    """``(app, view, role, owner, audience, lag)`` of every shared view open in this process:
+    ``role`` ``owner`` or ``relay``, the owner's process index, the viewers in every process (the
+    document's count), and a relay's lag behind the owner in seconds (None on the owner)."""
+    from bkruntime.kit.process_identity import process_index
+    from bkruntime.shared_views import audience
+
+    own = process_index() or 0
+    rows = []
+    for route, context in contexts:
+        for session in list(context.sessions):
+            if session.destroyed or not is_shared(session):
+                continue
+            owner = getattr(session, MIRROR, None)
+            link = RELAYS.links.get(session.id) if RELAYS is not None else None
+            rows.append(
+                (
+                    route.strip("/"),
+                    session.id[:12],
+                    "owner" if owner is None else "relay",
+                    own if owner is None else owner,
+                    audience(session.document),
+                    None if link is None else link.lag,
+                )
+            )
+    return rows
 
 
 def health() -> dict[str, Any] | None:

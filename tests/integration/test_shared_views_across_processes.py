@@ -17,6 +17,7 @@ from tests.support.bokeh_client import EmbeddedSession, embedded_session, refuse
 from tests.support.restarts import bokeh_process, wait_for_processes
 from tests.support.servers import TEST_BOKEH_SECRET, running_stack
 from tests.support.shared_viewer import SharedViewer
+from tests.support.site_accounts import add_user, log_in
 
 WAIT_SECONDS = 60.0
 
@@ -79,6 +80,10 @@ def builds(stack, index: int) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def metrics_text(stack, index: int) -> str:
+    return requests.get(f"{stack.process_urls[index]}/metrics", timeout=10).text
+
+
 def stream_sessions(stack, index: int) -> int | None:
     answer = health(stack.process_urls[index])
     return None if answer is None else answer["sessions"].get("stream", 0)
@@ -125,17 +130,37 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_on_the_owner_and_the
     embed = stream_view(stack, 800)
     owner, relay = owner_and_relay(stack, embed)
 
+    add_user(stack, "ada", "--admin")
+    admin = log_in(stack.web_url, "ada")
+    view = embed.session_id[:12]
+
+    def relay_lag_reported() -> bool:
+        lag = f'aperture_bokeh_shared_view_relay_lag_seconds{{app="stream",owner="{owner}"'
+        return lag in metrics_text(stack, relay)
+
     async def scenario():
         viewers = [await open_viewer(stack, embed, owner), await open_viewer(stack, embed, relay)]
         await viewers[1].until(lambda v: v.viewers == 2, WAIT_SECONDS)
         during = [stream_sessions(stack, 0), stream_sessions(stack, 1)]
         relayed = health(stack.process_urls[relay])["shared_views"]["relayed_views"]
+        await asyncio.to_thread(wait_for, relay_lag_reported, "the relay reports its lag")
+        metrics = [await asyncio.to_thread(metrics_text, stack, index) for index in (0, 1)]
+        page = await asyncio.to_thread(admin.get, f"{stack.web_url}/admin", timeout=30)
         for viewer in viewers:
             viewer.close()
-        return during, relayed
+        return during, relayed, metrics, page.text
 
-    during, relayed = asyncio.run(scenario())
+    during, relayed, metrics, admin_page = asyncio.run(scenario())
     assert during == [1, 1] and relayed == 1
+    # Each process says the whole audience and who owns the view; the admin view shows both.
+    audience = (
+        'aperture_bokeh_shared_view_audience{{app="stream",owner="{owner}",process="{process}",'
+        'role="{role}",view="{view}"}} 2.0'
+    )
+    assert audience.format(owner=owner, process=owner, role="owner", view=view) in metrics[owner]
+    assert audience.format(owner=owner, process=relay, role="relay", view=view) in metrics[relay]
+    assert f"<code>{view}</code> · 1 (of 2 · owned here)" in admin_page
+    assert re.search(rf"<code>{view}</code> · 1 \(of 2 · owner process {owner + 1} · [\d.]+ ms behind\)", admin_page)
     wait_for(lambda: stream_sessions(stack, 0) == 0 and stream_sessions(stack, 1) == 0, "the view is discarded")
     assert health(stack.process_urls[relay])["shared_views"]["relayed_views"] == 0
 

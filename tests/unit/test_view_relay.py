@@ -188,3 +188,32 @@ def test_the_relay_relies_on_bokeh_internals_that_this_bokeh_has():
     assert view_relay.internals_in_place()
     assert view_relay.relay_index_of(Connection(private_view(relay=3))) == 3
     assert view_relay.relay_index_of(Connection(viewer_token())) is None
+
+
+def test_metrics_and_the_admin_numbers_say_each_views_audience_owner_and_relay_lag():
+    from bkruntime import metrics
+    from web.operations.bokeh_stats import metrics_numbers
+
+    text = metrics.exposition(
+        {"stream": 2},
+        viewers={"stream": 5},
+        shared_views=[("stream", "abcdefabcdef", 3), ("iris", "012345678901", 2)],
+        shared_view_roles=[
+            ("stream", "abcdefabcdef", "relay", 0, 7, 0.0042),
+            ("iris", "012345678901", "owner", 1, 2, None),
+        ],
+    ).decode()
+    assert 'aperture_bokeh_shared_view_audience{app="stream",owner="0",role="relay",view="abcdefabcdef"} 7.0' in text
+    assert 'aperture_bokeh_shared_view_relay_lag_seconds{app="stream",owner="0",view="abcdefabcdef"} 0.0042' in text
+    assert 'aperture_bokeh_shared_view_relay_lag_seconds{app="iris"' not in text
+    views = {view["app"]: view for view in metrics_numbers(text)["shared_views"]}
+    assert views["stream"] == {
+        "app": "stream",
+        "view": "abcdefabcdef",
+        "viewers": 3,
+        "audience": 7,
+        "role": "relay",
+        "owner": 0,
+        "lag_ms": 4.2,
+    }
+    assert views["iris"]["role"] == "owner" and "lag_ms" not in views["iris"]
