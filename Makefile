@@ -77,6 +77,7 @@ bench: install
 	$(BIN)/python bench/stream_capacity.py
 	$(BIN)/python bench/recycling_rss.py
 	$(BIN)/python bench/shared_views.py
+	$(BIN)/python bench/shared_views_across_processes.py
 
 # Refreshes the README's screenshot from the browser tests.
 screenshot: install
