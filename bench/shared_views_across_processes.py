@@ -67,6 +67,11 @@ class Processes:
     def cpu(self) -> list[float]:
         return [sum(psutil.Process(pid).cpu_times()[:2]) for pid in self.pids]
 
+    def moves(self) -> int:
+        """Links lost and views handed over so far, on both processes (0 in a steady run)."""
+        healths = [requests.get(url + "/healthz", timeout=30).json()["shared_views"] for url in self.urls]
+        return sum(health["links_lost"] + health["views_handed_over"] for health in healths)
+
     def ticker_sessions(self) -> list[int]:
         return [requests.get(url + "/healthz", timeout=30).json()["sessions"].get("ticker", 0) for url in self.urls]
 
@@ -112,6 +117,8 @@ class Run:
     client_cpu_seconds: float = 0.0
     load_average: float = 0.0
     failures: list[str] = field(default_factory=list)
+    closed: int = 0
+    moves: int = 0
 
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.lags_ms)
@@ -147,6 +154,7 @@ def open_clients(processes: Processes, layout: dict[int, int]):
 def measure(processes: Processes, name: str, layout: dict[int, int], seconds: float, during=None) -> Run:
     wait_until_discarded(processes)
     run = Run(name, layout)
+    moves_before = processes.moves()
     clients, opened, go, results = open_clients(processes, layout)
     run.opened = sum(opened.get(timeout=OPEN_SECONDS) for _ in clients)
     time.sleep(SETTLE_SECONDS)
@@ -168,9 +176,11 @@ def measure(processes: Processes, name: str, layout: dict[int, int], seconds: fl
         run.lags_ms += outcome["lags_ms"]
         run.received += outcome["received"]
         run.failures += outcome["failures"]
+        run.closed += outcome["closed"]
         run.client_cpu_seconds += outcome["cpu_seconds"]
     for client in clients:
         client.join(timeout=60)
+    run.moves = processes.moves() - moves_before
     return run
 
 
@@ -256,6 +266,8 @@ def rows(run: Run, processes: Processes) -> dict[str, float]:
         "relay CPU per own viewer per update (us)": 1e6 * relay_cpu / (on_relay * updates) if on_relay else nan,
         "both CPU per viewer per update (us)": 1e6 * sum(run.cpu_seconds) / delivered,
         "clients' CPU (% of a core)": 100 * run.client_cpu_seconds / run.seconds,
+        "connections closed meanwhile": run.closed,
+        "views moved meanwhile": run.moves,
         "machine load average": run.load_average,
     }
 

@@ -131,6 +131,23 @@ async def _locked(session: Any) -> None:
     await session.with_document_locked(refresh_count, session)
 
 
+def _note_relay_link(session: Any, connection: Any, subscribed: bool) -> None:
+    """Keep the set of relays' links on a shared view's session, which the update broadcast
+    writes to first (``patch_broadcast.RELAY_LINKS``): each stands for a whole process of viewers."""
+    from bkruntime.patch_broadcast import RELAY_LINKS
+
+    if viewer_count_model(_session_document(session)) is None or _relay_index(connection) is None:
+        return
+    links = getattr(session, RELAY_LINKS, None)
+    if links is None:
+        links = set()
+        setattr(session, RELAY_LINKS, links)
+    if subscribed:
+        links.add(connection)
+    else:
+        links.discard(connection)
+
+
 def _has_shape(method: Any) -> bool:
     return callable(method) and list(inspect.signature(method).parameters) == ["self", "connection"]
 
@@ -150,10 +167,12 @@ def install() -> bool:
     def counted_subscribe(self, connection):
         subscribe(self, connection)
         _schedule_refresh(self)
+        _note_relay_link(self, connection, subscribed=True)
 
     def counted_unsubscribe(self, connection):
         unsubscribe(self, connection)
         _schedule_refresh(self)
+        _note_relay_link(self, connection, subscribed=False)
 
     for wrapper, original in ((counted_subscribe, subscribe), (counted_unsubscribe, unsubscribe)):
         wrapper.__doc__ = original.__doc__
