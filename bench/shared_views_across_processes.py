@@ -27,6 +27,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import statistics
 import sys
 import time
@@ -66,6 +67,15 @@ class Processes:
 
     def cpu(self) -> list[float]:
         return [sum(psutil.Process(pid).cpu_times()[:2]) for pid in self.pids]
+
+    def patches_sent(self) -> list[float]:
+        """Each process's count of update messages written to a connection (its ``/metrics``)."""
+        counts = []
+        for url in self.urls:
+            text = requests.get(url + "/metrics", timeout=30).text
+            found = re.search(r'messages_sent_total\{app="ticker",msgtype="PATCH-DOC",process="\d"\} (\S+)', text)
+            counts.append(float(found.group(1)) if found else 0.0)
+        return counts
 
     def moves(self) -> int:
         """Links lost and views handed over so far, on both processes (0 in a steady run)."""
@@ -114,6 +124,7 @@ class Run:
     received: int = 0
     lags_ms: list[float] = field(default_factory=list)
     cpu_seconds: list[float] = field(default_factory=list)
+    patches_sent: list[float] = field(default_factory=list)
     client_cpu_seconds: float = 0.0
     load_average: float = 0.0
     failures: list[str] = field(default_factory=list)
@@ -162,13 +173,14 @@ def measure(processes: Processes, name: str, layout: dict[int, int], seconds: fl
     for _ in clients:
         go.put((window_start, window_start + seconds))
     time.sleep(max(0.0, window_start - time.time()))
-    before = processes.cpu()
+    before, sent_before = processes.cpu(), processes.patches_sent()
     if during is not None:
         during()
         seconds = max(seconds, time.time() - window_start)
     else:
         time.sleep(seconds)
     run.cpu_seconds = [after - was for after, was in zip(processes.cpu(), before, strict=True)]
+    run.patches_sent = [after - was for after, was in zip(processes.patches_sent(), sent_before, strict=True)]
     run.load_average = os.getloadavg()[0]
     run.seconds = seconds
     for _ in clients:
@@ -262,6 +274,8 @@ def rows(run: Run, processes: Processes) -> dict[str, float]:
         "owner CPU (% of a core)": 100 * owner_cpu / run.seconds,
         "relay CPU (% of a core)": 100 * relay_cpu / run.seconds,
         "owner CPU per update (ms)": 1000 * owner_cpu / updates,
+        "owner messages written per update": run.patches_sent[processes.owner] / updates,
+        "relay messages written per update": run.patches_sent[processes.relay] / updates,
         "owner CPU per own viewer per update (us)": 1e6 * owner_cpu / (on_owner * updates) if on_owner else nan,
         "relay CPU per own viewer per update (us)": 1e6 * relay_cpu / (on_relay * updates) if on_relay else nan,
         "both CPU per viewer per update (us)": 1e6 * sum(run.cpu_seconds) / delivered,
@@ -308,6 +322,10 @@ def main() -> None:
         print(
             f"spread / all on owner: update lag p99 {spread['update lag p99 (ms)'] / one['update lag p99 (ms)']:.2f}x, "
             f"owner CPU {spread['owner CPU (% of a core)'] / one['owner CPU (% of a core)']:.2f}x"
+        )
+        print(
+            "owner messages written per update with the relay's viewers / without: "
+            f"{spread['owner messages written per update']:.0f} / {alone['owner messages written per update']:.0f}"
         )
         print(
             "owner CPU per update with the relay's viewers / without: "

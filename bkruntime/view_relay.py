@@ -278,6 +278,11 @@ class Relays:
         link = self.links.get(session.id)
         if link is None or link.server_session is not None:
             return
+        if link.reply is not None:
+            # The session was made meanwhile from something else (a relay's link arriving while
+            # this process also took another for the owner): it is no mirror of this link.
+            self.session_ended(session.id)
+            return
         link.server_session = session
         setattr(session, MIRROR, link.owner)
         self.contexts[session.id] = context
@@ -488,7 +493,12 @@ def install(relays: Relays) -> bool:
             link = await RELAYS.link_for(self, session_id, payload)
         except Exception as error:
             raise ProtocolError(f"the shared view's owner cannot be reached: {error}") from error
-        session = await create(self, session_id, request, token)
+        try:
+            session = await create(self, session_id, request, token)
+        except BaseException:
+            if link is not None:
+                RELAYS.session_ended(session_id)
+            raise
         if link is not None:
             RELAYS.bind(self, session)
         return session
