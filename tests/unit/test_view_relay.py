@@ -217,3 +217,32 @@ def test_metrics_and_the_admin_numbers_say_each_views_audience_owner_and_relay_l
         "lag_ms": 4.2,
     }
     assert views["iris"]["role"] == "owner" and "lag_ms" not in views["iris"]
+
+
+def test_the_owner_settings_have_defaults_and_refuse_bad_values_in_one_line(tmp_path):
+    from aperture.environment import ConfigurationError
+    from bkruntime.settings import BokehServerSettings
+
+    def settings(**values):
+        return BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path), **values})
+
+    default = settings()
+    assert default.shared_view_owners is True and default.peer_check_seconds == 1.0
+    chosen = settings(BOKEH_SHARED_VIEW_OWNERS="false", BOKEH_PEER_CHECK_SECONDS="0.5")
+    assert chosen.shared_view_owners is False and chosen.peer_check_seconds == 0.5
+    for bad in ("0", "soon"):
+        with pytest.raises(ConfigurationError, match="BOKEH_PEER_CHECK_SECONDS"):
+            settings(BOKEH_PEER_CHECK_SECONDS=bad)
+
+
+def test_no_owners_nor_relays_when_turned_off_or_alone(tmp_path, monkeypatch):
+    from bkruntime.server_process import shared_view_relays
+    from bkruntime.settings import BokehServerSettings
+
+    def settings(**values):
+        return BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path), **values})
+
+    monkeypatch.setenv(COUNT_ENV, "2")
+    assert shared_view_relays(settings(BOKEH_SHARED_VIEW_OWNERS="false"), 0) is None
+    monkeypatch.setenv(COUNT_ENV, "1")
+    assert shared_view_relays(settings(), 0) is None
