@@ -8,8 +8,11 @@ session id (``rendezvous_owner``): every process computes the same owner from th
 without asking anyone, and a process coming or going moves only the views it owns or takes.
 
 Until its first round of checks a process knows nobody, so ``ready()`` waits for that round
-before anyone asks it for an owner. A process found down between two rounds (a relay's link to it
-failed) is dropped at once (``mark_down``) and checked again at the next round.
+before anyone asks it for an owner. A peer whose port refuses connections is down at once; one
+that is only slow to answer (busy) stays up until it has missed ``MISSES_TO_DOWN`` rounds in a
+row, since every move of a view sends its viewers elsewhere. A process found down between two
+rounds (a relay's link to it failed) is dropped at once (``mark_down``) and checked again at the
+next round.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from collections.abc import Callable, Iterable
 log = logging.getLogger(__name__)
 
 DEFAULT_CHECK_SECONDS = 1.0
-# A peer that does not answer its health check within this is down for this round.
-CHECK_TIMEOUT_SECONDS = 1.0
+# A peer that does not answer its health check within this missed the round.
+CHECK_TIMEOUT_SECONDS = 2.0
+# A peer whose port refuses the connection is down at once (the process is gone); one that is
+# only slow to answer (busy writing to thousands of viewers) is down after this many missed rounds
+# in a row, so that a busy owner does not send all of its views' viewers elsewhere.
+MISSES_TO_DOWN = 3
 
 
 def rendezvous_owner(session_id: str, ports: Iterable[int]) -> int:
@@ -51,6 +58,8 @@ class Peers:
         self.check_seconds = check_seconds
         self.up: set[int] = {own_index}
         self.checked_at: float | None = None
+        # Rounds in a row each peer did not answer.
+        self.misses: dict[int, int] = {}
         self._first_round = asyncio.Event() if len(ports) > 1 else None
         self._listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task | None = None
@@ -94,7 +103,12 @@ class Peers:
         others = [index for index in range(len(self.ports)) if index != self.own_index]
         answers = await asyncio.gather(*(self._answers(index) for index in others))
         self.checked_at = time.time()
-        self._set_up({self.own_index} | {index for index, up in zip(others, answers, strict=True) if up})
+        up = {self.own_index}
+        for index, answer in zip(others, answers, strict=True):
+            self.misses[index] = 0 if answer == "up" else self.misses.get(index, 0) + 1
+            if answer == "up" or (answer == "slow" and index in self.up and self.misses[index] < MISSES_TO_DOWN):
+                up.add(index)
+        self._set_up(up)
         if self._first_round is not None:
             self._first_round.set()
 
@@ -106,7 +120,8 @@ class Peers:
                 log.exception("checking the other Bokeh processes failed")
             await asyncio.sleep(self.check_seconds)
 
-    async def _answers(self, index: int) -> bool:
+    async def _answers(self, index: int) -> str:
+        """``up``, ``down`` (nothing listens: the process is gone) or ``slow`` (no answer in time)."""
         from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
         try:
@@ -115,9 +130,13 @@ class Peers:
                 request_timeout=CHECK_TIMEOUT_SECONDS,
                 connect_timeout=CHECK_TIMEOUT_SECONDS,
             )
-        except (TimeoutError, HTTPClientError, OSError):
-            return False
-        return response.code == 200
+        except ConnectionRefusedError:
+            return "down"
+        except HTTPClientError as error:
+            return "slow" if error.code == 599 else "down"
+        except (TimeoutError, OSError):
+            return "slow"
+        return "up" if response.code == 200 else "down"
 
     def _set_up(self, up: set[int]) -> None:
         if up == self.up:

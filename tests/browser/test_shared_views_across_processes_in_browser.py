@@ -132,3 +132,28 @@ def test_after_kill_9_of_the_owner_both_pages_come_back_to_one_document(two_proc
     assert model_value(page, "pause", "model.active") is False
     page.locator("button", has_text="Pause").click()
     wait_until(second_page, "pause", "model.active === true")
+
+
+def test_after_kill_9_of_a_relay_its_page_comes_back_to_the_owners_document(two_process_stack, pages):
+    stack = two_process_stack
+    url = f"{stack.web_url}/apps/stream?rate=1700"
+    owner, relay = owner_and_relay(stack, url)
+    page, second_page = pages(), pages()
+    reach_process(page, stack, owner)
+    reach_process(second_page, stack, relay)
+    open_stream(page, url)
+    open_stream(second_page, url)
+    wait_for_viewers(page, 2)
+    page.locator("button", has_text="Pause").click()
+    wait_until(second_page, "pause", "model.active === true")
+
+    bokeh_process(stack, relay).send_signal(signal.SIGKILL)
+    # The owner notices the relay's link gone: its page counts itself alone, the view still paused.
+    wait_for_viewers(page, 1)
+    wait_for_processes(stack)
+    # The relay's page reconnects to the replaced process, which relays the owner's view again.
+    wait_for_viewers(second_page, 2, timeout=RECONNECT_MS)
+    wait_for_viewers(page, 2)
+    assert model_value(second_page, "pause", "model.active") is True
+    second_page.locator("button", has_text="Resume").click()
+    wait_until(page, "pause", "model.active === false")

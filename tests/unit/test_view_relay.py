@@ -246,3 +246,29 @@ def test_no_owners_nor_relays_when_turned_off_or_alone(tmp_path, monkeypatch):
     assert shared_view_relays(settings(BOKEH_SHARED_VIEW_OWNERS="false"), 0) is None
     monkeypatch.setenv(COUNT_ENV, "1")
     assert shared_view_relays(settings(), 0) is None
+
+
+def test_a_busy_peer_that_misses_a_check_stays_up_until_it_missed_several(monkeypatch):
+    import socket
+
+    from bkruntime import view_owners
+
+    monkeypatch.setattr(view_owners, "CHECK_TIMEOUT_SECONDS", 0.2)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections queue, nobody answers: a process too busy to reply
+    try:
+        own = free_ports(1)
+        peers = Peers("127.0.0.1", [own, silent.getsockname()[1]], own_index=0)
+        peers.up = {0, 1}
+
+        async def rounds(count):
+            for _ in range(count):
+                await peers.check_once()
+
+        asyncio.run(rounds(view_owners.MISSES_TO_DOWN - 1))
+        assert peers.up == {0, 1}
+        asyncio.run(rounds(1))
+        assert peers.up == {0}
+    finally:
+        silent.close()
