@@ -370,10 +370,14 @@ RELAYS: Relays | None = None
 def shared_view_roles(contexts: Iterable[tuple[str, Any]]) -> list[tuple[str, str, str, int, int, float | None]]:
     """``(app, view, role, owner, audience, lag)`` of every shared view open in this process:
     ``role`` ``owner`` or ``relay``, the owner's process index, the viewers in every process (the
-    document's count), and a relay's lag behind the owner in seconds (None on the owner)."""
+    document's count), and a relay's lag behind the owner in seconds (None on the owner). Nothing
+    when this process shares no view with others (one process, or owners turned off): there a
+    view's audience is its viewers here."""
     from bkruntime.kit.process_identity import process_index
     from bkruntime.shared_views import audience
 
+    if RELAYS is None:
+        return []
     own = process_index() or 0
     rows = []
     for route, context in contexts:
