@@ -8,6 +8,7 @@ import re
 import signal
 import time
 
+import psutil
 import pytest
 import requests
 
@@ -20,6 +21,9 @@ from tests.support.shared_viewer import SharedViewer
 from tests.support.site_accounts import add_user, log_in
 
 WAIT_SECONDS = 60.0
+# File descriptors a process may open on its own meanwhile (a log, a pool thread's pipe).
+FD_SLACK = 8
+EXTRA = 12
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +133,8 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_on_the_owner_and_the
     wait_for(lambda: stream_sessions(stack, 0) == 0 and stream_sessions(stack, 1) == 0, "no stream session left")
     embed = stream_view(stack, 800)
     owner, relay = owner_and_relay(stack, embed)
+    processes = [psutil.Process(health(url)["pid"]) for url in stack.process_urls]
+    fds_before = [process.num_fds() for process in processes]
 
     add_user(stack, "ada", "--admin")
     admin = log_in(stack.web_url, "ada")
@@ -141,6 +147,13 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_on_the_owner_and_the
     async def scenario():
         viewers = [await open_viewer(stack, embed, owner), await open_viewer(stack, embed, relay)]
         await viewers[1].until(lambda v: v.viewers == 2, WAIT_SECONDS)
+        # More viewers on each side, so that their sockets show in the processes' descriptors.
+        extra = [await open_viewer(stack, embed, index) for index in (owner, relay) for _ in range(EXTRA)]
+        await viewers[1].until(lambda v: v.viewers == 2 + 2 * EXTRA, WAIT_SECONDS)
+        fds_during = [process.num_fds() for process in processes]
+        for viewer in extra:
+            viewer.close()
+        await viewers[1].until(lambda v: v.viewers == 2, WAIT_SECONDS)
         during = [stream_sessions(stack, 0), stream_sessions(stack, 1)]
         relayed = health(stack.process_urls[relay])["shared_views"]["relayed_views"]
         await asyncio.to_thread(wait_for, relay_lag_reported, "the relay reports its lag")
@@ -148,10 +161,11 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_on_the_owner_and_the
         page = await asyncio.to_thread(admin.get, f"{stack.web_url}/admin", timeout=30)
         for viewer in viewers:
             viewer.close()
-        return during, relayed, metrics, page.text
+        return during, relayed, metrics, page.text, fds_during
 
-    during, relayed, metrics, admin_page = asyncio.run(scenario())
+    during, relayed, metrics, admin_page, fds_during = asyncio.run(scenario())
     assert during == [1, 1] and relayed == 1
+    assert all(fds >= before + EXTRA for fds, before in zip(fds_during, fds_before, strict=True))
     # Each process says the whole audience and who owns the view; the admin view shows both.
     audience = (
         'aperture_bokeh_shared_view_audience{{app="stream",owner="{owner}",process="{process}",'
@@ -163,6 +177,11 @@ def test_after_the_last_viewer_leaves_the_view_is_discarded_on_the_owner_and_the
     assert re.search(rf"<code>{view}</code> · 1 \(of 2 · owner process {owner + 1} · [\d.]+ ms behind\)", admin_page)
     wait_for(lambda: stream_sessions(stack, 0) == 0 and stream_sessions(stack, 1) == 0, "the view is discarded")
     assert health(stack.process_urls[relay])["shared_views"]["relayed_views"] == 0
+    # The viewers' sockets and the relay's link are closed on both processes.
+    wait_for(
+        lambda: all(p.num_fds() <= before + FD_SLACK for p, before in zip(processes, fds_before, strict=True)),
+        "the sockets are closed",
+    )
 
 
 def test_a_forged_relay_link_is_refused_and_a_real_one_accepted(stack):
