@@ -113,6 +113,8 @@ def _relay_link_class():
             """Make ``doc`` (the relay session's new document) the owner's, and follow its changes."""
             self.reply.push_to_document(doc)
             self.reply = None
+            # The owner has every model of it: what the link sends refers to them by id.
+            doc.models.flush_synced()
             self._attach_document(doc)
             forward_ui_events(doc, self)
 
@@ -177,7 +179,11 @@ def _relay_link_class():
 
 
 def forward_ui_events(doc: Any, link: Any) -> None:
-    """Send the UI events a relay's viewers raise on ``doc`` to the owner, besides Bokeh's own work."""
+    """Send the UI events a relay's viewers raise on ``doc`` (a click...) to the owner as well.
+
+    Only the events that arrive from viewers (Bokeh's ``bokeh_event`` message callback), not those
+    the relay's server raises itself (a viewer's connection lost, which is the relay's business).
+    """
     callbacks = doc.callbacks
     trigger = callbacks.trigger_event
 
@@ -185,13 +191,10 @@ def forward_ui_events(doc: Any, link: Any) -> None:
         trigger(event)
         link.send_event(event)
 
-    callbacks.trigger_event = trigger_and_forward
-    # Bokeh registered the bound method for incoming events; point it at the forwarding one.
-    handlers = getattr(callbacks, "_message_callbacks", {}).get("bokeh_event")
-    if isinstance(handlers, list):
-        callbacks._message_callbacks["bokeh_event"] = [
-            trigger_and_forward if handler == trigger else handler for handler in handlers
-        ]
+    handlers = callbacks._message_callbacks.get("bokeh_event", [])
+    callbacks._message_callbacks["bokeh_event"] = [
+        trigger_and_forward if handler == trigger else handler for handler in handlers
+    ]
 
 
 def _token_payload(token: str) -> dict[str, Any]:
@@ -441,6 +444,7 @@ def internals_in_place() -> bool:
 
     from bokeh.client.connection import ClientConnection
     from bokeh.client.session import ClientSession
+    from bokeh.document import Document
     from bokeh.document.callbacks import DocumentCallbackManager
     from bokeh.server.contexts import ApplicationContext
     from bokeh.server.session import ServerSession
@@ -459,6 +463,8 @@ def internals_in_place() -> bool:
         and all(callable(getattr(ClientSession, name, None)) for name in ("_attach_document", "_document_patched"))
         and "_connection" in ClientSession.__init__.__code__.co_names
         and callable(getattr(DocumentCallbackManager, "trigger_event", None))
+        and isinstance(getattr(Document().callbacks, "_message_callbacks", None), dict)
+        and callable(getattr(Document().models, "flush_synced", None))
         and "_subscribed_connections" in ServerSession.__init__.__code__.co_names
         and callable(getattr(ServerSession, "with_document_locked", None))
         and "_token" in WSHandler.__init__.__code__.co_names

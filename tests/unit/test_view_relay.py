@@ -2,6 +2,7 @@
 a view, the relay's token, the viewer count's rows, and the Bokeh internals the relay relies on."""
 
 import asyncio
+import warnings
 
 import pytest
 from bokeh.document import Document
@@ -272,3 +273,41 @@ def test_a_busy_peer_that_misses_a_check_stays_up_until_it_missed_several(monkey
         assert peers.up == {0}
     finally:
         silent.close()
+
+
+def test_a_click_on_a_relays_mirror_reaches_the_owners_python_once():
+    from bokeh.document.events import MessageSentEvent
+    from bokeh.events import ButtonClick
+    from bokeh.models import Button
+    from bokeh.protocol import Protocol
+
+    owner = Document()
+    button = Button(label="Go", name="go")
+    clicks = []
+    button.on_event(ButtonClick, lambda event: clicks.append(event))
+    owner.add_root(button)
+    mirror = Document.from_json(owner.to_json())
+    mirror.models.flush_synced()  # as the link does once it has the owner's document
+
+    class Link:
+        """Sends what the mirror forwards as the relay's link does: a PATCH-DOC to the owner."""
+
+        def send_event(self, event):
+            message = Protocol().create("PATCH-DOC", [MessageSentEvent(mirror, "bokeh_event", event)])
+            received = Protocol().assemble(message.header_json, message.metadata_json, message.content_json)
+            received.apply_to_document(owner)
+
+    view_relay.forward_ui_events(mirror, Link())
+    # A relay's viewer clicks: BokehJS sends the event, the relay applies it to its mirror.
+    click = ButtonClick(mirror.get_model_by_name("go"))
+    message = Protocol().create("PATCH-DOC", [MessageSentEvent(mirror, "bokeh_event", click)])
+    incoming = Protocol().assemble(message.header_json, message.metadata_json, message.content_json)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the owner knows the button: the event names it by id
+        incoming.apply_to_document(mirror)
+    assert len(clicks) == 1 and clicks[0].model is button
+    # What the relay's server raises itself stays there.
+    from bokeh.events import ConnectionLost
+
+    mirror.callbacks.trigger_event(ConnectionLost())
+    assert len(clicks) == 1
