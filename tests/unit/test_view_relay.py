@@ -196,8 +196,7 @@ def test_metrics_and_the_admin_numbers_say_each_views_audience_owner_and_relay_l
     from web.operations.bokeh_stats import metrics_numbers
 
     text = metrics.exposition(
-        {"stream": 2},
-        viewers={"stream": 5},
+        {},  # the per-app gauges keep their labels for the process: leave them to their own tests
         shared_views=[("stream", "abcdefabcdef", 3), ("iris", "012345678901", 2)],
         shared_view_roles=[
             ("stream", "abcdefabcdef", "relay", 0, 7, 0.0042),
