@@ -92,6 +92,7 @@ bench: install
 	$(BIN)/python bench/recycling_rss.py
 	$(BIN)/python bench/shared_views.py
 	$(BIN)/python bench/dev_loop.py
+	$(BIN)/python bench/shared_views_across_processes.py
 
 # Refreshes the screenshot of the README and the documentation site from the browser tests.
 screenshot: install

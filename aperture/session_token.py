@@ -13,9 +13,10 @@ own keys: ``options`` (the page's declared options, as strings), ``visit`` (the 
 ``expects_existing`` (set on the browser's token of a pulled session, which must never be rebuilt
 as a default one), ``user`` (the signed-in visitor, ``aperture.access.Visitor.as_payload``) and
 ``app`` (the app the token was minted for: Bokeh's tokens name no app, and a private app accepts
-only tokens bound to it), ``shared`` (a shared view: see ``shared_session_id``) and ``login`` (the
+only tokens bound to it), ``shared`` (a shared view: see ``shared_session_id``), ``login`` (the
 id of the site's login record the page was opened with: the Bokeh server lets the token in, and
-keeps its websocket open, only while that login is open; share links' tokens carry none).
+keeps its websocket open, only while that login is open; share links' tokens carry none) and
+``relay`` (a Bokeh process's link to the process that owns a shared view, ``relay_payload``).
 
 A shared view's session id is derived from the view (``shared_session_id``): every viewer's token
 names the same session, so they share one document on the process their websocket reaches, and
@@ -47,6 +48,9 @@ APP_KEY = "app"
 EXPECTS_EXISTING_KEY = "expects_existing"
 SHARED_KEY = "shared"
 LOGIN_KEY = "login"
+# Set (to the relay's process index) on the token of a relay's link to a shared view's owner
+# (``bkruntime.view_relay``); minted only by a Bokeh process, with the deployment's key.
+RELAY_KEY = "relay"
 # Keeps a shared view's id apart from anything else signed with the same key.
 _SHARED_VIEW_CONTEXT = b"aperture shared view\n"
 # A header is visitor-controlled; keep what travels in the token and the page short.
@@ -105,6 +109,20 @@ def token_payload(
         payload[SHARED_KEY] = True
     if login is not None:
         payload[LOGIN_KEY] = login
+    return payload
+
+
+def relay_payload(viewer_payload: Mapping[str, Any], relay_index: int) -> dict[str, Any]:
+    """The payload of a relay's link to a shared view's owner, from a viewer's token of that view.
+
+    The view (arguments, options, app) is the viewer's; the viewer is not: the link speaks for a
+    process, whose viewers were each checked where they arrived.
+    """
+    payload = {
+        key: value for key, value in viewer_payload.items() if key not in (USER_KEY, VISIT_KEY, "session_expiry")
+    }
+    payload[SHARED_KEY] = True
+    payload[RELAY_KEY] = relay_index
     return payload
 
 

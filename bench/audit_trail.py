@@ -66,6 +66,7 @@ def bokeh_side(count: int, folder: str) -> dict[str, float]:
     from aperture.site_login import SiteLoginReader, SiteLoginSettings
     from bkruntime.audit_writer import AuditWriter
     from bkruntime.auth_module import SiteLoginGate
+    from tests.support.login_records import OpenLogins
 
     class Context:
         url = "/portfolio"
@@ -87,8 +88,8 @@ def bokeh_side(count: int, folder: str) -> dict[str, float]:
     settings = SiteLoginSettings(TEST_FLASK_SECRET, "aperture_session", 3600, "http://localhost:8000")
     writer = AuditWriter(f"sqlite:///{folder}/bench.db")
     gates = {
-        "refusal, no entry (naive)": SiteLoginGate(SiteLoginReader(settings), TEST_BOKEH_SECRET),
-        "refusal with its entry": SiteLoginGate(SiteLoginReader(settings), TEST_BOKEH_SECRET, writer),
+        "refusal, no entry (naive)": SiteLoginGate(SiteLoginReader(settings), TEST_BOKEH_SECRET, OpenLogins()),
+        "refusal with its entry": SiteLoginGate(SiteLoginReader(settings), TEST_BOKEH_SECRET, OpenLogins(), writer),
     }
 
     def refuse(gate):

@@ -15,7 +15,9 @@ every app of a server, so the decision is per app, from the request's applicatio
   fail); a token the site minted for a login (``login`` in its payload: every page but a share
   link's) passes only while that login is open and its account may open the app, and a shared
   view's token must name a viewer who may open the app (its session id is the view's, the same
-  for every viewer, so the token's viewer is what is checked);
+  for every viewer, so the token's viewer is what is checked), unless it is the token of another
+  Bokeh process's link to the view's owner (``relay``, minted with the same key by a process that
+  checked each of its viewers itself; ``bkruntime.view_relay``);
 * signed in, but without the app's role: 403.
 
 A websocket let in by a login keeps that login's id (``LOGIN_ATTRIBUTE``) for
@@ -40,7 +42,7 @@ from tornado.websocket import WebSocketHandler
 from aperture.access import Visitor, may_open
 from aperture.catalog import CATALOG, AppSpec
 from aperture.database_url import database_url
-from aperture.session_token import APP_KEY, LOGIN_KEY, SHARED_KEY, USER_KEY
+from aperture.session_token import APP_KEY, LOGIN_KEY, RELAY_KEY, SHARED_KEY, USER_KEY
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginReader, SiteLoginSettings
 from bkruntime.audit_writer import AuditWriter
@@ -112,7 +114,10 @@ class SiteLoginGate:
     @staticmethod
     def _link_opens(payload: dict, spec: AppSpec) -> bool:
         """Whether a token minted for no login opens ``spec``: a shared view's only for a viewer
-        who may open it (its session id is the view's, so its viewer is what is checked)."""
+        who may open it (its session id is the view's, so its viewer is what is checked), or a
+        relay's link to the view's owner (its process checked each of its own viewers)."""
+        if payload.get(SHARED_KEY) and isinstance(payload.get(RELAY_KEY), int):
+            return True
         return not payload.get(SHARED_KEY) or may_open(spec, Visitor.from_payload(payload.get(USER_KEY)))
 
     def _signed_payload(self, token: str | None) -> dict | None:

@@ -4,6 +4,10 @@
 * ``aperture_bokeh_viewers{app}``: websockets on each app's sessions now, and
   ``aperture_bokeh_shared_view_viewers{app,view}``: on each shared view (``bkruntime.shared_views``;
   ``view`` is the start of its session id), read when scraped;
+* ``aperture_bokeh_shared_view_audience{app,view,role,owner}``: a shared view's viewers in every
+  process (``role`` ``owner`` or ``relay``, ``owner`` the index of the process that owns it) and
+  ``aperture_bokeh_shared_view_relay_lag_seconds{app,view,owner}``: how far a relay is behind its
+  owner (``bkruntime.view_relay``);
 * ``aperture_bokeh_sessions_created_total{app}``, ``..._destroyed_total{app}``: the counts of
   Bokeh's session hooks that the admin view's ``/stats`` also reports (``bkruntime.process_stats``);
 * ``aperture_bokeh_document_build_seconds{app,outcome}``: every session's document build
@@ -49,6 +53,7 @@ from prometheus_client.registry import Collector
 from aperture.signing import bearer_token_matches
 from bkruntime.kit.process_identity import process_index
 from bkruntime.shared_views import shared_view_viewers
+from bkruntime.view_relay import shared_view_roles
 
 # Collections of the young generations take well under a millisecond; full ones of a big heap
 # take up to seconds.
@@ -143,6 +148,38 @@ class SharedViewViewers(Collector):
 SHARED_VIEWS = SharedViewViewers()
 REGISTRY.register(SHARED_VIEWS)
 
+ViewRole = tuple[str, str, str, int, int, "float | None"]
+
+
+class SharedViewRoles(Collector):
+    """Each shared view's audience in every process, its owner, and a relay's lag behind it, from
+    ``(app, view, role, owner, audience, lag)`` read when scraped (``bkruntime.view_relay``)."""
+
+    def __init__(self) -> None:
+        self.views: list[ViewRole] = []
+
+    def collect(self) -> Iterator[Metric]:
+        audience = GaugeMetricFamily(
+            "aperture_bokeh_shared_view_audience",
+            "Viewers of each shared view in every process (the same on its owner and its relays)",
+            labels=["app", "view", "role", "owner"],
+        )
+        lag = GaugeMetricFamily(
+            "aperture_bokeh_shared_view_relay_lag_seconds",
+            "How far a relay's mirror of a shared view is behind its owner (link round trip)",
+            labels=["app", "view", "owner"],
+        )
+        for app, view, role, owner, viewers, seconds in self.views:
+            audience.add_metric([app, view, role, str(owner)], viewers)
+            if seconds is not None:
+                lag.add_metric([app, view, str(owner)], seconds)
+        yield audience
+        yield lag
+
+
+SHARED_VIEW_ROLES = SharedViewRoles()
+REGISTRY.register(SHARED_VIEW_ROLES)
+
 
 class GcPauses(Collector):
     """Times every garbage collection through ``gc.callbacks``, as a histogram per generation.
@@ -226,14 +263,17 @@ def exposition(
     open_sessions: dict[str, int],
     viewers: dict[str, int] | None = None,
     shared_views: Iterable[tuple[str, str, int]] = (),
+    shared_view_roles: Iterable[ViewRole] = (),
 ) -> bytes:
     """This process's metrics as Prometheus text; ``open_sessions`` maps each app to its sessions
-    now, ``viewers`` to its websockets, ``shared_views`` lists ``(app, view, viewers)``."""
+    now, ``viewers`` to its websockets, ``shared_views`` lists ``(app, view, viewers)`` (here) and
+    ``shared_view_roles`` ``(app, view, role, owner, audience, lag)``."""
     for app, count in open_sessions.items():
         OPEN_SESSIONS.labels(app).set(count)
     for app, count in (viewers or {}).items():
         VIEWERS.labels(app).set(count)
     SHARED_VIEWS.views = list(shared_views)
+    SHARED_VIEW_ROLES.views = list(shared_view_roles)
     index = process_index()
     labelled = WithLabels(REGISTRY, {"process": str(index)}) if index is not None else REGISTRY
     return generate_latest(labelled)  # type: ignore[arg-type]
@@ -259,7 +299,8 @@ def metrics_handler(token: str = ""):
             }
             self.set_header("Content-Type", CONTENT_TYPE_LATEST)
             self.set_header("Cache-Control", "no-store")
-            self.write(exposition(sessions, viewers, shared_view_viewers(contexts.items())))
+            roles = shared_view_roles(contexts.items())
+            self.write(exposition(sessions, viewers, shared_view_viewers(contexts.items()), roles))
 
     return ProcessMetrics
 

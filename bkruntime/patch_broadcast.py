@@ -10,13 +10,14 @@ thousands of viewers serialises every update thousands of times.
 ``install()``, run by each Bokeh process before its server starts, replaces that method with
 ``document_patched``: one ``PATCH-DOC`` per change (skipping, as Bokeh does, the connection whose
 own message made the change), encoded once as websocket frames, and written as one block to each
-connection's socket (through its stream when the socket does not take it all) without waiting
-for the flush. Up to ``CHUNK`` connections are written at
-once; beyond that the writes go on in later turns of the event loop, in order, so the loop keeps
-answering other sessions. A viewer with more than the limit (``BOKEH_SLOW_VIEWER_BUFFER_KB``) of
-updates waiting in its stream is disconnected, not waited for; BokehJS reconnects, and pulls the
-document as it is then. A connection that negotiated compression, or is in the middle of another
-message (its write lock is held), gets the same message through Bokeh's own path.
+connection's socket (through its stream when the socket does not take it all) without waiting for
+the flush; the links of a shared view's relays first (``RELAY_LINKS``), each being a whole process
+of viewers. Up to ``CHUNK`` connections are written at once; beyond that the writes go on in later
+turns of the event loop, in order, so the loop keeps answering other sessions. A viewer with more
+than the limit (``BOKEH_SLOW_VIEWER_BUFFER_KB``) of updates waiting in its stream is disconnected,
+not waited for; BokehJS reconnects, and pulls the document as it is then. A connection that
+negotiated compression, or is in the middle of another message (its write lock is held), gets the
+same message through Bokeh's own path.
 
 This relies on Bokeh's and Tornado's internals named in ``_internals_in_place``; if an upgrade moves
 one, ``install()`` logs a warning and leaves Bokeh as it is (a test fails on such an upgrade).
@@ -48,6 +49,9 @@ MAX_WAITING_FOR_LOCK = 32
 _QUEUE = "_aperture_broadcasts"
 _WAITING = "_aperture_waiting_for_lock"
 _INSTALLED = "_aperture_broadcast"
+# On a shared view's session: the connections that are other processes' links to it (relays,
+# ``bkruntime.view_relay``), kept by ``bkruntime.shared_views``; written to before the viewers.
+RELAY_LINKS = "_aperture_relay_links"
 
 SentCount = Callable[[str, str, int], None]
 
@@ -220,11 +224,19 @@ def patched_sender(broadcaster: Broadcaster) -> Callable[[Any, Any], None]:
                 "when the document changes"
             )
         # Bokeh's echo rule: the connection whose own message made this change already has it.
-        connections = [
-            connection
-            for connection in self._subscribed_connections
-            if not (may_suppress and connection is self._current_patch_connection)
-        ]
+        suppressed = self._current_patch_connection if may_suppress else None
+        links = getattr(self, RELAY_LINKS, None)
+        if links:
+            # Relays' links first: each stands for a whole process of viewers waiting for it.
+            first = [link for link in links if link is not suppressed and link in self._subscribed_connections]
+            rest = [
+                connection
+                for connection in self._subscribed_connections
+                if connection is not suppressed and connection not in links
+            ]
+            connections = first + rest
+        else:
+            connections = [connection for connection in self._subscribed_connections if connection is not suppressed]
         if not connections:
             return
         # One message for all: created (and its new models marked as sent) once.

@@ -26,7 +26,9 @@ provides) with the command line ``bkruntime.launcher.build_command`` makes, and:
   them after a restart (``bkruntime.standalone_restore``);
 * keeps each shared view's count of viewers in its document (``bkruntime.shared_views``),
   serialises each update once for all of a session's viewers (``bkruntime.patch_broadcast``) and a
-  shared view's document once per change for every viewer who joins (``bkruntime.shared_pull_reply``).
+  shared view's document once per change for every viewer who joins (``bkruntime.shared_pull_reply``);
+* gives each shared view one document across the processes: its owner runs the app, the other
+  processes relay it (``bkruntime.view_owners``, ``bkruntime.view_relay``).
 
 If a Bokeh upgrade moves the one internal this relies on (``bokeh.server.server.bind_sockets``),
 the process stops with a message instead of listening on one port only.
@@ -80,6 +82,7 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
     """
     from tornado.web import RequestHandler
 
+    from bkruntime import view_relay
     from bkruntime.kit.process_identity import describe_process
 
     class ProcessHealth(RequestHandler):
@@ -101,6 +104,8 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
                     "needs": self_check.published_needs(),
                     # Apps whose self-check build failed: the site's pages of them say so.
                     "broken": self_check.broken,
+                    # Shared views' owners and relays (None: one process, or turned off).
+                    "shared_views": view_relay.health(),
                 }
             )
 
@@ -110,7 +115,9 @@ def health_handler(stats: ProcessStats, self_check: SelfCheck):
 def around_every_app(name: str, application, stats: ProcessStats, reader, records) -> None:
     """What the runtime adds to every app, whether it uses the kit or not: its session counts, the
     site login's visitor in a standalone page's token, a site page's session settings and a shared
-    view's viewer count (handlers that run after the app's own), and the timing of its builds."""
+    view's viewer count (handlers that run after the app's own), the timing of its builds, and a
+    relay's mirror of a shared view in place of a build."""
+    from bkruntime import view_relay
     from bkruntime.auth_module import StandaloneIdentity
     from bkruntime.site_page_session import SitePageSession
 
@@ -118,9 +125,40 @@ def around_every_app(name: str, application, stats: ProcessStats, reader, record
     application.add(StandaloneIdentity(name, reader, records))
     application.add(SitePageSession())
     metrics.measure_builds(name, application)
+    view_relay.relay_aware(application)
 
 
-def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: AppCatalog = CATALOG):
+def shared_view_relays(settings: BokehServerSettings, index: int):
+    """The owners and relays of shared views across this supervisor's processes (None when alone,
+    turned off, or when Bokeh moved what relays rely on)."""
+    from bkruntime import view_relay
+    from bkruntime.kit.process_identity import process_count
+    from bkruntime.view_owners import Peers
+
+    count = process_count() or 1
+    if not settings.shared_view_owners or count < 2:
+        return None
+    host = "127.0.0.1" if settings.address in ("", "0.0.0.0", "::") else settings.address  # noqa: S104
+    ports = [settings.process_port(other) for other in range(count)]
+    peers = Peers(host, ports, index, settings.peer_check_seconds)
+    relays = view_relay.Relays(peers, settings.secret_key, settings.prefix)
+    return relays if view_relay.install(relays) else None
+
+
+def watch_owners(server, relays) -> None:
+    """Check the other processes from now on, and hand views over when the owners change."""
+    if relays is None:
+        return
+    contexts = server._tornado.applications
+
+    def changed() -> None:
+        server.io_loop.add_callback(relays.owners_changed, list(contexts.values()))
+
+    relays.peers.on_change(changed)
+    server.io_loop.add_callback(relays.peers.start)
+
+
+def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: AppCatalog = CATALOG, relays=None):
     """Bokeh's ``serve`` subcommand with this product's additions."""
     from bokeh.command.subcommands.serve import Serve
 
@@ -163,6 +201,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: A
                     rebuilt=lambda name: server.io_loop.add_callback(self_check.run, server._tornado, [name]),
                 )
                 server.io_loop.add_callback(reloader.install, server._tornado)
+            watch_owners(server, relays)
             return super().customize_server(server)
 
     return ApertureServe
@@ -207,6 +246,7 @@ def main(catalog: AppCatalog = CATALOG) -> None:
     websocket_nodelay.install()
     standalone_restore.install()
     shared_views.install()
+    relays = shared_view_relays(settings, index)
     shared_pull_reply.install(counted=metrics.count_shared_view_reply)
     patch_broadcast.install(
         settings.slow_viewer_buffer_kb * 1024, sent=metrics.count_sent_many, slow=metrics.count_slow_viewer
@@ -215,7 +255,7 @@ def main(catalog: AppCatalog = CATALOG) -> None:
     metrics.install(stats.created, stats.destroyed)
     stats.install_error_log()
     parser = argparse.ArgumentParser(prog="bokeh serve")
-    command = serve_command(settings, stats, catalog)(parser=parser)
+    command = serve_command(settings, stats, catalog, relays)(parser=parser)
     args = parser.parse_args(build_command(settings, catalog)[2:])
     command.invoke(args)
 

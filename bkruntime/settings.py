@@ -15,7 +15,7 @@ from aperture.bokeh_servers import (
     default_process_count,
     env_port,
 )
-from aperture.environment import ConfigurationError, Environ, env_bool, env_int, env_str, is_production
+from aperture.environment import ConfigurationError, Environ, env_bool, env_float, env_int, env_str, is_production
 from aperture.front_urls import with_front_urls
 from aperture.log_format import log_format_setting
 from aperture.signing import resolve_bokeh_secret
@@ -55,6 +55,10 @@ class BokehServerSettings:
     site_login: SiteLoginSettings
     # A viewer with more than this many KiB of updates unread is disconnected (bkruntime.patch_broadcast).
     slow_viewer_buffer_kb: int = 1024
+    # One document per shared view across the processes: an owner and relays (bkruntime.view_relay).
+    shared_view_owners: bool = True
+    # How often each process checks which of the others are up (bkruntime.view_owners).
+    peer_check_seconds: float = 1.0
 
     @classmethod
     def from_environ(cls, environ: Environ) -> BokehServerSettings:
@@ -82,6 +86,8 @@ class BokehServerSettings:
             production=is_production(environ),
             site_login=SiteLoginSettings.from_environ(environ),
             slow_viewer_buffer_kb=env_int(environ, "BOKEH_SLOW_VIEWER_BUFFER_KB", 1024, minimum=16),
+            shared_view_owners=env_bool(environ, "BOKEH_SHARED_VIEW_OWNERS", True),
+            peer_check_seconds=env_float(environ, "BOKEH_PEER_CHECK_SECONDS", 1.0, minimum=0.1),
         )
         settings.validate()
         return settings

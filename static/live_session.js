@@ -352,12 +352,22 @@
 
   function watchViewers(doc, element) {
     const line = viewersLine(element);
+    let followed = null;
     const show = () => {
       // Looked up each time: a reconnect replaces the document's models with the server's.
       const model = doc.get_model_by_name(VIEWERS_MODEL);
+      if (model !== null && model !== followed && model.patching !== undefined) {
+        // A process's row changes by a patch of the column, which BokehJS applies silently.
+        followed = model;
+        model.patching.connect(show);
+      }
       const data = model === null ? null : model.data;
       const viewers = data === null ? undefined : data instanceof Map ? data.get("viewers") : data.viewers;
-      const count = viewers === undefined ? 0 : Number(viewers[0]);
+      // One row per Bokeh process holding viewers of the view (bkruntime/shared_views.py).
+      let count = 0;
+      for (const row of viewers === undefined ? [] : viewers) {
+        count += Number(row);
+      }
       line.dataset.viewers = String(count);
       line.textContent = count > 0 ? `Shared view · ${count} watching` : "Shared view";
     };

@@ -201,3 +201,18 @@ def test_a_viewer_in_the_middle_of_a_reply_gets_the_update_after_it(broadcaster)
 
     asyncio.run(run())
     assert messages(busy.written)[0].content["events"][0]["new"] == "update"
+
+
+def test_a_shared_views_relay_links_are_written_before_its_viewers(broadcaster, monkeypatch):
+    order = []
+    write = patch_broadcast.Broadcaster.write
+    monkeypatch.setattr(
+        patch_broadcast.Broadcaster, "write", lambda self, c, m, f: order.append(c) or write(self, c, m, f)
+    )
+    viewers = [FakeConnection() for _ in range(20)]
+    link = FakeConnection()
+    session, div = session_with([*viewers, link])
+    setattr(session, patch_broadcast.RELAY_LINKS, {link})
+    asyncio.run(change(session, div, "first to the relay"))
+    assert order[0] is link and set(order[1:]) == set(viewers)
+    assert messages(link.written)[0].content["events"][0]["new"] == "first to the relay"

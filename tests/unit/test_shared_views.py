@@ -156,7 +156,8 @@ class FakeSession:
     """Enough of Bokeh's ServerSession for refresh_count."""
 
     def __init__(self, document, connections):
-        self.document, self.connection_count, self.destroyed, self.id = document, connections, False, "x" * 40
+        self.document, self.destroyed, self.id = document, False, "x" * 40
+        self._subscribed_connections = {object() for _ in range(connections)}
 
 
 def test_refresh_sets_the_count_only_when_it_changed(served):

@@ -69,8 +69,11 @@ def process_metrics(url: str, timeout: float, token: str = "") -> dict[str, Any]
 def metrics_numbers(text: str) -> dict[str, Any]:
     """What the admin view shows from a Bokeh process's ``/metrics`` text (``bkruntime.metrics``):
     per app its sessions, viewers, document builds and websocket messages, the viewers of each
-    shared view, and the process's memory, GC pauses per generation and refused websockets."""
+    shared view here (with, across the processes, its audience, owner and this process's lag behind
+    the owner when it relays the view), and the process's memory, GC pauses per generation and refused websockets."""
     numbers: dict[str, Any] = {"apps": {}, "gc": {}, "websockets_refused": 0, "shared_views": []}
+    # Per shared view: its audience in every process, its owner, and (on a relay) the lag.
+    roles: dict[tuple[str, str], dict[str, Any]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels, value = sample.labels, sample.value
@@ -81,10 +84,18 @@ def metrics_numbers(text: str) -> dict[str, Any]:
                 numbers["gc"].setdefault(labels["generation"], {})[_GC[sample.name]] = value
             elif sample.name == "aperture_bokeh_shared_view_viewers":
                 numbers["shared_views"].append({"app": labels["app"], "view": labels["view"], "viewers": int(value)})
+            elif sample.name == "aperture_bokeh_shared_view_audience":
+                roles.setdefault((labels["app"], labels["view"]), {}).update(
+                    audience=int(value), role=labels["role"], owner=int(labels["owner"])
+                )
+            elif sample.name == "aperture_bokeh_shared_view_relay_lag_seconds":
+                roles.setdefault((labels["app"], labels["view"]), {})["lag_ms"] = round(value * 1000, 1)
             elif sample.name == "aperture_bokeh_websockets_refused_total":
                 numbers["websockets_refused"] += int(value)
             elif sample.name == "process_resident_memory_bytes":
                 numbers["rss_bytes"] = int(value)
+    for view in numbers["shared_views"]:
+        view.update(roles.get((view["app"], view["view"]), {}))
     for app in numbers["apps"].values():
         builds = app["document_builds"]
         app["build_ms_mean"] = round(app.pop("build_seconds") * 1000 / builds, 1) if builds else None

@@ -1,0 +1,149 @@
+"""Which Bokeh process owns each shared view: rendezvous hashing over the processes that are up.
+
+Every process of a supervisor knows the others by their own ports (``BOKEH_PROCESS_PORT_BASE + i``
+for ``i`` below ``APERTURE_PROCESS_COUNT``). ``Peers`` asks each of them for ``/healthz`` every
+``BOKEH_PEER_CHECK_SECONDS``; those that answer (and this process, which is up by definition)
+are the candidates. The owner of a view is the candidate whose port scores highest with the view's
+session id (``rendezvous_owner``): every process computes the same owner from the same candidates
+without asking anyone, and a process coming or going moves only the views it owns or takes.
+
+Until its first round of checks a process knows nobody, so ``ready()`` waits for that round
+before anyone asks it for an owner. A peer whose port refuses connections is down at once; one
+that is only slow to answer (busy) stays up until it has missed ``MISSES_TO_DOWN`` rounds in a
+row, since every move of a view sends its viewers elsewhere. A process found down between two
+rounds (a relay's link to it failed) is dropped at once (``mark_down``) and checked again at the
+next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECK_SECONDS = 1.0
+# A peer that does not answer its health check within this missed the round.
+CHECK_TIMEOUT_SECONDS = 2.0
+# A peer whose port refuses the connection is down at once (the process is gone); one that is
+# only slow to answer (busy writing to thousands of viewers) is down after this many missed rounds
+# in a row, so that a busy owner does not send all of its views' viewers elsewhere.
+MISSES_TO_DOWN = 3
+
+
+def rendezvous_owner(session_id: str, ports: Iterable[int]) -> int:
+    """The port, among ``ports``, that owns the view with ``session_id`` (highest random weight)."""
+
+    def weight(port: int) -> bytes:
+        return hashlib.sha256(f"{port}\n{session_id}".encode()).digest()
+
+    candidates = list(ports)
+    if not candidates:
+        raise ValueError("no process to own a shared view")
+    return max(candidates, key=weight)
+
+
+class Peers:
+    """This process's view of which processes of its supervisor are up, and the owners it implies."""
+
+    def __init__(
+        self, host: str, ports: list[int], own_index: int, check_seconds: float = DEFAULT_CHECK_SECONDS
+    ) -> None:
+        self.host = host
+        self.ports = ports
+        self.own_index = own_index
+        self.check_seconds = check_seconds
+        self.up: set[int] = {own_index}
+        self.checked_at: float | None = None
+        # Rounds in a row each peer did not answer.
+        self.misses: dict[int, int] = {}
+        self._first_round = asyncio.Event() if len(ports) > 1 else None
+        self._listeners: list[Callable[[], None]] = []
+        self._task: asyncio.Task | None = None
+
+    @property
+    def own_port(self) -> int:
+        return self.ports[self.own_index]
+
+    def url(self, index: int) -> str:
+        return f"http://{self.host}:{self.ports[index]}"
+
+    def owner_of(self, session_id: str) -> int:
+        """The index of the process that owns ``session_id``'s view, as this process sees it now."""
+        port = rendezvous_owner(session_id, (self.ports[index] for index in self.up))
+        return self.ports.index(port)
+
+    def owns(self, session_id: str) -> bool:
+        return self.owner_of(session_id) == self.own_index
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the loop) whenever the set of processes that are up changes."""
+        self._listeners.append(listener)
+
+    async def ready(self) -> None:
+        """Return once this process has checked its peers at least once."""
+        if self._first_round is not None:
+            await self._first_round.wait()
+
+    def mark_down(self, index: int) -> None:
+        """Drop ``index`` until the next round says otherwise (its link or health check failed)."""
+        if index != self.own_index and index in self.up:
+            log.info("Bokeh process %d is down; its shared views move event=peer_down", index)
+            self._set_up(self.up - {index})
+
+    def start(self) -> None:
+        """Check the peers every ``check_seconds`` on the running loop (nothing to do alone)."""
+        if len(self.ports) > 1 and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._check_forever())
+
+    async def check_once(self) -> None:
+        others = [index for index in range(len(self.ports)) if index != self.own_index]
+        answers = await asyncio.gather(*(self._answers(index) for index in others))
+        self.checked_at = time.time()
+        up = {self.own_index}
+        for index, answer in zip(others, answers, strict=True):
+            self.misses[index] = 0 if answer == "up" else self.misses.get(index, 0) + 1
+            if answer == "up" or (answer == "slow" and index in self.up and self.misses[index] < MISSES_TO_DOWN):
+                up.add(index)
+        self._set_up(up)
+        if self._first_round is not None:
+            self._first_round.set()
+
+    async def _check_forever(self) -> None:
+        while True:
+            try:
+                await self.check_once()
+            except Exception:  # a check must never stop the checking
+                log.exception("checking the other Bokeh processes failed")
+            await asyncio.sleep(self.check_seconds)
+
+    async def _answers(self, index: int) -> str:
+        """``up``, ``down`` (nothing listens: the process is gone) or ``slow`` (no answer in time)."""
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+        try:
+            response = await AsyncHTTPClient().fetch(
+                f"{self.url(index)}/healthz",
+                request_timeout=CHECK_TIMEOUT_SECONDS,
+                connect_timeout=CHECK_TIMEOUT_SECONDS,
+            )
+        except ConnectionRefusedError:
+            return "down"
+        except HTTPClientError as error:
+            return "slow" if error.code == 599 else "down"
+        except (TimeoutError, OSError):
+            return "slow"
+        return "up" if response.code == 200 else "down"
+
+    def _set_up(self, up: set[int]) -> None:
+        if up == self.up:
+            return
+        self.up = up
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("reacting to a change of the Bokeh processes failed")
