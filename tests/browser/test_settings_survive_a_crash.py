@@ -11,6 +11,7 @@ no error.
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 import pytest
@@ -29,7 +30,7 @@ from tests.support.bokeh_page import (
     wait_until,
 )
 from tests.support.page_errors import PageErrors
-from tests.support.restarts import kill_process_that_took, sessions_created, wait_for_processes
+from tests.support.restarts import bokeh_process, kill_process_that_took, sessions_created, wait_for_processes
 from tests.support.servers import running_stack
 
 EXAMPLES_DIR, WHY_NOT = examples_folder()
@@ -165,4 +166,38 @@ def test_the_project_apps_settings_come_back_after_the_whole_bokeh_side_restarts
         page, "wave", f"Math.abs((model.data instanceof Map ? model.data.get('y') : model.data.y)[0] - {offset}) < 1e-9"
     )
     move_first_slider_and_see_python_answer(page)
+    errors.assert_none(but=RECONNECT_ATTEMPT_FAILED)
+
+
+# Its Python streams a new bar every 100 ms: updates are always in flight when the processes die.
+STREAMING_EXAMPLE = "ohlc"
+KILLS = 3
+
+
+def kill_every_bokeh_process(stack) -> None:
+    """SIGKILL every Bokeh process at once: the page comes back to one the supervisor starts anew."""
+    processes = [bokeh_process(stack, index) for index in range(len(stack.process_urls))]
+    for process in processes:
+        process.send_signal(signal.SIGKILL)
+    for process in processes:
+        process.wait(timeout=30)
+
+
+def test_a_streaming_example_killed_again_and_again_never_throws_in_the_page(examples_stack, page):
+    """The rebuilt session's updates that arrive before its document never reach the old one."""
+    stack = examples_stack
+    errors = PageErrors(page)
+    record_notices(page)
+    page.goto(f"{stack.web_url}/apps/{STREAMING_EXAMPLE}")
+    wait_for_drawn(page)
+    wait_for_state(page, "live")
+    for _ in range(KILLS):
+        wait_until_checked(stack)
+        page.evaluate("() => (window.apertureNotices = [])")
+        kill_every_bokeh_process(stack)
+        wait_for_notice(page, "Reconnected")
+        wait_for_drawn(page)
+        # Its Python runs again: a new bar comes.
+        bars = page.evaluate(in_scope("col(sourceWith('time'), 'time').length"))
+        wait_for(page, f"col(sourceWith('time'), 'time').length !== {bars}")
     errors.assert_none(but=RECONNECT_ATTEMPT_FAILED)
