@@ -15,7 +15,7 @@ from aperture.bokeh_servers import (
     default_process_count,
     env_port,
 )
-from aperture.environment import ConfigurationError, Environ, env_bool, env_int, env_str, is_production
+from aperture.environment import ConfigurationError, Environ, env_bool, env_float, env_int, env_str, is_production
 from aperture.front_urls import with_front_urls
 from aperture.log_format import log_format_setting
 from aperture.signing import resolve_bokeh_secret
@@ -55,6 +55,8 @@ class BokehServerSettings:
     site_login: SiteLoginSettings
     # A viewer with more than this many KiB of updates unread is disconnected (bkruntime.patch_broadcast).
     slow_viewer_buffer_kb: int = 1024
+    # ... once it has also taken none of them for this long (bkruntime.slow_viewers).
+    slow_viewer_stall_seconds: float = 10.0
 
     @classmethod
     def from_environ(cls, environ: Environ) -> BokehServerSettings:
@@ -82,6 +84,7 @@ class BokehServerSettings:
             production=is_production(environ),
             site_login=SiteLoginSettings.from_environ(environ),
             slow_viewer_buffer_kb=env_int(environ, "BOKEH_SLOW_VIEWER_BUFFER_KB", 1024, minimum=16),
+            slow_viewer_stall_seconds=env_float(environ, "BOKEH_SLOW_VIEWER_STALL_SECONDS", 10.0, minimum=0.5),
         )
         settings.validate()
         return settings

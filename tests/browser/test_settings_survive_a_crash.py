@@ -11,10 +11,13 @@ no error.
 
 from __future__ import annotations
 
+import re
 import signal
+import time
 from dataclasses import dataclass
 
 import pytest
+import requests
 
 from tests.browser.test_bokeh_examples_in_browser import in_scope, wait_for_drawn, wait_until_checked
 from tests.support.bokeh_examples import examples_folder, write_examples_catalog
@@ -201,3 +204,45 @@ def test_a_streaming_example_killed_again_and_again_never_throws_in_the_page(exa
         bars = page.evaluate(in_scope("col(sourceWith('time'), 'time').length"))
         wait_for(page, f"col(sourceWith('time'), 'time').length !== {bars}")
     errors.assert_none(but=RECONNECT_ATTEMPT_FAILED)
+
+
+# The 503 pages the site answered before its monitor saw the Bokeh server again.
+SITE_NOT_YET_BACK = re.compile(rf"{RECONNECT_ATTEMPT_FAILED.pattern}|status of 503 \(SERVICE UNAVAILABLE\)")
+
+
+def checking_process(stack) -> str | None:
+    """The URL of a Bokeh process that answers while its startup self-check still runs, if any."""
+    for url in stack.process_urls:
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).json().get("checking"):
+                return url
+        except requests.RequestException:
+            continue
+    return None
+
+
+def test_a_page_opened_while_the_processes_run_their_startup_check_draws(examples_stack, page):
+    """Not dropped as a viewer that does not read when the check, which holds the process, ends."""
+    stack = examples_stack
+    wait_until_checked(stack)
+    errors = PageErrors(page)
+    kill_every_bokeh_process(stack)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while checking_process(stack) is None:
+        assert time.monotonic() < deadline, "no replacement process was seen running its self-check"
+        time.sleep(0.05)
+    output_before = len(stack.bokeh.output())
+    # The site answers 503 until its monitor has seen the Bokeh server again.
+    while page.goto(f"{stack.web_url}/apps/{STREAMING_EXAMPLE}").status == 503:
+        assert time.monotonic() < deadline, "the site did not see the Bokeh server again"
+        time.sleep(0.1)
+    opened_while_checking = checking_process(stack) is not None
+    wait_for_drawn(page)
+    wait_for_state(page, "live")
+    wait_until_checked(stack)
+    bars = page.evaluate(in_scope("col(sourceWith('time'), 'time').length"))
+    wait_for(page, f"col(sourceWith('time'), 'time').length > {bars} + 20")
+    assert "event=slow_viewer" not in stack.bokeh.output()[output_before:]
+    assert opened_while_checking, "the self-check ended before the page was served: nothing was tested"
+    assert page.evaluate("() => document.querySelector('.bk-session').dataset.state") == "live"
+    errors.assert_none(but=SITE_NOT_YET_BACK)
