@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python bench/login_lookup.py
 	$(BIN)/python bench/stream_capacity.py
 	$(BIN)/python bench/recycling_rss.py
+	$(BIN)/python bench/restore_after_kill.py
 	$(BIN)/python bench/shared_views.py
 
 # Refreshes the README's screenshot from the browser tests.
