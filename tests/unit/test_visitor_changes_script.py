@@ -27,11 +27,13 @@ def script(name: str) -> str:
 
 
 def test_a_property_change_event_says_its_model_attribute_value_and_kind(bokehjs):
-    assert re.search(
-        r"class ModelChangedEvent extends DocumentChangedEvent \{\s+constructor\(document, model, attr, value\)",
-        bokehjs,
+    # BokehJS 3.9 sets its fields in the constructor, 3.10 declares them as class fields.
+    event = re.search(
+        r"class ModelChangedEvent extends DocumentChangedEvent \{(.{0,300}?)\[eq_1\.equals\]", bokehjs, re.S
     )
-    assert 'this.kind = "ModelChanged";' in bokehjs
+    assert event is not None
+    assert "constructor(document, model, attr, value)" in event.group(1)
+    assert 'kind = "ModelChanged";' in event.group(1)
 
 
 def test_properties_say_whether_the_page_may_set_them(bokehjs):
@@ -45,7 +47,7 @@ def test_the_connection_lost_event_carries_its_connection(bokehjs):
 
 
 def test_the_reconnect_goes_through_what_live_session_wraps(bokehjs):
-    assert "this._receiver = new receiver_1.Receiver();" in bokehjs
+    assert "_receiver = new receiver_1.Receiver();" in bokehjs
     assert "async connect() {" in bokehjs
     handler = re.search(r"_steady_state_handler\(message\) \{(.*?)\n        \}", bokehjs, re.S)
     assert handler is not None and "this.session.handle(message);" in handler.group(1)
