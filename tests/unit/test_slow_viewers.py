@@ -3,6 +3,10 @@ while it reads, nor when the process itself was too busy to write to it."""
 
 import socket
 
+import pytest
+
+from aperture.environment import ConfigurationError
+from bkruntime.settings import BokehServerSettings
 from bkruntime.slow_viewers import ReadingWatch, socket_takes_more
 
 
@@ -88,3 +92,14 @@ def test_a_socket_whose_peer_does_not_read_takes_nothing_more():
     finally:
         left.close()
         right.close()
+
+
+def test_the_stall_time_comes_from_the_environment_and_refuses_nonsense(tmp_path):
+    def read(**values):
+        return BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path), **values})
+
+    assert read().slow_viewer_stall_seconds == 10.0
+    assert read(BOKEH_SLOW_VIEWER_STALL_SECONDS="2.5").slow_viewer_stall_seconds == 2.5
+    for bad in ("0", "soon"):
+        with pytest.raises(ConfigurationError, match="BOKEH_SLOW_VIEWER_STALL_SECONDS"):
+            read(BOKEH_SLOW_VIEWER_STALL_SECONDS=bad)
