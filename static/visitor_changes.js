@@ -35,6 +35,8 @@
   const MAX_CHANGES = 200;
   // A list or map longer than this (a selection of a whole large table, say) is not kept.
   const MAX_ITEMS = 100000;
+  // How long the page waits for the server to have taken the replayed changes.
+  const ROUND_TRIP_MS = 10000;
   const journals = new WeakMap();
 
   function isModel(value) {
@@ -253,7 +255,11 @@
       if (session !== null && sent.size > 0) {
         try {
           // The server handles a connection's messages in order: its answer comes after theirs.
-          await session.request_server_info();
+          // Not waited for forever: a server that does not answer leaves the outcome as sent.
+          await Promise.race([
+            session.request_server_info(),
+            new Promise((resolve) => window.setTimeout(resolve, ROUND_TRIP_MS)),
+          ]);
         } catch {
           // The connection dropped again: the next reconnect replays what was recorded since.
         }
