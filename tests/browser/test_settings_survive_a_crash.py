@@ -24,6 +24,7 @@ from tests.support.bokeh_examples import examples_folder, write_examples_catalog
 from tests.support.bokeh_page import (
     RECONNECT_ATTEMPT_FAILED,
     WAIT_MS,
+    column,
     model_value,
     move_first_slider_and_see_python_answer,
     record_notices,
@@ -165,9 +166,7 @@ def test_the_project_apps_settings_come_back_after_the_whole_bokeh_side_restarts
     wait_for_notice(page, RESTORED)
     wait_for_canvas(page)
     assert model_value(page, "offset", "model.value") == offset
-    wait_until(
-        page, "wave", f"Math.abs((model.data instanceof Map ? model.data.get('y') : model.data.y)[0] - {offset}) < 1e-9"
-    )
+    wait_until(page, "wave", f"Math.abs({column('y')}[0] - {offset}) < 1e-9")
     move_first_slider_and_see_python_answer(page)
     errors.assert_none(but=RECONNECT_ATTEMPT_FAILED)
 
