@@ -245,3 +245,23 @@ def test_a_page_opened_while_the_processes_run_their_startup_check_draws(example
     assert opened_while_checking, "the self-check ended before the page was served: nothing was tested"
     assert page.evaluate("() => document.querySelector('.bk-session').dataset.state") == "live"
     errors.assert_none(but=SITE_NOT_YET_BACK)
+
+
+def test_a_setting_whose_widget_cannot_be_found_again_is_named_in_the_notice(project_stack, page):
+    """The visitor's page renamed the slider it moved: the rebuilt document has no such slider."""
+    stack = project_stack
+    record_notices(page)
+    before = sessions_created(stack)
+    page.goto(f"{stack.web_url}/apps/sliders?N=37")
+    wait_for_canvas(page)
+    wait_for_state(page, "live")
+    move_first_slider_and_see_python_answer(page)
+    model_value(page, "offset", "(model.name = 'renamed', true)")
+
+    kill_process_that_took(stack, before)
+    wait_for_notice(page, "Reconnected; these settings of yours could not be restored: Slider")
+    said = page.evaluate("() => window.apertureNotices.find((said) => said.includes('could not be restored'))")
+    assert "(value)" in said and "(name)" in said
+    # The rebuilt document is the app's own, and its widgets run Python.
+    move_first_slider_and_see_python_answer(page)
+    wait_for_processes(stack)
