@@ -90,6 +90,7 @@ bench: install
 	$(BIN)/python bench/login_check.py
 	$(BIN)/python bench/stream_capacity.py
 	$(BIN)/python bench/recycling_rss.py
+	$(BIN)/python bench/restore_after_kill.py
 	$(BIN)/python bench/shared_views.py
 	$(BIN)/python bench/dev_loop.py
 	$(BIN)/python bench/shared_views_across_processes.py

@@ -16,6 +16,8 @@
 * ``aperture_bokeh_websockets_refused_total{reason}`` (``bkruntime.server_logging``);
 * ``aperture_bokeh_slow_viewers_disconnected_total``: viewers that stopped reading, disconnected
   rather than waited for (``bkruntime.patch_broadcast``);
+* ``aperture_bokeh_slow_viewers_behind_total``: times a viewer fell behind by more than the
+  limit; kept as long as it reads (``bkruntime.slow_viewers``);
 * ``aperture_bokeh_shared_view_replies_total{reply}``: documents sent to viewers joining a shared
   view, ``reused`` (serialised for an earlier viewer, unchanged since) or ``serialised``
   (``bkruntime.shared_pull_reply``);
@@ -87,6 +89,11 @@ MESSAGES_SENT = Counter(
 SLOW_VIEWERS = Counter(
     "aperture_bokeh_slow_viewers_disconnected",
     "Viewers disconnected because they did not read their updates",
+    registry=REGISTRY,
+)
+VIEWERS_BEHIND = Counter(
+    "aperture_bokeh_slow_viewers_behind",
+    "Times a viewer fell behind its updates by more than the limit (kept while it reads)",
     registry=REGISTRY,
 )
 SHARED_VIEW_REPLIES = Counter(
@@ -323,6 +330,11 @@ def count_sent_many(app: str, msgtype: str, count: int) -> None:
 def count_slow_viewer() -> None:
     """One viewer disconnected for not reading its updates."""
     SLOW_VIEWERS.inc()
+
+
+def count_viewer_behind() -> None:
+    """One viewer found more than the limit behind (disconnected only if it stopped reading)."""
+    VIEWERS_BEHIND.inc()
 
 
 def count_shared_view_reply(reused: bool) -> None:

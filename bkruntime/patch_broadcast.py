@@ -14,10 +14,12 @@ connection's socket (through its stream when the socket does not take it all) wi
 the flush; the links of a shared view's relays first (``RELAY_LINKS``), each being a whole process
 of viewers. Up to ``CHUNK`` connections are written at once; beyond that the writes go on in later
 turns of the event loop, in order, so the loop keeps answering other sessions. A viewer with more
-than the limit (``BOKEH_SLOW_VIEWER_BUFFER_KB``) of updates waiting in its stream is disconnected,
-not waited for; BokehJS reconnects, and pulls the document as it is then. A connection that
-negotiated compression, or is in the middle of another message (its write lock is held), gets the
-same message through Bokeh's own path.
+than the limit (``BOKEH_SLOW_VIEWER_BUFFER_KB``) of updates waiting in its stream, that has stopped
+reading them (``bkruntime.slow_viewers``: nothing taken for ``BOKEH_SLOW_VIEWER_STALL_SECONDS``), is
+disconnected, not waited for; BokehJS reconnects, and pulls the document as it is then. A viewer
+that is behind but reading keeps its updates. A connection that negotiated compression, or is in
+the middle of another message (its write lock is held), gets the same message through Bokeh's own
+path.
 
 This relies on Bokeh's and Tornado's internals named in ``_internals_in_place``; if an upgrade moves
 one, ``install()`` logs a warning and leaves Bokeh as it is (a test fails on such an upgrade).
@@ -38,13 +40,15 @@ from typing import Any
 
 from tornado.ioloop import IOLoop
 
+from bkruntime.slow_viewers import HARD_LIMIT_FACTOR, ReadingWatch
+
 log = logging.getLogger(__name__)
 
 # Connections written per turn of the event loop.
 CHUNK = 256
 DEFAULT_BUFFER_LIMIT = 1024 * 1024
 # Updates that may wait for a connection's write lock (held by a reply being written) before the
-# viewer counts as not reading.
+# viewer is asked whether it still reads (and, HARD_LIMIT_FACTOR times as many, disconnected).
 MAX_WAITING_FOR_LOCK = 32
 _QUEUE = "_aperture_broadcasts"
 _WAITING = "_aperture_waiting_for_lock"
@@ -94,10 +98,12 @@ class Broadcaster:
         buffer_limit: int = DEFAULT_BUFFER_LIMIT,
         sent: SentCount | None = None,
         slow: Callable[[], None] | None = None,
+        reading: ReadingWatch | None = None,
     ) -> None:
         self.buffer_limit = buffer_limit
         self.sent = sent
         self.slow = slow
+        self.reading = reading or ReadingWatch()
         self.slow_viewers_closed = 0
 
     def write(self, connection: Any, message: Any, frames: bytes) -> None:
@@ -117,9 +123,14 @@ class Broadcaster:
                 handler.write_lock.release()
             return
         waiting = getattr(handler, _WAITING, 0)
-        if waiting >= MAX_WAITING_FOR_LOCK:
+        # A reply is being written (a document pulled, maybe while the process was busy building
+        # apps): the viewer is only dropped if it stopped reading it.
+        if waiting >= MAX_WAITING_FOR_LOCK and (
+            waiting >= MAX_WAITING_FOR_LOCK * HARD_LIMIT_FACTOR
+            or self.reading.stopped_reading(handler, websocket.stream)
+        ):
             lock.add_done_callback(lambda _: handler.write_lock.release())
-            self._close_slow(handler, websocket.stream, "updates waiting for a reply to be written")
+            self._close_slow(handler, websocket.stream, f"{waiting} updates waiting for a reply to be written")
             return
         setattr(handler, _WAITING, waiting + 1)
         lock.add_done_callback(lambda _: self._write_when_locked(handler, frames))
@@ -138,8 +149,13 @@ class Broadcaster:
 
         pending = len(stream._write_buffer)
         if pending + len(frames) > self.buffer_limit:
-            self._close_slow(handler, stream, f"{pending // 1024} KiB of updates unread")
-            return
+            if pending + len(frames) > self.buffer_limit * HARD_LIMIT_FACTOR or self.reading.stopped_reading(
+                handler, stream
+            ):
+                self._close_slow(handler, stream, f"{pending // 1024} KiB of updates unread")
+                return
+        else:
+            self.reading.caught_up(handler)
         if not pending and type(stream) is IOStream and not stream.closed():
             # Nothing waiting: hand the frames to the socket at once, without the future (and
             # the loop callback that resolves it) of a stream write; what the socket does not
@@ -273,13 +289,17 @@ def _internals_in_place() -> bool:
         and "_socket" in _names(ServerConnection.__init__)
         and "write_lock" in _names(WSHandler.__init__)
         and "_write_buffer" in _names(BaseIOStream.__init__)
+        and "_total_write_done_index" in _names(BaseIOStream.__init__)
         and callable(getattr(IOStream, "write_to_fd", None))
         and all(hasattr(Message, name) for name in ("header_json", "metadata_json", "content_json", "buffers"))
     )
 
 
 def install(
-    buffer_limit: int = DEFAULT_BUFFER_LIMIT, sent: SentCount | None = None, slow: Callable[[], None] | None = None
+    buffer_limit: int = DEFAULT_BUFFER_LIMIT,
+    sent: SentCount | None = None,
+    slow: Callable[[], None] | None = None,
+    reading: ReadingWatch | None = None,
 ) -> Broadcaster | None:
     """Serialise every update once per session; returns the broadcaster, or None if Bokeh moved."""
     from bokeh.server.session import ServerSession
@@ -291,6 +311,6 @@ def install(
     if not _internals_in_place():
         log.warning("Bokeh's update path changed; every viewer's update is serialised on its own, as Bokeh does")
         return None
-    broadcaster = Broadcaster(buffer_limit, sent, slow)
+    broadcaster = Broadcaster(buffer_limit, sent, slow, reading)
     ServerSession._document_patched = patched_sender(broadcaster)
     return broadcaster

@@ -50,6 +50,7 @@ from bkruntime.launcher import build_command, load_settings
 from bkruntime.process_stats import ProcessStats, stats_handler
 from bkruntime.readiness import SelfCheck, readiness_handler
 from bkruntime.settings import BokehServerSettings
+from bkruntime.slow_viewers import ReadingWatch
 
 
 def install_listeners(settings: BokehServerSettings, index: int) -> None:
@@ -249,7 +250,10 @@ def main(catalog: AppCatalog = CATALOG) -> None:
     relays = shared_view_relays(settings, index)
     shared_pull_reply.install(counted=metrics.count_shared_view_reply)
     patch_broadcast.install(
-        settings.slow_viewer_buffer_kb * 1024, sent=metrics.count_sent_many, slow=metrics.count_slow_viewer
+        settings.slow_viewer_buffer_kb * 1024,
+        sent=metrics.count_sent_many,
+        slow=metrics.count_slow_viewer,
+        reading=ReadingWatch(settings.slow_viewer_stall_seconds, behind=metrics.count_viewer_behind),
     )
     stats = ProcessStats()
     metrics.install(stats.created, stats.destroyed)

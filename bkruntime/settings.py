@@ -59,6 +59,8 @@ class BokehServerSettings:
     shared_view_owners: bool = True
     # How often each process checks which of the others are up (bkruntime.view_owners).
     peer_check_seconds: float = 1.0
+    # ... once it has also taken none of them for this long (bkruntime.slow_viewers).
+    slow_viewer_stall_seconds: float = 10.0
 
     @classmethod
     def from_environ(cls, environ: Environ) -> BokehServerSettings:
@@ -88,6 +90,7 @@ class BokehServerSettings:
             slow_viewer_buffer_kb=env_int(environ, "BOKEH_SLOW_VIEWER_BUFFER_KB", 1024, minimum=16),
             shared_view_owners=env_bool(environ, "BOKEH_SHARED_VIEW_OWNERS", True),
             peer_check_seconds=env_float(environ, "BOKEH_PEER_CHECK_SECONDS", 1.0, minimum=0.1),
+            slow_viewer_stall_seconds=env_float(environ, "BOKEH_SLOW_VIEWER_STALL_SECONDS", 10.0, minimum=0.5),
         )
         settings.validate()
         return settings

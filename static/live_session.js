@@ -49,11 +49,13 @@
   }
   const LOGIN_ENDED = 4001;
   const ACCESS_ENDED = 4003;
+  const visitorChanges = window.apertureVisitorChanges;
   const watchedDocuments = new WeakSet();
   const watchedElements = new Set();
   const elementsByDocument = new WeakMap();
   restoreWithBuffers();
   leaveChangesToTheNextPull();
+  keepDocumentsApartOnReconnect();
   sayWhenTheLoginEnds();
 
   // One of BokehJS's internal modules' exports, or undefined if an upgrade moved it.
@@ -111,7 +113,8 @@
    * websocket's creation and its opening, though, `send` hands the change to a socket still
    * connecting, and the browser throws ("Still in CONNECTING state") out of whatever made it: a
    * widget the visitor moved, a plot's range. Such a change goes the way of one made without a
-   * websocket. If a BokehJS upgrade moves `send`, nothing is changed.
+   * websocket; `visitor_changes.js` has kept it, and sets it again on the document pulled. If a
+   * BokehJS upgrade moves `send`, nothing is changed.
    */
   function leaveChangesToTheNextPull() {
     const ClientConnection = bokehExport("client/connection", "ClientConnection");
@@ -123,6 +126,11 @@
       const socket = this.socket;
       if (socket != null && socket.readyState === WebSocket.CONNECTING) {
         console.debug("live_session: a change made while the websocket reopens is left to the next pull");
+        return;
+      }
+      if (this.apertureRepulling && message.msgtype() === "PATCH-DOC") {
+        // A change of the document about to be replaced: the new session does not know its models.
+        console.debug("live_session: a change of the replaced document is left to the next pull");
         return;
       }
       return send.call(this, message, ...rest);
@@ -180,6 +188,51 @@
       const list = still.length > 0 ? `You may still open: ${still.join(", ")}.` : "No other app is open to you.";
       say(element, "ended", `Your account may no longer open this app, so it is closed. ${list}`, false);
     }
+  }
+
+  /* Nothing sent for one document reaches another across a reconnect.
+   *
+   * Once BokehJS's new websocket has its ACK, it pulls the rebuilt document, and until the reply
+   * comes it applies every PATCH-DOC the new session sends to the page's old document, whose
+   * models have other ids: "reference p2706 isn't known", thrown in the page. The pulled document
+   * already holds those changes (the server answers a connection's messages in order), so they
+   * are dropped, as BokehJS drops them before its first pull; so are the old document's own
+   * changes meant for the new session (`leaveChangesToTheNextPull`). And BokehJS reads every
+   * websocket through one message reader: a message the dead socket left half read would take
+   * the new socket's first frames as its rest; each new socket gets a fresh reader. If a BokehJS
+   * upgrade moves what this wraps, nothing is changed.
+   */
+  function keepDocumentsApartOnReconnect() {
+    const ClientConnection = bokehExport("client/connection", "ClientConnection");
+    const prototype = ClientConnection && ClientConnection.prototype;
+    const connect = prototype && prototype.connect;
+    const handle = prototype && prototype._steady_state_handler;
+    const pull = prototype && prototype._pull_doc_json;
+    if ([connect, handle, pull].some((method) => typeof method !== "function") || connect.apertureKeepsApart) {
+      return;
+    }
+    const connectApart = function (...args) {
+      if (this._receiver != null && typeof this._receiver.constructor === "function") {
+        this._receiver = new this._receiver.constructor();
+      }
+      this.apertureRepulling = this.session != null;
+      return connect.apply(this, args);
+    };
+    connectApart.apertureKeepsApart = true;
+    prototype.connect = connectApart;
+    prototype._steady_state_handler = function (message) {
+      const reply = this._pending_replies != null && this._pending_replies.has(message.reqid());
+      if (this.apertureRepulling && !reply && message.msgtype() === "PATCH-DOC") {
+        return; // already in the document being pulled
+      }
+      return handle.call(this, message);
+    };
+    prototype._pull_doc_json = async function (...args) {
+      const pulled = await pull.apply(this, args);
+      // BokehJS replaces the document right after, before any other message is read.
+      this.apertureRepulling = false;
+      return pulled;
+    };
   }
 
   function noticeFor(element) {
@@ -293,8 +346,31 @@
     return null;
   }
 
+  // What the page says once a rebuilt session has taken the visitor's changes back (or not all).
+  function reconnectedNotice(outcome) {
+    if (outcome.failed.length > 0) {
+      const named = outcome.failed.slice(0, 5).join(", ");
+      const more = outcome.failed.length > 5 ? ` and ${outcome.failed.length - 5} more` : "";
+      return `Reconnected; these settings of yours could not be restored: ${named}${more}.`;
+    }
+    return outcome.restored > 0 ? "Reconnected; your settings were restored." : "Reconnected.";
+  }
+
+  async function replayVisitorChanges(doc, connection) {
+    if (visitorChanges === undefined) {
+      return { restored: 0, failed: [] };
+    }
+    try {
+      return await visitorChanges.replay(doc, connection);
+    } catch (error) {
+      console.warn(`live_session: restoring the visitor's settings failed: ${error}`);
+      return { restored: 0, failed: ["your settings"] };
+    }
+  }
+
   function watchConnection(doc, element) {
     let giveUp = null;
+    let connection = null;
     const cancelGiveUp = () => {
       if (giveUp !== null) {
         window.clearTimeout(giveUp);
@@ -303,6 +379,10 @@
     };
     doc.on_event("connection_lost", (_doc, event) => {
       cancelGiveUp();
+      connection = event.connection != null && typeof event.connection.deref === "function" ? event.connection.deref() : null;
+      if (visitorChanges !== undefined) {
+        visitorChanges.connectionLost(doc);
+      }
       if (event.timeout == null || expired(element)) {
         gone(element);
         return;
@@ -320,14 +400,15 @@
       // token, or the restored document could not be read), say so instead of waiting forever.
       giveUp = window.setTimeout(() => gone(element), event.timeout + RESTORE_GRACE_MS);
     });
-    doc.on_event("client_reconnected", () => {
+    doc.on_event("client_reconnected", async () => {
       cancelGiveUp();
       if (healthUrl !== null) {
         say(element, "reloading", "The app was rebuilt; reloading the page…", false);
         reloadWhenServed(healthUrl, POLL_MS);
         return;
       }
-      say(element, "live", "Reconnected.", false);
+      const outcome = await replayVisitorChanges(doc, connection);
+      say(element, "live", reconnectedNotice(outcome), false);
       window.setTimeout(() => {
         if (element.dataset.state === "live") {
           say(element, "live", "", false);
@@ -392,7 +473,10 @@
         elementsByDocument.set(doc, element);
         watchConnection(doc, element);
         if (element.dataset.shared === "true") {
+          // One document for every viewer: a viewer who reconnects rejoins it as it is now.
           watchViewers(doc, element);
+        } else if (visitorChanges !== undefined) {
+          visitorChanges.watch(doc);
         }
         if (element.dataset.state === "loading") {
           say(element, "live", "", false);

@@ -6,7 +6,8 @@ embedded in a site page in Chromium: its plot is drawn, one widget runs Python o
 browser sees a change only the app's Python callback makes), its ``CustomJS`` runs under the
 page's CSP where it has one (export_csv's Download button), and nothing is logged as an error;
 then the Bokeh process holding its session is killed, and the page comes back by itself on the
-other process, numpy columns included, with the widget running Python again. Then standalone,
+other process, numpy columns included, with the visitor's setting restored and the widget running
+Python again. Then standalone,
 where a numpy example comes back after a kill too.
 """
 
@@ -105,6 +106,40 @@ DRIVES = {
         answered="models.some((m) => m.type === 'Label' && m.text === String(find('Slider', 'Year').start + 10))",
     ),
 }
+# After a reconnect the widget is back where the visitor left it (the page replays the visitor's
+# settings): to see Python answer again, each example's widget is moved somewhere else.
+AGAIN = {
+    "sliders": Drive(
+        act="find('Slider', 'offset').value = -0.5",
+        answered="Math.abs(col(sourceWith('y'), 'y')[0] + 0.5) < 1e-9",
+    ),
+    "selection_histogram": Drive(
+        act="sourceWith('x').selected.indices = [...Array(50).keys()]",
+        answered=(
+            "sources.some((source) => [...(col(source, 'top') || [])].reduce((a, b) => a + b, 0)"
+            " === -(col(sourceWith('x'), 'x').length - 50))"
+        ),
+    ),
+    "crossfilter": Drive(act="find('Select', 'Y-Axis').value = 'mpg'", answered="plotTitles.includes('Weight vs Mpg')"),
+    "export_csv": Drive(
+        act="find('RangeSlider', 'Max Salary').value = [10000, 60000]",
+        before="col(sourceWith('salary'), 'salary').length",
+        answered="col(sourceWith('salary'), 'salary').length < arg",
+    ),
+    "ohlc": Drive(act="find('Select', '').value = '12-tick Moving Avg'", answered=_mean_of_last(12)),
+    "movies": Drive(
+        act="find('Slider', 'Minimum number of reviews').value = 40",
+        before="plotTitles.find((title) => / movies selected$/.test(title || ''))",
+        answered="plotTitles.some((title) => / movies selected$/.test(title || '') && title !== arg)",
+    ),
+    "weather": Drive(
+        act="find('Select', 'City').value = 'Boston'", answered="plotTitles.includes('Weather data for Boston, MA')"
+    ),
+    "gapminder": Drive(
+        act="find('Slider', 'Year').value = find('Slider', 'Year').start + 20",
+        answered="models.some((m) => m.type === 'Label' && m.text === String(find('Slider', 'Year').start + 20))",
+    ),
+}
 # Apps with CustomJS: how to run it, and what it must do.
 DOWNLOADS = {"export_csv": ("Download", "data_result.csv")}
 
@@ -130,9 +165,9 @@ def in_scope(body: str) -> str:
     return f"(arg) => {{ {_SCOPE} return ({body}); }}"
 
 
-def run_python(page, name: str) -> None:
+def run_python(page, name: str, drives: dict[str, Drive] = DRIVES) -> None:
     """Change the example's widget in the browser and wait until its Python callback answered."""
-    drive = DRIVES[name]
+    drive = drives[name]
     page.wait_for_function(in_scope("models.length > 0"), arg=None, timeout=WAIT_MS)
     before = page.evaluate(in_scope(drive.before))
     page.evaluate(in_scope(f"(() => {{ {drive.act}; return true; }})()"))
@@ -187,9 +222,12 @@ def test_an_example_runs_embedded_and_comes_back_after_its_process_dies(examples
 
     wait_for_state(page, "live")
     kill_process_that_took(stack, before)
-    wait_for_notice(page, "Reconnected")
+    wait_for_notice(page, "Reconnected; your settings were restored.")
     wait_for_drawn(page)
-    run_python(page, name)
+    if DRIVES[name].before == "null":
+        # What Python answered to the visitor's change holds again on the rebuilt document.
+        page.wait_for_function(in_scope(DRIVES[name].answered), arg=None, timeout=WAIT_MS * 2)
+    run_python(page, name, AGAIN)
     errors.assert_none(but=RECONNECT_ATTEMPT_FAILED)
     wait_for_processes(stack)
 

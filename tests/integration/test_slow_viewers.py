@@ -1,5 +1,6 @@
 """A viewer that stops reading costs the other viewers of its shared view nothing: it is
-disconnected once its unread updates pass the limit, and the others' updates keep their pace.
+disconnected once its unread updates pass the limit and it has read nothing for a while
+(``BOKEH_SLOW_VIEWER_STALL_SECONDS``, one second here), and the others' updates keep their pace.
 
 One shared ``stream`` view on one Bokeh process; a writer changes a widget's label with big
 values (as a viewer's browser would, through PATCH-DOC), three readers time each change's
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def slow_limit_stack():
-    with running_stack(processes=1, BOKEH_SLOW_VIEWER_BUFFER_KB="256") as live:
+    with running_stack(processes=1, BOKEH_SLOW_VIEWER_BUFFER_KB="256", BOKEH_SLOW_VIEWER_STALL_SECONDS="1") as live:
         yield live
 
 
@@ -166,3 +167,5 @@ def test_a_viewer_that_stops_reading_does_not_slow_the_others(slow_limit_stack):
     # Within an order of magnitude of the lag without it (a floor of 1 ms for a very quiet machine).
     assert with_stalled < 10 * max(before, 0.001), f"median lag {with_stalled * 1000:.1f} ms vs {before * 1000:.1f} ms"
     assert "disconnected a viewer that does not read" in stack.bokeh.output()
+    # It fell behind first, and was disconnected once it had read nothing for a second.
+    assert metric(url, "aperture_bokeh_slow_viewers_behind_total") >= 1

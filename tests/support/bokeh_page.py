@@ -9,7 +9,7 @@ WAIT_MS = 30_000
 # What the browser and BokehJS log when one reconnect attempt fails (it reached a process that was
 # dying, or none yet): the next attempt follows, so a test tolerates these and nothing else.
 RECONNECT_ATTEMPT_FAILED = re.compile(
-    r"^WebSocket connection to '\S+/ws' failed|Failed to connect to Bokeh server: Could not open websocket"
+    r"^WebSocket connection to '\S+/ws(\?\S*)?' failed|Failed to connect to Bokeh server: Could not open websocket"
 )
 
 

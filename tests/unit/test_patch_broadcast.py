@@ -14,7 +14,8 @@ from bokeh.server.session import ServerSession
 from tornado import locks
 
 from bkruntime import patch_broadcast
-from bkruntime.patch_broadcast import CHUNK, encode_frames
+from bkruntime.patch_broadcast import CHUNK, MAX_WAITING_FOR_LOCK, encode_frames
+from bkruntime.slow_viewers import HARD_LIMIT_FACTOR, ReadingWatch
 from tests.support.websocket_frames import messages
 
 # Bokeh 3.10 serialises each change once by itself, in a reshaped update path the broadcast does
@@ -27,10 +28,16 @@ class FakeStream:
 
     def __init__(self) -> None:
         self._write_buffer = bytearray()
+        self._total_write_done_index = 0
         self.closed = False
 
     def write(self, data: bytes) -> None:
         self._write_buffer += data
+
+    def take(self, count: int) -> None:
+        """The viewer reads ``count`` bytes: its socket takes them from the stream."""
+        del self._write_buffer[:count]
+        self._total_write_done_index += count
 
     def close(self) -> None:
         self.closed = True
@@ -76,7 +83,8 @@ def broadcaster(monkeypatch):
         pytest.skip("Bokeh 3.10 has its own update path")
     # Restored after the test: the rest of the process keeps Bokeh's own path.
     monkeypatch.setattr(ServerSession, "_document_patched", ServerSession._document_patched)
-    installed = patch_broadcast.install(buffer_limit=64 * 1024)
+    # A viewer past the limit counts as not reading the second time it is seen without progress.
+    installed = patch_broadcast.install(buffer_limit=64 * 1024, reading=ReadingWatch(stall_seconds=0))
     assert installed is not None
     return installed
 
@@ -216,3 +224,75 @@ def test_a_shared_views_relay_links_are_written_before_its_viewers(broadcaster, 
     asyncio.run(change(session, div, "first to the relay"))
     assert order[0] is link and set(order[1:]) == set(viewers)
     assert messages(link.written)[0].content["events"][0]["new"] == "first to the relay"
+
+
+def test_a_viewer_behind_but_reading_keeps_its_updates(broadcaster):
+    busy = FakeConnection()
+    session, div = session_with([busy])
+    stream = busy._socket.ws_connection.stream
+
+    async def run():
+        for index in range(40):
+            await change(session, div, f"{index}" + "x" * 20_000)
+            # It reads, but less than comes: it falls further and further behind.
+            stream.take(5_000)
+
+    asyncio.run(run())
+    assert not stream.closed
+    assert broadcaster.slow_viewers_closed == 0
+    assert broadcaster.reading.times_behind == 1
+    assert len(stream._write_buffer) > 64 * 1024
+
+
+def test_a_viewer_too_far_behind_is_disconnected_even_while_reading(broadcaster):
+    busy = FakeConnection()
+    session, div = session_with([busy])
+    stream = busy._socket.ws_connection.stream
+
+    async def run():
+        for index in range(HARD_LIMIT_FACTOR * 4 + 10):
+            await change(session, div, f"{index}" + "x" * 20_000)
+            stream.take(100)
+
+    asyncio.run(run())
+    assert stream.closed
+    assert broadcaster.slow_viewers_closed == 1
+
+
+def test_a_viewer_waiting_for_a_reply_being_written_keeps_its_updates_while_it_reads(broadcaster):
+    busy = FakeConnection()
+    session, div = session_with([busy])
+    stream = busy._socket.ws_connection.stream
+
+    async def run():
+        lock = await busy._socket.write_lock.acquire()  # a reply being written, slowly but read
+        stream.write(b"r" * 1_000_000)
+        for index in range(MAX_WAITING_FOR_LOCK * 2):
+            await change(session, div, f"update {index}")
+            stream.take(1_000)
+        assert not stream.closed
+        stream.take(len(stream._write_buffer))
+        lock.__exit__(None, None, None)
+        for _ in range(MAX_WAITING_FOR_LOCK * 2 + 2):
+            await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert broadcaster.slow_viewers_closed == 0
+    updates = [m.content["events"][0]["new"] for m in messages(busy.written)]
+    assert updates == [f"update {index}" for index in range(MAX_WAITING_FOR_LOCK * 2)]
+
+
+def test_a_viewer_that_stopped_reading_a_reply_is_disconnected(broadcaster):
+    stalled = FakeConnection()
+    session, div = session_with([stalled])
+    stream = stalled._socket.ws_connection.stream
+
+    async def run():
+        await stalled._socket.write_lock.acquire()
+        stream.write(b"r" * 1_000_000)
+        for index in range(MAX_WAITING_FOR_LOCK + 2):
+            await change(session, div, f"update {index}")
+
+    asyncio.run(run())
+    assert stream.closed
+    assert broadcaster.slow_viewers_closed == 1

@@ -279,7 +279,8 @@ def _no_store_with_tokens(response):
 
 def bokehjs_for_page() -> Markup:
     """Script tags for the BokehJS every live embed of this page needs, and the script that shows
-    each app's connection state (static/live_session.js); empty if the page has no live app.
+    each app's connection state (static/live_session.js) with the one that keeps what the visitor
+    changed for a rebuilt session (static/visitor_changes.js); empty if the page has no live app.
 
     The embed scripts run when the document has loaded, so these may come after them (the site's
     base template writes them at the end of the body).
@@ -290,6 +291,8 @@ def bokehjs_for_page() -> Markup:
     needed = g.get(_PAGE_BUNDLES)
     bokehjs = bokehjs_tags(config.public_url, tuple(bundle for bundle in BOKEHJS_BUNDLES if bundle in needed))
     script = url_for("static", filename="live_session.js")
+    # Read by live_session.js when it starts, so loaded before it.
+    changes = Markup('<script src="{}"></script>').format(url_for("static", filename="visitor_changes.js"))
     if current_app.debug:
         # Development (make dev): the page reloads once its app comes back from a rebuild and the
         # site's health probe (which pages consult) has seen the Bokeh server again.
@@ -298,7 +301,7 @@ def bokehjs_for_page() -> Markup:
         )
     else:
         status = Markup('<script src="{}"></script>').format(script)
-    return bokehjs + status
+    return bokehjs + changes + status
 
 
 bokeh_embed = BokehEmbed()
