@@ -267,16 +267,21 @@ def measure(mode: str, viewers: int, seconds: float) -> Run:
         run.server_cpu_seconds = sum(server.cpu_times()[:2]) - cpu_before
         run.load_average = os.getloadavg()[0]
         run.seconds = seconds
-        for _ in clients:
-            outcome = results.get(timeout=OPEN_SECONDS)
-            run.lags_ms += outcome["lags_ms"]
-            run.received += outcome["received"]
-            run.closed += outcome["closed"]
-            run.failures += outcome["failures"]
-            run.client_cpu_seconds += outcome["cpu_seconds"]
-        for client in clients:
-            client.join(timeout=60)
+        collect_outcomes(run, clients, results)
     return run
+
+
+def collect_outcomes(run, clients, results) -> None:
+    """Add each client process's outcome (lags, updates received, failures, CPU) to ``run``."""
+    for _ in clients:
+        outcome = results.get(timeout=OPEN_SECONDS)
+        run.lags_ms += outcome["lags_ms"]
+        run.received += outcome["received"]
+        run.closed += outcome["closed"]
+        run.failures += outcome["failures"]
+        run.client_cpu_seconds += outcome["cpu_seconds"]
+    for client in clients:
+        client.join(timeout=60)
 
 
 def rows(run: Run) -> dict[str, float]:

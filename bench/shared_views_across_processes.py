@@ -40,7 +40,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared_views import CLIENT_PROCESSES, OPEN_SECONDS, SERVER, client_process, tokens_for
+from shared_views import CLIENT_PROCESSES, OPEN_SECONDS, SERVER, client_process, collect_outcomes, tokens_for
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -183,15 +183,7 @@ def measure(processes: Processes, name: str, layout: dict[int, int], seconds: fl
     run.patches_sent = [after - was for after, was in zip(processes.patches_sent(), sent_before, strict=True)]
     run.load_average = os.getloadavg()[0]
     run.seconds = seconds
-    for _ in clients:
-        outcome = results.get(timeout=OPEN_SECONDS)
-        run.lags_ms += outcome["lags_ms"]
-        run.received += outcome["received"]
-        run.failures += outcome["failures"]
-        run.closed += outcome["closed"]
-        run.client_cpu_seconds += outcome["cpu_seconds"]
-    for client in clients:
-        client.join(timeout=60)
+    collect_outcomes(run, clients, results)
     run.moves = processes.moves() - moves_before
     return run
 
