@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 from aperture.audit_record import AUDIT_EVENTS, AuditRecord
@@ -85,3 +86,10 @@ class AuditWriter:
         finally:
             with self._lock:
                 self._waiting -= 1
+
+
+@cache
+def process_audit_writer(database_url: str) -> AuditWriter:
+    """This process's one writer for ``database_url`` (the login gate and the login sweep share it:
+    one background thread, one connection pool)."""
+    return AuditWriter(database_url)

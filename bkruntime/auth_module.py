@@ -45,7 +45,7 @@ from aperture.database_url import database_url
 from aperture.session_token import APP_KEY, LOGIN_KEY, RELAY_KEY, SHARED_KEY, USER_KEY
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginReader, SiteLoginSettings
-from bkruntime.audit_writer import AuditWriter
+from bkruntime.audit_writer import AuditWriter, process_audit_writer
 from bkruntime.login_records import LoginRecords, OpenLogin, process_login_records
 
 # What Bokeh's handlers see as the user of a request that needs no login.
@@ -182,7 +182,7 @@ def login_records_for(settings: SiteLoginSettings, environ) -> LoginRecords:
 def _gate() -> SiteLoginGate:
     settings = SiteLoginSettings.from_environ(os.environ)
     records = login_records_for(settings, os.environ)
-    audit = AuditWriter(database_url(os.environ))
+    audit = process_audit_writer(database_url(os.environ))
     return SiteLoginGate(SiteLoginReader(settings), resolve_bokeh_secret(os.environ), records, audit)
 
 

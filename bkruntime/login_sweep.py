@@ -12,6 +12,7 @@ notice (``static/live_session.js``):
 * ``ACCESS_ENDED`` (4003): the login is open but its account may no longer open this app (a role
   removed); the page then lists what the visitor may still open.
 
+Each close is recorded in the site's audit trail (``websocket_closed``, ``bkruntime.audit_writer``).
 A database that cannot be read closes nothing (new websockets are refused meanwhile). Bokeh keeps
 its connections in a private set (``bkruntime.graceful_shutdown.open_websockets``); if an upgrade
 moves it, the sweep is not installed and a warning says so: logins are still checked whenever a
@@ -27,6 +28,7 @@ from tornado.ioloop import PeriodicCallback
 
 from aperture.access import may_open
 from aperture.catalog import CATALOG
+from bkruntime.audit_writer import AuditWriter
 from bkruntime.auth_module import LOGIN_ATTRIBUTE
 from bkruntime.graceful_shutdown import open_websockets
 from bkruntime.login_records import LoginRecords
@@ -39,7 +41,7 @@ LOGIN_ENDED_REASON = "login ended"
 ACCESS_ENDED_REASON = "access ended"
 
 
-def sweep(server: Any, records: LoginRecords) -> int:
+def sweep(server: Any, records: LoginRecords, audit: AuditWriter | None = None) -> int:
     """Close the websockets of ``server`` whose login ended or lost their app; how many were closed."""
     held = [(socket, getattr(socket, LOGIN_ATTRIBUTE)) for socket in open_websockets(server) or () if _held(socket)]
     if not held:
@@ -62,6 +64,11 @@ def sweep(server: Any, records: LoginRecords) -> int:
         socket.close(code, reason)
         closed += 1
         log.info("closed a websocket of %s: login %s %s", app, login_id, reason)
+        if audit is not None:
+            actor = login.visitor.name if login is not None else None
+            audit.record(
+                "websocket_closed", socket, actor=actor, subject=actor, detail=f"{app}: login {login_id} {reason}"
+            )
     return closed
 
 
@@ -69,11 +76,13 @@ def _held(socket: Any) -> bool:
     return socket is not None and getattr(socket, LOGIN_ATTRIBUTE, None) is not None
 
 
-def install(server: Any, records: LoginRecords, interval_seconds: float) -> PeriodicCallback | None:
+def install(
+    server: Any, records: LoginRecords, interval_seconds: float, audit: AuditWriter | None = None
+) -> PeriodicCallback | None:
     """Sweep ``server``'s websockets every ``interval_seconds`` (call before its loop runs)."""
     if open_websockets(server) is None:
         log.warning("Bokeh's connection set moved; open pages of private apps stay open after their login ends")
         return None
-    callback = PeriodicCallback(lambda: sweep(server, records), interval_seconds * 1000)
+    callback = PeriodicCallback(lambda: sweep(server, records, audit), interval_seconds * 1000)
     callback.start()
     return callback

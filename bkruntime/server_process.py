@@ -42,9 +42,11 @@ import socket
 import sys
 
 from aperture.catalog import CATALOG, AppCatalog
+from aperture.database_url import database_url
 from aperture.endpoints import HEALTH_PATH, METRICS_PATH, READY_PATH, STATS_PATH
 from aperture.environment import ConfigurationError
 from bkruntime import app_reload, gc_tuning, graceful_shutdown, login_sweep, metrics, server_logging
+from bkruntime.audit_writer import process_audit_writer
 from bkruntime.kit.process_identity import process_index
 from bkruntime.launcher import build_command, load_settings
 from bkruntime.process_stats import ProcessStats, stats_handler
@@ -191,7 +193,8 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: A
         def customize_server(self, server):
             gc_tuning.watch(server, ended_sessions=lambda: sum(stats.destroyed.values()))
             graceful_shutdown.install(server)
-            login_sweep.install(server, records, settings.site_login.check_seconds)
+            audit = process_audit_writer(database_url(os.environ))
+            login_sweep.install(server, records, settings.site_login.check_seconds, audit)
             # Once the server runs: can every app build its document? (``/readyz``)
             server.io_loop.add_callback(self_check.run, server._tornado)
             if os.environ.get(app_reload.RELOAD_APPS_ENV) == "1":

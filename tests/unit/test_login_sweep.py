@@ -13,9 +13,20 @@ class Socket:
         if login is not None:
             setattr(self, LOGIN_ATTRIBUTE, login)
         self.closed = None
+        self.request = SimpleNamespace(remote_ip="203.0.113.9", headers={"User-Agent": "browser/1.0"})
 
     def close(self, code, reason) -> None:
         self.closed = (code, reason)
+
+
+class Recorded:
+    """Takes what the sweep records in the audit trail."""
+
+    def __init__(self) -> None:
+        self.entries = []
+
+    def record(self, kind, handler, actor=None, subject=None, detail=""):
+        self.entries.append((kind, actor, detail))
 
 
 def server_with(*sockets):
@@ -44,12 +55,18 @@ def test_websockets_close_when_their_login_ends_or_loses_the_app(monkeypatch):
     server = server_with(*sockets.values())
     logins.end("ended")
 
-    assert sweep(server, logins) == 2
+    audit = Recorded()
+    assert sweep(server, logins, audit) == 2
+    assert sorted(audit.entries, key=lambda entry: entry[2]) == [
+        ("websocket_closed", "cy", f"ledger: login {demoted.id} access ended"),
+        ("websocket_closed", None, f"portfolio: login {ended.id} login ended"),
+    ]
     assert sockets["ended"].closed == (LOGIN_ENDED, "login ended")
     assert sockets["demoted"].closed == (ACCESS_ENDED, "access ended")
     assert all(sockets[name].closed is None for name in ("kept", "still-open-elsewhere", "public or by share link"))
     # Closed once: the browser's close frame may take a while to come back.
-    assert sweep(server, logins) == 0
+    assert sweep(server, logins, audit) == 0
+    assert len(audit.entries) == 2
 
 
 def test_an_unreadable_database_closes_nothing():

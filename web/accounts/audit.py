@@ -53,6 +53,7 @@ KINDS = {
     "share_link_opened": "a share link opened",
     "share_link_revoked": "a share link revoked",
     "websocket_refused": "a private app refused a websocket",
+    "websocket_closed": "an open websocket of a private app closed: its login ended or lost the app",
 }
 PRUNE_EVERY_SECONDS = 3600
 _last_prune = {"at": 0.0}
