@@ -140,7 +140,7 @@ def test_failed_logins_through_the_front_are_counted_in_the_redis_service(projec
     assert answer.status_code == 200 and "Wrong name or password." in answer.text
     scan = [tool("podman"), "exec", project.container("redis"), "redis-cli", "--scan", "--pattern", "LIMITS*"]
     keys = subprocess.run(scan, capture_output=True, text=True, timeout=60, check=True).stdout.split()
-    assert any(key.endswith("/mallory/auth.login/5/1/minute") for key in keys), keys
+    assert any(key.endswith("/mallory/failed-logins-per-account/5/1/minute") for key in keys), keys
 
 
 def test_killing_a_replica_keeps_open_pages_and_new_pages_go_to_survivors(project, browser):

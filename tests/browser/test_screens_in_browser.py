@@ -53,6 +53,10 @@ HEADER_ROWS = """() => {
     }
     return rows.size;
 }"""
+# What makes a page wider than its window: the widest elements that stick out, outermost first.
+WIDEST = """() => [...document.querySelectorAll('main *')]
+  .filter((element) => element.getBoundingClientRect().right > document.documentElement.clientWidth)
+  .slice(0, 5).map((element) => `${element.tagName}.${element.className}: ${element.textContent.slice(0, 120)}`)"""
 
 
 def open_drawn(page, url: str) -> None:
@@ -122,10 +126,11 @@ def test_an_admins_header_is_one_row_at_1280_px(stack, accounts, browser, screen
         page.wait_for_url(f"{stack.web_url}/admin")
         assert page.locator(".account-name").inner_text() == accounts["admin"]
         assert page.get_by_role("link", name="Admin", exact=True).is_visible()
+        # The picture first: a failure below is then there to be seen.
+        screenshot(page, screenshot_dir, "laptop-admin")
         assert page.evaluate(HEADER_ROWS) == 1
         sizes = page.evaluate(SIZES)
-        assert sizes["scrollWidth"] <= sizes["clientWidth"], sizes
-        screenshot(page, screenshot_dir, "laptop-admin")
+        assert sizes["scrollWidth"] <= sizes["clientWidth"], (sizes, page.evaluate(WIDEST))
     finally:
         context.close()
 
