@@ -53,6 +53,7 @@ from bkruntime.process_stats import ProcessStats, stats_handler
 from bkruntime.readiness import SelfCheck, readiness_handler
 from bkruntime.settings import BokehServerSettings
 from bkruntime.slow_viewers import ReadingWatch
+from bkruntime.startup_signal import announce_up
 
 
 def install_listeners(settings: BokehServerSettings, index: int) -> None:
@@ -161,6 +162,13 @@ def watch_owners(server, relays) -> None:
     server.io_loop.add_callback(relays.peers.start)
 
 
+async def check_then_announce(self_check: SelfCheck, tornado_app) -> None:
+    """The startup self-check; once an app builds, tell the supervisor this process came up."""
+    await self_check.run(tornado_app)
+    if self_check.ready:
+        announce_up()
+
+
 def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: AppCatalog = CATALOG, relays=None):
     """Bokeh's ``serve`` subcommand with this product's additions."""
     from bokeh.command.subcommands.serve import Serve
@@ -196,7 +204,7 @@ def serve_command(settings: BokehServerSettings, stats: ProcessStats, catalog: A
             audit = process_audit_writer(database_url(os.environ))
             login_sweep.install(server, records, settings.site_login.check_seconds, audit)
             # Once the server runs: can every app build its document? (``/readyz``)
-            server.io_loop.add_callback(self_check.run, server._tornado)
+            server.io_loop.add_callback(check_then_announce, self_check, server._tornado)
             if os.environ.get(app_reload.RELOAD_APPS_ENV) == "1":
                 # `make dev`: a saved app file rebuilds that app in this process.
                 reloader = app_reload.AppReloader(

@@ -38,6 +38,7 @@ from aperture.signing import signing_environment
 from bkruntime.kit.process_identity import COUNT_ENV, INDEX_ENV
 from bkruntime.recycling import RecyclePolicy, process_health, resident_bytes
 from bkruntime.settings import BokehServerSettings
+from bkruntime.startup_signal import READY_FD_ENV, came_up, open_pipe
 
 log = logging.getLogger("bkruntime.supervisor")
 
@@ -80,6 +81,8 @@ class ServerSlot:
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     fast_failures: int = 0
+    # The supervisor's end of the pipe on which the process says it came up (bkruntime.startup_signal).
+    ready_pipe: int | None = None
     # When an exited process that keeps failing is to be started again (None: at once).
     retry_at: float | None = None
     # Recycling: told to drain (SIGTERM) and not yet exited; then replaced and not yet answering.
@@ -133,7 +136,16 @@ class Supervisor:
         env = {key: value for key, value in os.environ.items() if key != BOKEH_OWN_ORIGIN_ENV}
         env.update(signing_environment(self.settings.secret_key))
         env.update({INDEX_ENV: str(slot.index), COUNT_ENV: str(len(self.slots))})
-        slot.process = subprocess.Popen([sys.executable, "-m", "bkruntime.server_process"], env=env)
+        if slot.ready_pipe is not None:
+            os.close(slot.ready_pipe)
+        slot.ready_pipe, write_end = open_pipe()
+        env[READY_FD_ENV] = str(write_end)
+        try:
+            slot.process = subprocess.Popen(
+                [sys.executable, "-m", "bkruntime.server_process"], env=env, pass_fds=(write_end,)
+            )
+        finally:
+            os.close(write_end)
         slot.started_at = time.monotonic()
         log.info("started Bokeh process %d (pid %d)", slot.index, slot.process.pid)
 
@@ -204,7 +216,10 @@ class Supervisor:
             slot.draining, slot.replacement_pending = False, True
             self._start(slot)
             return True
-        slot.fast_failures = slot.fast_failures + 1 if lived < FAST_FAILURE_SECONDS else 0
+        # A process that came up and was then killed (kill -9, the OOM killer) did not fail to start.
+        started_and_failed = lived < FAST_FAILURE_SECONDS and not came_up(slot.ready_pipe)
+        slot.ready_pipe = None
+        slot.fast_failures = slot.fast_failures + 1 if started_and_failed else 0
         if slot.fast_failures >= FAST_FAILURES_TO_GIVE_UP:
             if not self._another_serves(slot):
                 log.error(

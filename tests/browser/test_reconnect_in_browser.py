@@ -27,6 +27,7 @@ from tests.support.bokeh_page import (
 from tests.support.page_errors import PageErrors
 from tests.support.restarts import (
     bokeh_process,
+    kill_a_process_that_holds_a_shared_view,
     kill_process_that_took,
     process_that_took,
     sessions_created,
@@ -84,7 +85,10 @@ def test_the_same_document_comes_back_after_its_process_dies(restart_stack, page
     wait_for_state(page, "live")
     assert page.locator(NOTICE).is_hidden()
 
-    kill_process_that_took(stack, before)
+    if CATALOG[name].sharing == "shared":
+        kill_a_process_that_holds_a_shared_view(stack, before)
+    else:
+        kill_process_that_took(stack, before)
     wait_for_notice(page, "Reconnected")
     assert len(sockets) >= 2, "BokehJS opened a second websocket"
     wait_for_canvas(page)

@@ -54,6 +54,19 @@ def kill_process_that_took(stack, before: list[int]) -> int:
     return index
 
 
+def kill_a_process_that_holds_a_shared_view(stack, before: list[int]) -> int:
+    """SIGKILL a Bokeh process whose sessions grew since ``before`` for a shared view's page.
+
+    The view's owner builds its document, and a relay (the process the page's websocket reached,
+    if not the owner) holds a mirror of it: one or two processes grew. Either death must bring the
+    page back, so the first of them is killed.
+    """
+    grown, now = _processes_that_took(stack, before)
+    assert 1 <= len(grown) <= 2, f"cannot tell which processes hold the shared view: {before} -> {now}"
+    bokeh_process(stack, grown[0]).send_signal(signal.SIGKILL)
+    return grown[0]
+
+
 def kill_processes_that_took(stack, before: list[int]) -> list[int]:
     """SIGKILL, one after the other, every Bokeh process whose visitors' sessions grew.
 

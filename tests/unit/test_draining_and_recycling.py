@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import signal
 import time
 
@@ -250,3 +251,37 @@ def test_a_retry_builds_only_the_apps_that_failed(monkeypatch):
     asyncio.run(probe_until_fixed())
     assert len(good.tokens) == 1, "the app that built was not built again"
     assert check.report()["apps"]["sliders"]["ok"] and check.report()["apps"]["broken"]["ok"]
+
+
+def test_a_process_says_it_came_up_on_the_pipe_its_supervisor_gave_it(monkeypatch):
+    from bkruntime.startup_signal import READY_FD_ENV, announce_up, came_up, open_pipe
+
+    read_end, write_end = open_pipe()
+    monkeypatch.setenv(READY_FD_ENV, str(write_end))
+    announce_up()
+    announce_up()  # at most once: the variable is gone and the end closed
+    assert came_up(read_end)
+
+    silent_read, silent_write = open_pipe()
+    os.close(silent_write)  # the process exited without a word
+    assert not came_up(silent_read)
+    assert not came_up(None)
+
+
+def test_a_process_killed_soon_after_it_came_up_is_not_a_failure_to_start(tmp_path, monkeypatch):
+    from bkruntime import supervisor
+    from bkruntime.settings import BokehServerSettings
+    from bkruntime.startup_signal import open_pipe
+
+    settings = BokehServerSettings.from_environ({"APERTURE_INSTANCE_DIR": str(tmp_path), "BOKEH_PROCESSES": "1"})
+    boss = supervisor.Supervisor(settings)
+    monkeypatch.setattr(boss, "_start", lambda slot: None)
+    (slot,) = boss.slots
+    for came_up_first in (True, False):
+        slot.process, slot.started_at = ExitedProcess(1), time.monotonic()
+        slot.ready_pipe, write_end = open_pipe()
+        if came_up_first:
+            os.write(write_end, b"1")
+        os.close(write_end)
+        assert boss._restart_after_exit(slot)
+        assert slot.fast_failures == (0 if came_up_first else 1)
