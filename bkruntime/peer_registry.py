@@ -10,6 +10,11 @@ Each member is a key of its own that Redis expires (so no clock but Redis's deci
 lease ends), plus its name in one set, which is how the members are listed; a name whose key
 expired is taken out of the set by whoever reads it. A process that stops leaves its lease to
 expire; the health checks of ``bkruntime.view_owners`` find it down before that.
+
+Each member also holds a *slot*: the lowest number no live member holds, under the same lease. It
+is the member's row in a shared view's count of viewers (``bkruntime.shared_views``), which needs
+a number per process that is unique over the deployment (a supervisor's process indexes repeat
+from replica to replica) and small (a slot is reused once its holder's lease has ended).
 """
 
 from __future__ import annotations
@@ -21,6 +26,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MEMBERS_KEY = "aperture:bokeh-peers"
+SLOT_KEY = "aperture:bokeh-peer-slot"
+# More processes than this in one deployment find no slot (and count in slot 0's row).
+MAX_SLOTS = 1024
+# Renew a slot's lease only while this member still holds it (atomically).
+RENEW_SLOT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
 # A member's lease lasts this many rounds of checks: it survives a round or two of a busy loop.
 LEASE_ROUNDS = 5
 MIN_LEASE_SECONDS = 3.0
@@ -35,6 +48,10 @@ def lease_seconds(check_seconds: float) -> float:
 
 def member_key(member: str) -> str:
     return f"{MEMBERS_KEY}:{member}"
+
+
+def slot_key(slot: int) -> str:
+    return f"{SLOT_KEY}:{slot}"
 
 
 def redis_client(url: str) -> Any:
@@ -56,6 +73,8 @@ class PeerRegistry:
     # Whether the last round reached Redis (a warning is logged when it stops, once).
     reachable: bool = True
     members: list[str] = field(default_factory=list)
+    # This member's slot (None until Redis first answered).
+    slot: int | None = None
 
     @classmethod
     def from_url(cls, url: str, member: str, check_seconds: float) -> PeerRegistry:
@@ -82,6 +101,7 @@ class PeerRegistry:
         return members
 
     async def _renew_and_list(self) -> list[str]:
+        await self._hold_slot()
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.set(member_key(self.member), "1", px=int(self.lease_seconds * 1000))
             pipe.sadd(MEMBERS_KEY, self.member)
@@ -93,3 +113,21 @@ class PeerRegistry:
         if expired:
             await self.client.srem(MEMBERS_KEY, *expired)
         return [name for name in names if name not in expired]
+
+    async def _hold_slot(self) -> None:
+        """Renew this member's slot, or take the lowest free one if it has none (or lost it)."""
+        lease = int(self.lease_seconds * 1000)
+        if self.slot is not None and await self.client.eval(RENEW_SLOT, 1, slot_key(self.slot), self.member, lease):
+            return
+        for slot in range(MAX_SLOTS):
+            key = slot_key(slot)
+            if await self.client.set(key, self.member, px=lease, nx=True) or await self._holds(key):
+                if slot != self.slot and self.slot is not None:
+                    log.info("this Bokeh process's viewer-count slot is now %d event=peer_slot_moved", slot)
+                self.slot = slot
+                return
+        log.warning("no free slot among %d in the peer registry", MAX_SLOTS)
+
+    async def _holds(self, key: str) -> bool:
+        holder = await self.client.get(key)
+        return holder is not None and holder.decode() == self.member

@@ -94,6 +94,13 @@ class Peers:
     def own_port(self) -> int:
         return self.members[self.own_index][1]
 
+    @property
+    def row(self) -> int:
+        """This process's row in a shared view's count of viewers: its slot in the registry (unique
+        over the deployment), or its index in its supervisor."""
+        slot = None if self.registry is None else self.registry.slot
+        return self.own_index if slot is None else slot
+
     def address(self, index: int) -> str:
         """``host:port`` where process ``index`` is reached (its own port)."""
         host, port = self.members[index]

@@ -271,9 +271,7 @@ class Relays:
     def _new_link(self, context: Any, session_id: str, payload: dict[str, Any], owner: int) -> Any:
         route = context.url.rstrip("/")
         url = f"ws://{self.peers.address(owner)}{self.prefix}{route}/ws"
-        token = mint_token(
-            session_id, self.secret_key, LINK_TOKEN_SECONDS, relay_payload(payload, self.peers.own_index)
-        )
+        token = mint_token(session_id, self.secret_key, LINK_TOKEN_SECONDS, relay_payload(payload, self.peers.row))
         return self._link_class(session_id, token, url, owner)
 
     def bind(self, context: Any, session: Any) -> None:

@@ -49,6 +49,32 @@ def test_members_list_each_other_and_one_that_stops_renewing_drops_out(redis):
     asyncio.run(scenario())
 
 
+def test_every_member_holds_a_slot_of_its_own_and_a_freed_slot_is_reused(redis):
+    async def scenario():
+        one = PeerRegistry.from_url(redis.url, "bokeh-0:5007", check_seconds=1.0)
+        two = PeerRegistry.from_url(redis.url, "bokeh-1:5007", check_seconds=1.0)
+        two.lease_seconds = 0.3
+        await one.renew_and_list()
+        await two.renew_and_list()
+        assert (one.slot, two.slot) == (0, 1)
+        await one.renew_and_list()
+        assert one.slot == 0  # renewed, not taken again
+
+        async def slot_free():
+            return await one.client.get(peer_registry.slot_key(1)) is None
+
+        await until(slot_free)  # two was killed: its lease ended
+        three = PeerRegistry.from_url(redis.url, "bokeh-2:5007", check_seconds=1.0)
+        await three.renew_and_list()
+        assert three.slot == 1
+        # A process restarted under the same name while its old lease lives keeps its slot.
+        again = PeerRegistry.from_url(redis.url, "bokeh-0:5007", check_seconds=1.0)
+        await again.renew_and_list()
+        assert again.slot == 0
+
+    asyncio.run(scenario())
+
+
 def test_a_lease_outlives_a_few_rounds_of_checks():
     assert peer_registry.lease_seconds(1.0) == 5.0
     assert peer_registry.lease_seconds(0.1) == peer_registry.MIN_LEASE_SECONDS
@@ -103,6 +129,8 @@ def test_peers_of_two_replicas_find_each_other_through_the_registry_and_agree_on
         assert a.has_peers and b.has_peers  # one process each, yet they share views
         await b.check_once()  # b registers itself
         await a.check_once()
+        # Both are process 0 of their supervisor; their rows in a view's count differ.
+        assert (a.own_index, b.own_index) == (0, 0) and {a.row, b.row} == {0, 1}
         assert sorted(a.address(index) for index in a.up) == [f"127.0.0.1:{port_a}", f"127.0.0.1:{port_b}"]
         names = [f"127.0.0.1:{port_a}", f"127.0.0.1:{port_b}"]
         for session_id in ("view-one", "view-two", "view-three", "view-four"):
