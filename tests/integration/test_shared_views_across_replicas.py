@@ -1,7 +1,8 @@
 """Shared views over two replicas: two supervisors (``python -m bkapps``, one Bokeh process each,
 as docker-compose's services are), which know nothing of each other but the peer registry in one
 Redis. Two viewers of one view, one on each replica, see one document and one count; kill -9 the
-owner and both come back to one document with the right count."""
+owner and both come back to one document with the right count; with Redis down each replica keeps
+the view to itself, and they share it again once Redis is back."""
 
 import asyncio
 import signal
@@ -32,9 +33,15 @@ def second_replica(first: Stack):
 
 
 @pytest.fixture(scope="module")
-def replicas():
+def registry():
+    with running_redis() as redis:
+        yield redis
+
+
+@pytest.fixture(scope="module")
+def replicas(registry):
+    redis = registry
     with (
-        running_redis() as redis,
         running_stack(
             processes=1,
             BOKEH_PEER_REGISTRY_URL=redis.url,
@@ -59,16 +66,25 @@ def member(replica: Stack) -> str:
     return replica.process_urls[0].removeprefix("http://")
 
 
+def shared_views_health(replica: Stack) -> dict | None:
+    try:
+        return requests.get(f"{replica.process_urls[0]}/healthz", timeout=5).json()["shared_views"]
+    except requests.RequestException:
+        return None
+
+
 def see_each_other(replicas) -> bool:
     members = sorted(member(replica) for replica in replicas)
-    for replica in replicas:
-        try:
-            answer = requests.get(f"{replica.process_urls[0]}/healthz", timeout=5).json()
-        except requests.RequestException:
-            return False
-        if answer["shared_views"]["peer_addresses"] != members:
-            return False
-    return True
+    answers = [shared_views_health(replica) for replica in replicas]
+    return all(answer and answer["peer_addresses"] == members and answer["peer_registry"] for answer in answers)
+
+
+def each_alone(replicas) -> bool:
+    answers = [shared_views_health(replica) for replica in replicas]
+    return all(
+        answer and answer["peer_addresses"] == [member(replica)] and answer["peer_registry"] is False
+        for replica, answer in zip(replicas, answers, strict=True)
+    )
 
 
 def stream_view(site: Stack, rate: int) -> EmbeddedSession:
@@ -141,3 +157,31 @@ def test_viewers_on_two_replicas_share_one_document_and_one_count_and_survive_ki
         on_second.close()
 
     asyncio.run(after_the_kill())
+
+
+def test_with_redis_down_each_replica_keeps_its_own_view_and_they_rejoin_when_it_is_back(replicas, registry):
+    wait_for(lambda: see_each_other(replicas), "the replicas find each other in the registry")
+    embed = stream_view(replicas[0], 950)
+    registry.stop()
+    wait_for(lambda: each_alone(replicas), "each replica falls back to its own processes")
+
+    async def while_down():
+        # Each replica serves the view on its own: one viewer each, each counting itself.
+        viewers = [await open_viewer(replica, embed) for replica in replicas]
+        for viewer in viewers:
+            await viewer.until(lambda v: v.viewers == 1, WAIT_SECONDS)
+        for viewer in viewers:
+            viewer.close()
+
+    asyncio.run(while_down())
+    with running_redis(registry.port):
+        wait_for(lambda: see_each_other(replicas), "the replicas find each other again")
+
+        async def back():
+            on_first, on_second = await one_viewer_on_each(replicas, embed)
+            await on_first.set_value("rate", 333)
+            await on_second.until(lambda v: v.values["rate"] == 333, WAIT_SECONDS)
+            on_first.close()
+            on_second.close()
+
+        asyncio.run(back())

@@ -12,7 +12,6 @@ from bkruntime import peer_registry
 from bkruntime.peer_registry import PeerRegistry
 from bkruntime.settings import BokehServerSettings
 from bkruntime.view_owners import Peers, rendezvous_owner
-from tests.support import redis_server
 from tests.support.redis_server import running_redis
 from tests.support.servers import free_ports
 
@@ -80,7 +79,7 @@ def test_a_lease_outlives_a_few_rounds_of_checks():
     assert peer_registry.lease_seconds(0.1) == peer_registry.MIN_LEASE_SECONDS
 
 
-def test_redis_down_is_warned_once_and_its_return_rejoins(redis, monkeypatch, caplog):
+def test_redis_down_is_warned_once_and_its_return_rejoins(redis, caplog):
     port = redis.port
 
     async def scenario():
@@ -93,8 +92,7 @@ def test_redis_down_is_warned_once_and_its_return_rejoins(redis, monkeypatch, ca
             warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
             assert len(warnings) == 1 and "peer registry cannot be reached" in warnings[0].getMessage()
             assert registry.reachable is False
-            monkeypatch.setattr(redis_server, "free_port", lambda: port)
-            with running_redis():
+            with running_redis(port):
                 assert await registry.renew_and_list() == ["127.0.0.1:7001"]
             assert registry.reachable is True
             assert any("answers again" in record.getMessage() for record in caplog.records)
