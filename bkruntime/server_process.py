@@ -133,18 +133,24 @@ def around_every_app(name: str, application, stats: ProcessStats, reader, record
 
 
 def shared_view_relays(settings: BokehServerSettings, index: int):
-    """The owners and relays of shared views across this supervisor's processes (None when alone,
-    turned off, or when Bokeh moved what relays rely on)."""
+    """The owners and relays of shared views across this supervisor's processes, or across every
+    replica's with a peer registry (None when alone, turned off, or when Bokeh moved what relays
+    rely on)."""
     from bkruntime import view_relay
     from bkruntime.kit.process_identity import process_count
+    from bkruntime.peer_registry import PeerRegistry
     from bkruntime.view_owners import Peers
 
     count = process_count() or 1
-    if not settings.shared_view_owners or count < 2:
+    if not settings.shared_view_owners or (count < 2 and not settings.peer_registry_url):
         return None
-    host = "127.0.0.1" if settings.address in ("", "0.0.0.0", "::") else settings.address  # noqa: S104
+    host = settings.peer_host
     ports = [settings.process_port(other) for other in range(count)]
-    peers = Peers(host, ports, index, settings.peer_check_seconds)
+    registry = None
+    if settings.peer_registry_url:
+        member = f"{host}:{settings.process_port(index)}"
+        registry = PeerRegistry.from_url(settings.peer_registry_url, member, settings.peer_check_seconds)
+    peers = Peers(host, ports, index, settings.peer_check_seconds, registry)
     relays = view_relay.Relays(peers, settings.secret_key, settings.prefix)
     return relays if view_relay.install(relays) else None
 

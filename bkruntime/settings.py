@@ -21,6 +21,7 @@ from aperture.log_format import log_format_setting
 from aperture.signing import resolve_bokeh_secret
 from aperture.site_login import SiteLoginSettings
 
+PEER_REGISTRY_SCHEMES = ("redis://", "rediss://", "unix://")
 LOG_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
 
 
@@ -61,6 +62,10 @@ class BokehServerSettings:
     peer_check_seconds: float = 1.0
     # ... once it has also taken none of them for this long (bkruntime.slow_viewers).
     slow_viewer_stall_seconds: float = 10.0
+    # redis://...: the processes of every replica find each other there (bkruntime.peer_registry).
+    peer_registry_url: str = ""
+    # Where the other replicas reach this process's own port ("" : the local address).
+    peer_address: str = ""
 
     @classmethod
     def from_environ(cls, environ: Environ) -> BokehServerSettings:
@@ -91,6 +96,8 @@ class BokehServerSettings:
             shared_view_owners=env_bool(environ, "BOKEH_SHARED_VIEW_OWNERS", True),
             peer_check_seconds=env_float(environ, "BOKEH_PEER_CHECK_SECONDS", 1.0, minimum=0.1),
             slow_viewer_stall_seconds=env_float(environ, "BOKEH_SLOW_VIEWER_STALL_SECONDS", 10.0, minimum=0.5),
+            peer_registry_url=env_str(environ, "BOKEH_PEER_REGISTRY_URL", ""),
+            peer_address=env_str(environ, "BOKEH_PEER_ADDRESS", ""),
         )
         settings.validate()
         return settings
@@ -99,7 +106,23 @@ class BokehServerSettings:
         """The port only process ``index`` listens on (besides the shared ``port``)."""
         return self.process_port_base + index
 
+    @property
+    def peer_host(self) -> str:
+        """The host other processes reach this one's own port at (``BOKEH_PEER_ADDRESS``, or the
+        address it listens on, loopback for every address)."""
+        if self.peer_address:
+            return self.peer_address
+        return "127.0.0.1" if self.address in ("", "0.0.0.0", "::") else self.address  # noqa: S104
+
     def validate(self) -> None:
+        if self.peer_registry_url and not self.peer_registry_url.startswith(PEER_REGISTRY_SCHEMES):
+            raise ConfigurationError(
+                f"BOKEH_PEER_REGISTRY_URL must be a Redis URL (redis://host:port/db), not {self.peer_registry_url!r}"
+            )
+        if any(character in self.peer_address for character in "/ :"):
+            raise ConfigurationError(
+                f"BOKEH_PEER_ADDRESS takes a host name or IPv4 address, without a port or scheme: {self.peer_address!r}"
+            )
         if any("*" in origin for origin in self.allowed_origins):
             raise ConfigurationError(
                 "BOKEH_ALLOW_WEBSOCKET_ORIGIN must list origins (host[:port]); wildcards would let "

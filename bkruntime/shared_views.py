@@ -8,7 +8,8 @@ number of websockets on the session; the page's script (``static/live_session.js
 in the same patch as any other update.
 
 With several processes, a view's document lives on its owner and is mirrored by relays
-(``bkruntime.view_relay``): the ``viewers`` column has one row per process of the supervisor, and
+(``bkruntime.view_relay``): the ``viewers`` column has one row per process of the supervisor (per
+slot of the peer registry across replicas, ``bkruntime.peer_registry``), and
 each process patches only its own row, with the viewers whose websocket it holds (on the owner, not
 counting the relays' links). A relay's patch reaches the owner like any change, and from there
 every viewer; the owner sets the row of a relay whose link is gone to 0. The page shows the sum.
@@ -47,8 +48,12 @@ def _rows() -> int:
 
 
 def _own_row() -> int:
+    """This process's row: its index in the supervisor, or its slot across replicas."""
+    from bkruntime import view_relay
     from bkruntime.kit.process_identity import process_index
 
+    if view_relay.RELAYS is not None:
+        return view_relay.RELAYS.peers.row
     return process_index() or 0
 
 

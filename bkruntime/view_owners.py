@@ -13,6 +13,12 @@ that is only slow to answer (busy) stays up until it has missed ``MISSES_TO_DOWN
 row, since every move of a view sends its viewers elsewhere. A process found down between two
 rounds (a relay's link to it failed) is dropped at once (``mark_down``) and checked again at the
 next round.
+
+Across replicas (``BOKEH_PEER_REGISTRY_URL``), the members are not only this supervisor's
+processes but every process listed alive in the registry (``bkruntime.peer_registry``), each named
+``address:port``; the hashing then runs over those names, which every replica spells alike. The
+members found are appended to ``members`` (an index, once given, names one process for good).
+While Redis cannot be reached, the members are this supervisor's processes again, until it answers.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +41,11 @@ CHECK_TIMEOUT_SECONDS = 2.0
 MISSES_TO_DOWN = 3
 
 
-def rendezvous_owner(session_id: str, ports: Iterable[int]) -> int:
-    """The port, among ``ports``, that owns the view with ``session_id`` (highest random weight)."""
+def rendezvous_owner(session_id: str, ports: Iterable[int | str]) -> int | str:
+    """The port (or ``address:port`` member), among ``ports``, that owns the view with
+    ``session_id`` (highest random weight)."""
 
-    def weight(port: int) -> bytes:
+    def weight(port: int | str) -> bytes:
         return hashlib.sha256(f"{port}\n{session_id}".encode()).digest()
 
     candidates = list(ports)
@@ -47,34 +55,69 @@ def rendezvous_owner(session_id: str, ports: Iterable[int]) -> int:
 
 
 class Peers:
-    """This process's view of which processes of its supervisor are up, and the owners it implies."""
+    """This process's view of which processes (of its supervisor, or of every replica with a
+    ``registry``) are up, and the owners it implies."""
 
     def __init__(
-        self, host: str, ports: list[int], own_index: int, check_seconds: float = DEFAULT_CHECK_SECONDS
+        self,
+        host: str,
+        ports: list[int],
+        own_index: int,
+        check_seconds: float = DEFAULT_CHECK_SECONDS,
+        registry: Any = None,
     ) -> None:
         self.host = host
-        self.ports = ports
+        # Every process known so far, as (host, own port); the first ones are this supervisor's.
+        self.members: list[tuple[str, int]] = [(host, port) for port in ports]
+        self.local_count = len(ports)
         self.own_index = own_index
         self.check_seconds = check_seconds
+        self.registry = registry
         self.up: set[int] = {own_index}
         self.checked_at: float | None = None
         # Rounds in a row each peer did not answer.
         self.misses: dict[int, int] = {}
-        self._first_round = asyncio.Event() if len(ports) > 1 else None
+        self._first_round = asyncio.Event() if self.has_peers else None
         self._listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task | None = None
 
     @property
+    def has_peers(self) -> bool:
+        """Whether there can be other processes to share views with."""
+        return self.local_count > 1 or self.registry is not None
+
+    @property
+    def ports(self) -> list[int]:
+        return [port for _, port in self.members]
+
+    @property
     def own_port(self) -> int:
-        return self.ports[self.own_index]
+        return self.members[self.own_index][1]
+
+    @property
+    def row(self) -> int:
+        """This process's row in a shared view's count of viewers: its slot in the registry (unique
+        over the deployment), or its index in its supervisor."""
+        slot = None if self.registry is None else self.registry.slot
+        return self.own_index if slot is None else slot
+
+    def address(self, index: int) -> str:
+        """``host:port`` where process ``index`` is reached (its own port)."""
+        host, port = self.members[index]
+        return f"{host}:{port}"
 
     def url(self, index: int) -> str:
-        return f"http://{self.host}:{self.ports[index]}"
+        return f"http://{self.address(index)}"
+
+    def name(self, index: int) -> int | str:
+        """What the hashing knows process ``index`` by: its port within one supervisor (every
+        process of it shares the host), its ``address:port`` across replicas."""
+        return self.address(index) if self.registry is not None else self.members[index][1]
 
     def owner_of(self, session_id: str) -> int:
         """The index of the process that owns ``session_id``'s view, as this process sees it now."""
-        port = rendezvous_owner(session_id, (self.ports[index] for index in self.up))
-        return self.ports.index(port)
+        names = {self.name(index): index for index in self.up}
+        return names[rendezvous_owner(session_id, names)]
 
     def owns(self, session_id: str) -> bool:
         return self.owner_of(session_id) == self.own_index
@@ -96,11 +139,11 @@ class Peers:
 
     def start(self) -> None:
         """Check the peers every ``check_seconds`` on the running loop (nothing to do alone)."""
-        if len(self.ports) > 1 and self._task is None:
+        if self.has_peers and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._check_forever())
 
     async def check_once(self) -> None:
-        others = [index for index in range(len(self.ports)) if index != self.own_index]
+        others = [index for index in await self._candidates() if index != self.own_index]
         answers = await asyncio.gather(*(self._answers(index) for index in others))
         self.checked_at = time.time()
         up = {self.own_index}
@@ -111,6 +154,26 @@ class Peers:
         self._set_up(up)
         if self._first_round is not None:
             self._first_round.set()
+
+    async def _candidates(self) -> list[int]:
+        """The processes to check this round: this supervisor's, or those the registry lists
+        alive (this supervisor's while it cannot be reached)."""
+        local = list(range(self.local_count))
+        if self.registry is None:
+            return local
+        listed = await self.registry.renew_and_list()
+        if listed is None:
+            return local
+        known = {self.address(index): index for index in range(len(self.members))}
+        for member in listed:
+            if member not in known:
+                host, _, port = member.rpartition(":")
+                if not host or not port.isdigit():
+                    log.warning("ignoring a peer registry member that is no host:port: %r", member)
+                    continue
+                known[member] = len(self.members)
+                self.members.append((host, int(port)))
+        return [known[member] for member in listed if member in known]
 
     async def _check_forever(self) -> None:
         while True:

@@ -270,10 +270,8 @@ class Relays:
 
     def _new_link(self, context: Any, session_id: str, payload: dict[str, Any], owner: int) -> Any:
         route = context.url.rstrip("/")
-        url = f"ws://{self.peers.host}:{self.peers.ports[owner]}{self.prefix}{route}/ws"
-        token = mint_token(
-            session_id, self.secret_key, LINK_TOKEN_SECONDS, relay_payload(payload, self.peers.own_index)
-        )
+        url = f"ws://{self.peers.address(owner)}{self.prefix}{route}/ws"
+        token = mint_token(session_id, self.secret_key, LINK_TOKEN_SECONDS, relay_payload(payload, self.peers.row))
         return self._link_class(session_id, token, url, owner)
 
     def bind(self, context: Any, session: Any) -> None:
@@ -408,6 +406,9 @@ def health() -> dict[str, Any] | None:
         return None
     return {
         "peers_up": sorted(RELAYS.peers.up),
+        # The same processes as ``address:port`` (across replicas, indexes are this process's own).
+        "peer_addresses": sorted(RELAYS.peers.address(index) for index in RELAYS.peers.up),
+        "peer_registry": None if RELAYS.peers.registry is None else RELAYS.peers.registry.reachable,
         "relayed_views": len(RELAYS.links),
         "links_lost": RELAYS.links_lost,
         "views_handed_over": RELAYS.handed_over,

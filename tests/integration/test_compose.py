@@ -13,6 +13,7 @@ import subprocess
 import pytest
 import yaml
 
+from bkruntime.settings import BokehServerSettings
 from tests.support.servers import PROJECT_ROOT
 
 REPLICAS = ["bokeh-0", "bokeh-1", "bokeh-2"]
@@ -102,8 +103,10 @@ def test_the_site_pulls_from_each_replica_and_sends_browsers_through_the_front(c
     assert {"localhost:8080", "localhost:5006"} <= set(site["BOKEH_ALLOW_WEBSOCKET_ORIGIN"])
     assert replica.allowed_origins == site["BOKEH_ALLOW_WEBSOCKET_ORIGIN"]
     assert replica.site_login.site_public_url == "http://localhost:8080"
+    # The replicas differ only by the name the others reach them at.
     for name in REPLICAS:
-        assert compose_services[name]["environment"] == compose_services["bokeh-0"]["environment"]
+        environment = {**compose_services[name]["environment"], "BOKEH_PEER_ADDRESS": None}
+        assert environment == {**compose_services["bokeh-0"]["environment"], "BOKEH_PEER_ADDRESS": None}
 
 
 def test_one_setting_of_the_public_port_moves_what_depends_on_it(tmp_path):
@@ -155,3 +158,12 @@ def test_the_team_apps_override_without_a_folder_says_what_to_set():
     result = compose_result("docker-compose.yml", TEAM_APPS_OVERRIDE)
     assert result.returncode != 0
     assert "set TEAM_APPS to the team's apps folder" in result.stderr
+
+
+def test_the_replicas_find_each_other_in_the_compose_redis_by_their_service_names(compose_services, tmp_path):
+    for name in REPLICAS:
+        replica = compose_services[name]
+        settings = BokehServerSettings.from_environ(container_environment(replica, tmp_path))
+        assert settings.peer_registry_url == "redis://redis:6379/0"
+        assert settings.peer_host == name
+        assert "redis" in replica["depends_on"]

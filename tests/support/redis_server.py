@@ -1,4 +1,4 @@
-"""A throwaway Redis for the login-limit tests: Debian's ``redis-server`` on a free loopback port,
+"""A throwaway Redis for the login-limit and peer registry tests: Debian's ``redis-server`` on a free loopback port,
 nothing saved to disk, stopped by the test that started it.
 
 Without the package the tests skip with the reason locally, and fail under CI (``CI=true``), where
@@ -57,10 +57,10 @@ class RedisServer:
 
 
 @contextmanager
-def running_redis() -> Iterator[RedisServer]:
-    """Start ``redis-server``; yield it once it answers; always stop it."""
+def running_redis(port: int | None = None) -> Iterator[RedisServer]:
+    """Start ``redis-server`` (on ``port``, to bring one back); yield it once it answers; always stop it."""
     binary = require_redis_server()
-    port = free_port()
+    port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="aperture-redis-")
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
     server = RedisServer(ServerProcess("redis", argv, os.environ), port)

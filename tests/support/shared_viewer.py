@@ -116,6 +116,9 @@ class SharedViewer:
                     self.rows[index] = int(count)
             elif name == VIEWERS_MODEL and event.get("kind") == "ModelChanged" and event.get("attr") == "data":
                 self.rows = [int(row) for row in _plain(event["new"]["entries"][0][1])]
+            elif name == VIEWERS_MODEL and event.get("kind") == "ColumnDataChanged":
+                # The column grew (a process whose row was beyond it counted its viewers).
+                self.rows = [int(row) for row in _plain(dict(event["data"]["entries"])["viewers"])]
 
     def close(self) -> None:
         self.connection.close()

@@ -114,3 +114,8 @@ def test_production_refuses_a_public_url_whose_origin_bokeh_would_refuse():
     environ["BOKEH_ALLOW_WEBSOCKET_ORIGIN"] = "apps.aperture.example.com"
     with pytest.raises(ConfigurationError, match=r"must include aperture\.example\.com"):
         load_settings(environ)
+
+
+def test_every_bokeh_pod_is_reached_by_the_others_at_its_pod_ip():
+    env = {variable["name"]: variable for variable in container("StatefulSet", "bokeh")["env"]}
+    assert env["BOKEH_PEER_ADDRESS"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
