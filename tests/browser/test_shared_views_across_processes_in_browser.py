@@ -13,7 +13,7 @@ import requests
 
 from bkruntime.view_owners import rendezvous_owner
 from tests.support.bokeh_client import embedded_session
-from tests.support.bokeh_page import model_value, wait_for_canvas, wait_for_model, wait_until
+from tests.support.bokeh_page import model_value, redirect_websockets, wait_for_canvas, wait_for_model, wait_until
 from tests.support.restarts import bokeh_process, wait_for_processes
 from tests.support.servers import running_stack
 
@@ -54,18 +54,7 @@ def owner_and_relay(stack, url) -> tuple[int, int]:
 
 def reach_process(page, stack, index: int) -> None:
     """Make ``page``'s websockets to the shared port connect to Bokeh process ``index`` instead."""
-    shared = stack.bokeh_url.replace("http://", "ws://")
-    own = stack.process_urls[index].replace("http://", "ws://")
-    page.add_init_script(
-        f"""(() => {{
-          const Native = window.WebSocket;
-          window.WebSocket = class extends Native {{
-            constructor(url, protocols) {{
-              super(String(url).replace({shared!r}, {own!r}), protocols);
-            }}
-          }};
-        }})();"""
-    )
+    redirect_websockets(page, stack.bokeh_url, stack.process_urls[index])
 
 
 def open_stream(page, url):

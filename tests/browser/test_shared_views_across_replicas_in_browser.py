@@ -9,7 +9,7 @@ from bkruntime.view_owners import rendezvous_owner
 from tests.browser.test_shared_views_across_processes_in_browser import VIEWERS, open_stream, wait_for_viewers
 from tests.integration.test_shared_views_across_replicas import member, second_replica, see_each_other, wait_for
 from tests.support.bokeh_client import embedded_session
-from tests.support.bokeh_page import wait_until
+from tests.support.bokeh_page import redirect_websockets, wait_until
 from tests.support.redis_server import running_redis
 from tests.support.servers import running_stack
 
@@ -26,18 +26,7 @@ def replicas():
 
 def reach_replica(page, site, replica) -> None:
     """Make ``page``'s websockets to the site's Bokeh URL connect to ``replica``'s process instead."""
-    shared = site.bokeh_url.replace("http://", "ws://")
-    own = replica.process_urls[0].replace("http://", "ws://")
-    page.add_init_script(
-        f"""(() => {{
-          const Native = window.WebSocket;
-          window.WebSocket = class extends Native {{
-            constructor(url, protocols) {{
-              super(String(url).replace({shared!r}, {own!r}), protocols);
-            }}
-          }};
-        }})();"""
-    )
+    redirect_websockets(page, site.bokeh_url, replica.process_urls[0])
 
 
 def test_pages_on_two_replicas_show_one_document_and_one_count(replicas, browser):

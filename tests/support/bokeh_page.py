@@ -115,3 +115,20 @@ def wait_for_notice(page, text: str, timeout_ms: int = WAIT_MS * 2) -> None:
     except PlaywrightTimeout:
         said = page.evaluate("() => window.apertureNotices")
         raise AssertionError(f"no notice said {text!r} within {timeout_ms} ms; the notices said: {said}") from None
+
+
+def redirect_websockets(page, shared_url: str, own_url: str) -> None:
+    """Make ``page``'s websockets to the Bokeh URL ``shared_url`` connect to ``own_url`` instead:
+    a page made to reach one chosen Bokeh process (or replica), as the kernel or a front might."""
+    shared = shared_url.replace("http://", "ws://")
+    own = own_url.replace("http://", "ws://")
+    page.add_init_script(
+        f"""(() => {{
+          const Native = window.WebSocket;
+          window.WebSocket = class extends Native {{
+            constructor(url, protocols) {{
+              super(String(url).replace({shared!r}, {own!r}), protocols);
+            }}
+          }};
+        }})();"""
+    )
