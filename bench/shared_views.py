@@ -11,6 +11,13 @@ clients' own CPU (they must not be the bottleneck).
 Usage: ``python bench/shared_views.py [--runs shared:1000,shared:3000,per_visitor:1000] [--seconds 30]``;
 the modes ``bokeh_shared`` and ``bokeh_per_visitor`` are the same with Bokeh's own update path
 (a message made and serialised per connection) instead of the product's.
+
+The floor: ``bare_raw`` is the same viewers on bare Tornado websockets with no Bokeh
+(``bench/apps/bare_websockets_server.py``), sent an update of the same shape and size with one
+``socket.send`` each; a shared view's cost above it (CPU per viewer per update, memory per viewer)
+is the fan-out's own, the rest being what any Tornado websocket and the kernel's socket write
+cost. ``bare_tornado`` is the same with ``write_message`` per viewer, as a plain Tornado server
+would send.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from aperture.session_token import mint_session, mint_token, shared_session_id, 
 from tests.support.servers import TEST_BOKEH_SECRET, free_port, running, stack_env
 
 SERVER = Path(__file__).resolve().parent / "apps" / "ticker_server.py"
+BARE_SERVER = Path(__file__).resolve().parent / "apps" / "bare_websockets_server.py"
 CLIENT_PROCESSES = 4
 OPENING_AT_ONCE = 32
 SETTLE_SECONDS = 5.0
@@ -236,8 +244,12 @@ def measure(mode: str, viewers: int, seconds: float) -> Run:
         TICKER_BOKEH_SEND_PATH="true" if mode.startswith("bokeh_") else "false",
     )
     own_url = f"http://127.0.0.1:{env['BOKEH_PROCESS_PORT_BASE']}"
+    argv = [sys.executable, str(SERVER)]
+    if mode.startswith("bare_"):
+        own_url = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, str(BARE_SERVER), str(port), mode.removeprefix("bare_")]
     run = Run(mode, viewers)
-    with running("ticker", [sys.executable, str(SERVER)], env, own_url + "/healthz"):
+    with running(mode, argv, env, own_url + "/healthz"):
         server = psutil.Process(requests.get(own_url + "/healthz", timeout=30).json()["pid"])
         run.rss_before = server.memory_info().rss
         tokens = tokens_for(mode, viewers)
@@ -256,7 +268,7 @@ def measure(mode: str, viewers: int, seconds: float) -> Run:
         time.sleep(SETTLE_SECONDS)
         run.rss_open = server.memory_info().rss
         health = requests.get(own_url + "/healthz", timeout=30).json()
-        run.sessions = health["sessions"].get("ticker", 0)
+        run.sessions = health["sessions"].get("ticker", 0) if "sessions" in health else 0
         window_start = time.time() + 1.0
         window = (window_start, window_start + seconds)
         for _ in clients:
@@ -327,6 +339,21 @@ def report(runs: list[Run]) -> None:
                 f"CPU per viewer per update "
                 f"{own['CPU per viewer per update (us)'] / shared['CPU per viewer per update (us)']:.1f}x"
             )
+        if "shared" in modes and "bare_raw" in modes:
+            shared, bare = rows(modes["shared"]), rows(modes["bare_raw"])
+            cpu = "CPU per viewer per update (us)"
+            memory = "memory per viewer (KiB)"
+            print(
+                f"{size} viewers, the fan-out's own cost (shared view less bare websockets): "
+                f"CPU {shared[cpu] - bare[cpu]:.1f} us per viewer per update ({shared[cpu]:.1f} - {bare[cpu]:.1f}), "
+                f"memory {shared[memory] - bare[memory]:.1f} KiB per viewer ({shared[memory]:.1f} - {bare[memory]:.1f})"
+            )
+        if "bare_raw" in modes and "bare_tornado" in modes:
+            raw, plain = rows(modes["bare_raw"]), rows(modes["bare_tornado"])
+            print(
+                f"{size} viewers, bare websockets, write_message per viewer / one send per viewer: CPU per viewer "
+                f"per update {plain['CPU per viewer per update (us)'] / raw['CPU per viewer per update (us)']:.1f}x"
+            )
         for ours, bokehs in (("shared", "bokeh_shared"), ("per_visitor", "bokeh_per_visitor")):
             if ours in modes and bokehs in modes:
                 fast, slow = rows(modes[ours]), rows(modes[bokehs])
@@ -339,7 +366,9 @@ def report(runs: list[Run]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default="shared:1000,per_visitor:1000,shared:3000")
+    parser.add_argument(
+        "--runs", default="shared:1000,per_visitor:1000,bare_raw:1000,bare_tornado:1000,shared:3000,bare_raw:3000"
+    )
     parser.add_argument("--seconds", type=float, default=30.0)
     options = parser.parse_args()
     plan = [(mode, int(count)) for mode, count in (entry.split(":") for entry in options.runs.split(","))]

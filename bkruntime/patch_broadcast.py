@@ -17,9 +17,9 @@ turns of the event loop, in order, so the loop keeps answering other sessions. A
 than the limit (``BOKEH_SLOW_VIEWER_BUFFER_KB``) of updates waiting in its stream, that has stopped
 reading them (``bkruntime.slow_viewers``: nothing taken for ``BOKEH_SLOW_VIEWER_STALL_SECONDS``), is
 disconnected, not waited for; BokehJS reconnects, and pulls the document as it is then. A viewer
-that is behind but reading keeps its updates. A connection that negotiated compression, or is in
-the middle of another message (its write lock is held), gets the same message through Bokeh's own
-path.
+that is behind but reading keeps its updates. A connection in the middle of another message (its
+write lock is held) gets the frames once the lock frees; one that negotiated compression gets the
+same message through Bokeh's own path.
 
 This relies on Bokeh's and Tornado's internals named in ``_internals_in_place``; if an upgrade moves
 one, ``install()`` logs a warning and leaves Bokeh as it is (a test fails on such an upgrade).
@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tornado.ioloop import IOLoop
+from tornado.iostream import IOStream, StreamClosedError
 
 from bkruntime.slow_viewers import HARD_LIMIT_FACTOR, ReadingWatch
 
@@ -112,16 +113,15 @@ class Broadcaster:
         websocket = handler.ws_connection
         if websocket is None or websocket.is_closing():
             return
-        if handler.get_compression_options() is not None:
+        if websocket._compressor is not None:
             IOLoop.current().spawn_callback(handler.send_message, message)
             return
-        lock = handler.write_lock.acquire()
-        if lock.done():
-            try:
-                self._write_now(handler, websocket.stream, frames)
-            finally:
-                handler.write_lock.release()
+        if handler.write_lock._block._value:
+            # The lock is free, and this write does not yield: nothing can take the lock before it
+            # ends, so it need not be taken (taking it makes a future per viewer and update).
+            self._write_now(handler, websocket.stream, frames)
             return
+        lock = handler.write_lock.acquire()
         waiting = getattr(handler, _WAITING, 0)
         # A reply is being written (a document pulled, maybe while the process was busy building
         # apps): the viewer is only dropped if it stopped reading it.
@@ -145,8 +145,6 @@ class Broadcaster:
             handler.write_lock.release()
 
     def _write_now(self, handler: Any, stream: Any, frames: bytes) -> None:
-        from tornado.iostream import IOStream, StreamClosedError
-
         pending = len(stream._write_buffer)
         if pending + len(frames) > self.buffer_limit:
             if pending + len(frames) > self.buffer_limit * HARD_LIMIT_FACTOR or self.reading.stopped_reading(
@@ -280,7 +278,9 @@ def _internals_in_place() -> bool:
     from bokeh.server.connection import ServerConnection
     from bokeh.server.session import ServerSession
     from bokeh.server.views.ws import WSHandler
-    from tornado.iostream import BaseIOStream, IOStream
+    from tornado.iostream import BaseIOStream
+    from tornado.locks import Lock, Semaphore
+    from tornado.websocket import WebSocketProtocol13
 
     patched = getattr(ServerSession, "_document_patched", None)
     expected = {"_subscribed_connections", "_current_patch_connection", "_pending_writes", "send_patch_document"}
@@ -288,6 +288,10 @@ def _internals_in_place() -> bool:
         expected <= set(_names(patched))
         and "_socket" in _names(ServerConnection.__init__)
         and "write_lock" in _names(WSHandler.__init__)
+        and "send_message" in vars(WSHandler)
+        and "_block" in _names(Lock.__init__)
+        and "_value" in _names(Semaphore.__init__)
+        and "_compressor" in _names(WebSocketProtocol13.__init__)
         and "_write_buffer" in _names(BaseIOStream.__init__)
         and "_total_write_done_index" in _names(BaseIOStream.__init__)
         and callable(getattr(IOStream, "write_to_fd", None))

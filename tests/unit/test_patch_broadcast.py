@@ -46,6 +46,7 @@ class FakeStream:
 class FakeWebsocket:
     def __init__(self) -> None:
         self.stream = FakeStream()
+        self._compressor = None  # Tornado's: set when the viewer negotiated compression
 
     def is_closing(self) -> bool:
         return self.stream.closed
@@ -55,9 +56,10 @@ class FakeHandler:
     def __init__(self) -> None:
         self.ws_connection = FakeWebsocket()
         self.write_lock = locks.Lock()
+        self.sent_by_tornado = []
 
-    def get_compression_options(self):
-        return None
+    async def send_message(self, message) -> None:
+        self.sent_by_tornado.append(message)
 
 
 class FakeConnection:
@@ -154,6 +156,22 @@ def test_the_viewer_that_made_a_change_does_not_get_it_back(broadcaster):
     asyncio.run(session._handle_patch(patch, maker))
     assert maker.written == b""
     assert messages(other.written)[0].content["events"][0]["new"] == "made"
+
+
+def test_a_viewer_that_negotiated_compression_gets_the_update_through_bokeh(broadcaster):
+    plain, compressed = FakeConnection(), FakeConnection()
+    compressed._socket.ws_connection._compressor = object()
+    session, div = session_with([plain, compressed])
+
+    async def run():
+        await change(session, div, "deflated")
+        await asyncio.sleep(0)  # the spawned send runs
+
+    asyncio.run(run())
+    assert compressed.written == b""
+    (message,) = compressed._socket.sent_by_tornado
+    assert message.content["events"][0]["new"] == "deflated"
+    assert messages(plain.written)[0].content["events"][0]["new"] == "deflated"
 
 
 def test_many_viewers_are_written_in_chunks_and_in_order(broadcaster):
