@@ -14,7 +14,13 @@ so that the view's owner runs the app and the other process relays it. Then, wit
   another waits for it: both on the owner, from the relay to the owner, from the owner to the relay;
   p50/p99 over ``--changes`` changes.
 
-Usage: ``python bench/shared_views_across_processes.py [--viewers 1000] [--seconds 20] [--changes 60]``.
+* **large**: ``--large`` viewers (10,000) all on one process against spread over both;
+* **capacity**: the most viewers held, p99 lag under 250 ms with every update delivered, on one
+  process and spread over two, stepping through ``--capacity``'s counts (each run's servers' and
+  clients' CPU printed: where their sum reaches the machine's cores, the machine is the limit).
+
+Usage: ``python bench/shared_views_across_processes.py [--viewers 1000] [--seconds 20] [--changes 60]
+[--large 10000] [--capacity 2000,3000,...]``.
 Both processes and the clients share this machine's cores: where the clients' CPU plus the
 servers' reaches the cores, the machine is the limit, not the design (the report says the load).
 """
@@ -40,7 +46,15 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared_views import CLIENT_PROCESSES, OPEN_SECONDS, SERVER, client_process, collect_outcomes, tokens_for
+from shared_views import (
+    CLIENT_PROCESSES,
+    OPEN_SECONDS,
+    SERVER,
+    client_process,
+    collect_outcomes,
+    expected_updates,
+    tokens_for,
+)
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -50,6 +64,8 @@ from tests.support.servers import TEST_BOKEH_SECRET, free_port, running, stack_e
 
 PROCESSES = 2
 SETTLE_SECONDS = 3.0
+# A viewer counts as held while the p99 of its update lag stays under this.
+HELD_P99_MS = 250
 
 
 @dataclass
@@ -122,6 +138,7 @@ class Run:
     seconds: float = 0.0
     opened: int = 0
     received: int = 0
+    ticks: set[float] = field(default_factory=set)
     lags_ms: list[float] = field(default_factory=list)
     cpu_seconds: list[float] = field(default_factory=list)
     patches_sent: list[float] = field(default_factory=list)
@@ -262,7 +279,7 @@ def rows(run: Run, processes: Processes) -> dict[str, float]:
         "viewers open": run.opened,
         "update lag p50 (ms)": run.percentile(0.50),
         "update lag p99 (ms)": run.percentile(0.99),
-        "updates delivered (%)": 100 * run.received / max(1, round(run.opened * run.seconds)),
+        "updates delivered (%)": 100 * run.received / max(1, expected_updates(run)),
         "owner CPU (% of a core)": 100 * owner_cpu / run.seconds,
         "relay CPU (% of a core)": 100 * relay_cpu / run.seconds,
         "owner CPU per update (ms)": 1000 * owner_cpu / updates,
@@ -289,16 +306,77 @@ def report(runs: list[Run], processes: Processes) -> None:
             print(f"{run.name}: {len(run.failures)} viewers failed to open, e.g. {run.failures[0]}")
 
 
+def held(run: Run) -> bool:
+    """Whether the viewers of ``run`` were held: p99 lag under the limit, every update delivered."""
+    return run.percentile(0.99) < HELD_P99_MS and run.received >= expected_updates(run) and not run.failures
+
+
+def large(processes: Processes, viewers: int, seconds: float) -> None:
+    """``viewers`` all on one process against spread over both, side by side."""
+    owner, relay, half = processes.owner, processes.relay, viewers // 2
+    runs = []
+    for name, layout in (
+        (f"{viewers} on one", {owner: viewers, relay: 0}),
+        (f"{viewers} spread", {owner: viewers - half, relay: half}),
+    ):
+        runs.append(measure(processes, name, layout, seconds))
+        print(f"... {name}: p99 {runs[-1].percentile(0.99):.0f} ms", flush=True)
+    report(runs, processes)
+    one, spread = runs
+    print(
+        f"{viewers} viewers, spread / on one process: update lag p99 "
+        f"{spread.percentile(0.99) / one.percentile(0.99):.2f}x "
+        f"({spread.percentile(0.99):.0f} ms vs {one.percentile(0.99):.0f} ms)"
+    )
+
+
+def capacity(processes: Processes, steps: list[int], seconds: float) -> None:
+    """The most viewers held (p99 < HELD_P99_MS, every update delivered) on one process and on two."""
+    owner, relay = processes.owner, processes.relay
+    most: dict[str, int] = {}
+    for name, spread in (("one process", False), ("two processes", True)):
+        most[name] = 0
+        for viewers in steps:
+            half = viewers // 2 if spread else 0
+            run = measure(processes, f"{name} {viewers}", {owner: viewers - half, relay: half}, seconds)
+            delivered = 100 * run.received / max(1, expected_updates(run))
+            cpu = sum(run.cpu_seconds) + run.client_cpu_seconds
+            print(
+                f"... {name}, {viewers} viewers: p99 {run.percentile(0.99):.0f} ms, delivered {delivered:.2f} %, "
+                f"servers {100 * sum(run.cpu_seconds) / run.seconds:.0f} % + clients "
+                f"{100 * run.client_cpu_seconds / run.seconds:.0f} % of a core "
+                f"({100 * cpu / run.seconds / os.cpu_count():.0f} % of the machine), load {run.load_average:.1f}",
+                flush=True,
+            )
+            if not held(run):
+                break
+            most[name] = viewers
+    one, two = most["one process"], most["two processes"]
+    ratio = f"{two / one:.2f}x" if one else "n/a"
+    print(
+        f"most viewers held at p99 < {HELD_P99_MS} ms with every update delivered: one process {one}, "
+        f"two processes {two} ({ratio}); steps tried: {', '.join(map(str, steps))}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--changes", type=int, default=60)
+    parser.add_argument("--large", type=int, default=10_000, help="one process against two at this size; 0: not run")
+    parser.add_argument(
+        "--capacity", default="2000,3000,4500,6000,8000,10000,13000", help="viewer counts to step through; '': none"
+    )
     options = parser.parse_args()
     viewers, half = options.viewers, options.viewers // 2
     print(f"one shared view of a 1 Hz app, two Bokeh processes, {viewers} viewers, {options.seconds:g} s measured")
     with ExitStack() as stack:
         processes = start(stack)
+        if options.large:
+            large(processes, options.large, options.seconds)
+        if options.capacity:
+            capacity(processes, [int(step) for step in options.capacity.split(",")], min(options.seconds, 15.0))
         owner, relay = processes.owner, processes.relay
         plan = [
             ("all on owner", {owner: viewers, relay: 0}),
