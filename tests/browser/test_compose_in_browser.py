@@ -4,23 +4,34 @@ The images are built (on a base image made by ``deploy/base-image/build``), the 
 on free ports with a team's apps folder mounted by ``deploy/compose/team-apps.yml`` (one of
 Bokeh's own examples, unchanged, copied into a temporary folder), its healthchecks are run by
 hand until every service passes; then a live page and a standalone app are used in Chromium, the
-team's app too, an image with the team's apps baked in is built FROM the project's, a Bokeh
-replica is killed, and ``docker-compose down -v`` must leave no container, network or volume of
-the project. The tests run in this order.
+team's app too, an image with the team's apps baked in is built FROM the project's, a shared
+view is watched on two replicas at once, a Bokeh replica is killed, and ``docker-compose down -v``
+must leave no container, network or volume of the project. The tests run in this order.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
 import pytest
 import requests
 
+from bkruntime.view_owners import rendezvous_owner
 from tests.browser.test_bokeh_examples_in_browser import run_python, wait_for_drawn
+from tests.browser.test_shared_views_across_processes_in_browser import VIEWERS, open_stream, wait_for_viewers
+from tests.integration.test_shared_views_across_replicas import wait_for
 from tests.support.bokeh_client import embedded_session
 from tests.support.bokeh_examples import EXAMPLES, examples_folder
-from tests.support.bokeh_page import column, model_value, move_first_slider_and_see_python_answer, wait_for_canvas
+from tests.support.bokeh_page import (
+    column,
+    model_value,
+    move_first_slider_and_see_python_answer,
+    redirect_websockets,
+    wait_for_canvas,
+    wait_until,
+)
 from tests.support.compose import ComposeProject, container_engine, tool
 from tests.support.page_errors import csp_violations, watch_csp
 from tests.support.servers import PROJECT_ROOT
@@ -35,6 +46,13 @@ REPLICAS = 3
 TEAM_APP = "selection_histogram"
 TEAM_OVERRIDE = "deploy/compose/team-apps.yml"
 EXAMPLES_DIR, NO_EXAMPLES = examples_folder()
+# What the replicas named in its arguments say of shared views on their own /healthz, read inside
+# the compose network: the front keeps those routes from visitors.
+READ_SHARED_VIEWS = (
+    "import json, sys, urllib.request\n"
+    "health = lambda host: json.load(urllib.request.urlopen(f'http://{host}:5006/healthz', timeout=3))\n"
+    "print(json.dumps([health(host)['shared_views'] for host in sys.argv[1:]]))"
+)
 
 
 def team_apps_folder(parent) -> str:
@@ -80,6 +98,28 @@ def pulled_process(project: ComposeProject) -> int:
     assert page.status_code == 200, page.text
     prefix = f"{project.site_url}/bokeh-process/"
     return int(embedded_session(page.text).absolute_url[len(prefix) :].split("/")[0])
+
+
+def shared_views_health(web: str) -> list[dict] | None:
+    """What each replica's ``/healthz`` says of shared views, in order, asked from the ``web``
+    container (None while one does not answer)."""
+    replicas = [f"bokeh-{index}" for index in range(REPLICAS)]
+    read = [tool("podman"), "exec", web, "python", "-c", READ_SHARED_VIEWS, *replicas]
+    try:
+        answer = subprocess.run(read, capture_output=True, text=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    return json.loads(answer.stdout) if answer.returncode == 0 else None
+
+
+def registry_members(web: str) -> list[str] | None:
+    """The registry's members (``bokeh-<i>:<port>``), once every replica lists all of them."""
+    answers = shared_views_health(web)
+    if answers and all(answer and answer["peer_registry"] for answer in answers):
+        listed = {tuple(answer["peer_addresses"]) for answer in answers}
+        if len(listed) == 1 and len(members := listed.pop()) == REPLICAS:
+            return list(members)
+    return None
 
 
 def test_every_service_is_healthy_and_the_site_sees_bokeh(project):
@@ -141,6 +181,41 @@ def test_failed_logins_through_the_front_are_counted_in_the_redis_service(projec
     scan = [tool("podman"), "exec", project.container("redis"), "redis-cli", "--scan", "--pattern", "LIMITS*"]
     keys = subprocess.run(scan, capture_output=True, text=True, timeout=60, check=True).stdout.split()
     assert any(key.endswith("/mallory/failed-logins-per-account/5/1/minute") for key in keys), keys
+
+
+def test_a_shared_view_watched_on_two_replicas_through_the_front_is_one_document(project, browser):
+    web = project.container("web")
+    members = wait_for(lambda: registry_members(web), "the replicas find each other in the registry")
+    url = f"{project.site_url}/apps/stream?rate=1900"
+    session_id = embedded_session(requests.get(url, timeout=30).text).session_id
+    # Each replica registers as its service's name (BOKEH_PEER_ADDRESS): bokeh-<i> is replica i.
+    owner = int(rendezvous_owner(session_id, members).partition(":")[0].removeprefix("bokeh-"))
+    relay = (owner + 1) % REPLICAS
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(2)]
+    try:
+        on_owner, on_relay = (context.new_page() for context in contexts)
+        for page, replica in ((on_owner, owner), (on_relay, relay)):
+            page.set_default_timeout(30_000)
+            # The front's path to one replica, as a pulled session's page takes it.
+            redirect_websockets(page, f"{project.site_url}/bokeh/", f"{project.site_url}/bokeh-process/{replica}/")
+            open_stream(page, url)
+        for page in (on_owner, on_relay):
+            wait_for_viewers(page, 2)
+            assert page.locator(VIEWERS).inner_text() == "Shared view · 2 watching"
+        # Only the relay's replica relays the view: each page is on the replica it was sent to.
+        relayed = [answer["relayed_views"] for answer in shared_views_health(web) or []]
+        assert relayed == [int(index == relay) for index in range(REPLICAS)]
+        # A widget moved on one replica's page reaches the other's, both ways.
+        on_relay.locator("button", has_text="Pause").click()
+        wait_until(on_owner, "pause", "model.active === true")
+        on_owner.locator("button", has_text="Resume").click()
+        wait_until(on_relay, "pause", "model.active === false")
+        contexts.pop().close()
+        wait_for_viewers(on_owner, 1)
+        assert on_owner.locator(VIEWERS).inner_text() == "Shared view · 1 watching"
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def test_killing_a_replica_keeps_open_pages_and_new_pages_go_to_survivors(project, browser):
