@@ -20,7 +20,11 @@ import requests
 
 from bkruntime.view_owners import rendezvous_owner
 from tests.browser.test_bokeh_examples_in_browser import run_python, wait_for_drawn
-from tests.browser.test_shared_views_across_processes_in_browser import VIEWERS, open_stream, wait_for_viewers
+from tests.browser.test_shared_views_across_processes_in_browser import (
+    open_stream,
+    see_one_document,
+    see_one_watching,
+)
 from tests.integration.test_shared_views_across_replicas import wait_for
 from tests.support.bokeh_client import embedded_session
 from tests.support.bokeh_examples import EXAMPLES, examples_folder
@@ -30,7 +34,6 @@ from tests.support.bokeh_page import (
     move_first_slider_and_see_python_answer,
     redirect_websockets,
     wait_for_canvas,
-    wait_until,
 )
 from tests.support.compose import ComposeProject, container_engine, tool
 from tests.support.page_errors import csp_violations, watch_csp
@@ -199,20 +202,13 @@ def test_a_shared_view_watched_on_two_replicas_through_the_front_is_one_document
             # The front's path to one replica, as a pulled session's page takes it.
             redirect_websockets(page, f"{project.site_url}/bokeh/", f"{project.site_url}/bokeh-process/{replica}/")
             open_stream(page, url)
-        for page in (on_owner, on_relay):
-            wait_for_viewers(page, 2)
-            assert page.locator(VIEWERS).inner_text() == "Shared view · 2 watching"
+        # A widget moved on one replica's page reaches the other's, both ways.
+        see_one_document(on_owner, on_relay)
         # Only the relay's replica relays the view: each page is on the replica it was sent to.
         relayed = [answer["relayed_views"] for answer in shared_views_health(web) or []]
         assert relayed == [int(index == relay) for index in range(REPLICAS)]
-        # A widget moved on one replica's page reaches the other's, both ways.
-        on_relay.locator("button", has_text="Pause").click()
-        wait_until(on_owner, "pause", "model.active === true")
-        on_owner.locator("button", has_text="Resume").click()
-        wait_until(on_relay, "pause", "model.active === false")
         contexts.pop().close()
-        wait_for_viewers(on_owner, 1)
-        assert on_owner.locator(VIEWERS).inner_text() == "Shared view · 1 watching"
+        see_one_watching(on_owner)
     finally:
         for context in contexts:
             context.close()

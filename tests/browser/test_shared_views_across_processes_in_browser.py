@@ -71,6 +71,23 @@ def wait_for_viewers(page, count, timeout=30_000):
     )
 
 
+def see_one_document(page, other_page) -> None:
+    """Both pages count two viewers, and a widget moved on either changes the other."""
+    for viewer in (page, other_page):
+        wait_for_viewers(viewer, 2)
+        assert viewer.locator(VIEWERS).inner_text() == "Shared view · 2 watching"
+    other_page.locator("button", has_text="Pause").click()
+    wait_until(page, "pause", "model.active === true")
+    page.locator("button", has_text="Resume").click()
+    wait_until(other_page, "pause", "model.active === false")
+
+
+def see_one_watching(page) -> None:
+    """Once the other viewer's page has closed."""
+    wait_for_viewers(page, 1)
+    assert page.locator(VIEWERS).inner_text() == "Shared view · 1 watching"
+
+
 def test_pages_on_two_processes_show_one_document_and_one_count(two_process_stack, pages):
     stack = two_process_stack
     page, second_page = pages(), pages()
@@ -80,22 +97,14 @@ def test_pages_on_two_processes_show_one_document_and_one_count(two_process_stac
     reach_process(second_page, stack, relay)
     open_stream(page, url)
     open_stream(second_page, url)
-    for viewer in (page, second_page):
-        wait_for_viewers(viewer, 2)
-        assert viewer.locator(VIEWERS).inner_text() == "Shared view · 2 watching"
+    # A widget moved on the relay's page changes the owner's page, and the other way round.
+    see_one_document(page, second_page)
     # The second page's websocket is on the relay, which mirrors the owner's document.
     relay_health = requests.get(f"{stack.process_urls[relay]}/healthz", timeout=10).json()
     assert relay_health["shared_views"]["relayed_views"] == 1
 
-    # A widget moved on the relay's page changes the owner's page, and the other way round.
-    second_page.locator("button", has_text="Pause").click()
-    wait_until(page, "pause", "model.active === true")
-    page.locator("button", has_text="Resume").click()
-    wait_until(second_page, "pause", "model.active === false")
-
     second_page.context.close()
-    wait_for_viewers(page, 1)
-    assert page.locator(VIEWERS).inner_text() == "Shared view · 1 watching"
+    see_one_watching(page)
 
 
 def test_after_kill_9_of_the_owner_both_pages_come_back_to_one_document(two_process_stack, pages):
